@@ -71,10 +71,11 @@ class [[nodiscard]] Result {
   bool ok() const { return v_.index() == 0; }
   const T& value() const& { return *std::get_if<0>(&CheckOk()); }
   T& value() & { return *std::get_if<0>(&CheckOk()); }
-  T&& value() && { return std::move(*std::get_if<0>(&CheckOk())); }
+  // By value, so `for (auto& x : *F())` over a temporary is safe.
+  T value() && { return std::move(*std::get_if<0>(&CheckOk())); }
   const T& operator*() const& { return value(); }
   T& operator*() & { return value(); }
-  T&& operator*() && { return std::move(*this).value(); }
+  T operator*() && { return std::move(*this).value(); }
   const T* operator->() const { return &value(); }
   T* operator->() { return &value(); }
 

@@ -31,6 +31,9 @@ class GPC_CAPABILITY("mutex") Mutex {
  public:
   void Lock() GPC_ACQUIRE() { mu_.lock(); }
   void Unlock() GPC_RELEASE() { mu_.unlock(); }
+  // Tells the analysis the lock is held (by the caller's caller): for
+  // callbacks that the lock holder invokes through function pointers.
+  void AssertHeld() const GPC_TSA_(assert_capability(this)) {}
 
  private:
   std::mutex mu_;

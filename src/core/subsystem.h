@@ -1,0 +1,141 @@
+// The subsystem interface (the kernel's struct cgroup_subsys).
+//
+// A subsystem tracks, limits or controls the tasks of each container of the
+// hierarchy it is bound to. It is one class in one file pair under subsys/,
+// plus one line in subsys/subsys_list.def. The framework owns the
+// transactions; a subsystem only answers and reacts:
+//
+//   mkdir      -> Create() for each subsystem of the hierarchy; a failure
+//                 destroys the states already made and fails the mkdir.
+//   rmdir      -> Destroy(), after the framework's busy checks passed.
+//   attach     -> CanAttach() for each subsystem of the hierarchy; if one
+//                 refuses, CancelAttach() for those that had accepted, and
+//                 nothing moves. Otherwise the tasks move, then Attach().
+//   fork       -> CanFork() before a supervised task forks (may refuse);
+//                 Fork() once the child exists, for EVERY subsystem, bound
+//                 or not (the kernel's cgroup_fork_callbacks).
+//   exit       -> Exit() for every subsystem.
+//   mount etc. -> Bind() when the subsystem moves between the dummy
+//                 hierarchy and a mounted one (the hierarchy then holds
+//                 only its root, so every task is in the root state).
+//
+// Every callback runs with the framework lock held: a subsystem needs no lock
+// for its container states, and must not call back into the Framework's
+// public (locking) methods. Callbacks should be quick: they may call the Host
+// (a few system calls per task) but must not block.
+#pragma once
+
+#include <memory>
+#include <span>
+#include <string_view>
+
+#include "core/control_file.h"
+#include "core/types.h"
+#include "util/result.h"
+
+namespace gpc {
+
+class Container;
+class ContainerGroup;
+class Framework;
+class Hierarchy;
+struct Task;
+
+// Per-container state of one subsystem (the kernel's
+// cgroup_subsys_state). Subsystems derive from it.
+//
+// Each subsystem has exactly one root state for the life of the framework;
+// it moves between the dummy hierarchy's top and the root of the hierarchy
+// the subsystem is bound to (as in the kernel), so tasks in the roots never
+// change state objects when hierarchies come and go.
+class SubsysState {
+ public:
+  virtual ~SubsysState() = default;
+
+  // The container this state belongs to (for the root state: the root it is
+  // currently attached to).
+  Container& container() const { return *container_; }
+
+ private:
+  friend class Framework;
+  Container* container_ = nullptr;
+};
+
+// One task of an attach: the task and where it was in the hierarchy.
+struct AttachEntry {
+  Task* task;
+  Container* old_container;  // in the hierarchy of the attach
+  ContainerGroup* old_group;
+};
+
+struct CreateArgs {
+  Container& container;
+  // The parent's state; null when creating the subsystem's root state.
+  SubsysState* parent;
+  // The parent has cgroup.clone_children set: copy configuration (cpuset
+  // copies cpus and mems).
+  bool clone_children = false;
+  const Credentials& creator;
+};
+
+class Subsystem {
+ public:
+  // `name` must outlive the subsystem (a string literal).
+  explicit Subsystem(std::string_view name) : name_(name) {}
+  virtual ~Subsystem() = default;
+  Subsystem(const Subsystem&) = delete;
+  Subsystem& operator=(const Subsystem&) = delete;
+
+  std::string_view name() const { return name_; }
+  // Position in the framework's list; valid once the framework is built.
+  SubsysId id() const { return id_; }
+  Framework& framework() const { return *framework_; }
+
+  // One line for `gpc subsystems` and the docs.
+  virtual std::string_view description() const = 0;
+
+  // Mandatory: a new state for args.container. Errors fail the mkdir with
+  // their errno (the kernel's css_alloc returning ERR_PTR).
+  virtual Result<std::unique_ptr<SubsysState>> Create(
+      const CreateArgs& args) = 0;
+  // The container is going away (rmdir or failed mkdir). The state is freed
+  // by the framework right after.
+  virtual void Destroy(SubsysState& state) {}
+
+  // May `tasks` move into `dest`? Postcondition: if this returns OK, the
+  // framework calls either Attach() or CancelAttach() with the same tasks.
+  virtual Status CanAttach(SubsysState& dest,
+                           std::span<const AttachEntry> tasks,
+                           const Credentials& writer) {
+    return OkStatus();
+  }
+  virtual void CancelAttach(SubsysState& dest,
+                            std::span<const AttachEntry> tasks) {}
+  // The tasks are now in `dest`; each entry tells where it came from.
+  virtual void Attach(SubsysState& dest, std::span<const AttachEntry> tasks) {
+  }
+
+  // May `parent` create a new task now? `state` is the parent's state for
+  // this subsystem. Only asked for supervised tasks, before the fork.
+  virtual Status CanFork(SubsysState& state, const Task& parent) {
+    return OkStatus();
+  }
+  // `child` exists and is in `state` (bound or not).
+  virtual void Fork(SubsysState& state, Task& child) {}
+  // `task` has exited; it is still in `state` during the call.
+  virtual void Exit(SubsysState& state, Task& task) {}
+
+  // The subsystem moved to `hierarchy` (its dummy hierarchy when unbound).
+  virtual void Bind(SubsysState& root, Hierarchy& hierarchy) {}
+
+  // The control files, as a table (see control_file.h).
+  virtual std::span<const ControlFile> files() const { return {}; }
+
+ private:
+  friend class Framework;
+  std::string_view name_;
+  SubsysId id_ = -1;
+  Framework* framework_ = nullptr;
+};
+
+}  // namespace gpc

@@ -1,0 +1,40 @@
+// A task: one thread of the machine, as the framework knows it.
+#pragma once
+
+#include <memory>
+#include <vector>
+
+#include "host/host.h"
+
+namespace gpc {
+
+class ContainerGroup;
+
+// Where a task was before a move, kept for a short while so that a fork
+// event that arrives late can place the child where the parent was at the
+// instant of the fork (see Framework::Fork).
+struct PastGroup {
+  MonoNanos until;  // the task left `group` at this instant
+  ContainerGroup* group;  // pinned while recorded
+};
+
+struct Task {
+  TaskKey key;
+  pid_t tgid = 0;
+  // Where the task is now, in every hierarchy at once. Never null.
+  ContainerGroup* group = nullptr;
+
+  // Ascending by `until`; null until the task is first moved.
+  std::unique_ptr<std::vector<PastGroup>> history;
+
+  // Links of the intrusive list of the tasks of `group`.
+  Task* group_prev = nullptr;
+  Task* group_next = nullptr;
+  // Links of the ring of the threads of one process.
+  Task* thread_prev = this;
+  Task* thread_next = this;
+
+  pid_t tid() const { return key.tid; }
+};
+
+}  // namespace gpc

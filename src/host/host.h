@@ -1,0 +1,111 @@
+// Host: every query and effect gpc has on the machine, behind one interface.
+//
+// The framework (core/) and the subsystems (subsys/) never call the OS
+// directly; they call a Host. The Linux implementation (linux/, later) reads
+// /proc and makes system calls; FakeHost (testing/) is an in-memory machine,
+// so the whole framework is testable without root, and a scenario test can
+// fork, move and kill tasks deterministically. This is LevelDB's Env.
+//
+// Conventions for every method:
+//  - Tasks are named by TID. A TaskKey adds the task's start time, which
+//    makes the name unique over the machine's uptime (pids are recycled).
+//    Methods that act on a task (signals, affinity, rlimits) take a TaskKey
+//    and must refuse (ESRCH) when the pid now belongs to another task.
+//  - Failures come back as the errno the underlying system call gave
+//    (ESRCH when the task is gone, EPERM, ...); nothing throws.
+//  - Thread safety: a Host may be called from any thread, concurrently.
+//  - No method blocks for long: Spawn() does not wait for the child.
+#pragma once
+
+#include <sys/types.h>
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "util/cpu_list.h"
+#include "util/result.h"
+
+namespace gpc {
+
+// Nanoseconds of CLOCK_MONOTONIC, the clock of proc-connector timestamps.
+using MonoNanos = int64_t;
+
+// A task (thread) named so that pid reuse cannot confuse it with another.
+struct TaskKey {
+  pid_t tid = 0;
+  // Start time in clock ticks after boot (field 22 of /proc/TID/stat).
+  uint64_t start_time = 0;
+
+  friend bool operator==(const TaskKey&, const TaskKey&) = default;
+};
+
+// What gpc needs to know about one task.
+struct TaskInfo {
+  TaskKey key;
+  pid_t tgid = 0;  // thread-group (process) id
+  pid_t ppid = 0;  // parent process (of the thread group)
+  uid_t uid = 0, euid = 0, suid = 0;
+  gid_t gid = 0, egid = 0;
+  std::string comm;
+};
+
+struct CpuTimes {
+  uint64_t runtime_ns = 0;  // on-CPU time from the scheduler (schedstat)
+  uint64_t user_ticks = 0;  // USER_HZ ticks (utime)
+  uint64_t system_ticks = 0;  // USER_HZ ticks (stime)
+};
+
+struct RLimit {
+  uint64_t soft = 0;
+  uint64_t hard = 0;
+  friend bool operator==(const RLimit&, const RLimit&) = default;
+};
+
+class Host {
+ public:
+  virtual ~Host() = default;
+
+  // --- clock ---
+  virtual MonoNanos MonotonicNow() = 0;
+
+  // --- machine ---
+  // CPUs that can run tasks now, and memory nodes that have memory.
+  virtual BitMask OnlineCpus() = 0;
+  virtual BitMask MemoryNodes() = 0;
+  // Size of CPU masks (the kernel's nr_cpu_ids) and node masks.
+  virtual size_t CpuMaskBits() = 0;
+  virtual size_t NodeMaskBits() = 0;
+
+  // --- tasks: queries ---
+  // Every live thread group (process) id.
+  virtual Result<std::vector<pid_t>> ListProcesses() = 0;
+  // Every live thread of a process, TIDs ascending.
+  virtual Result<std::vector<pid_t>> ListThreads(pid_t tgid) = 0;
+  // ESRCH if the task does not exist (or is a zombie that has exited).
+  virtual Result<TaskInfo> GetTaskInfo(pid_t tid) = 0;
+  virtual Result<CpuTimes> GetCpuTimes(const TaskKey& task) = 0;
+  // Number of open file descriptors of a process.
+  virtual Result<uint64_t> CountOpenFiles(pid_t tgid) = 0;
+
+  // --- tasks: effects ---
+  virtual Result<BitMask> GetAffinity(const TaskKey& task) = 0;
+  virtual Status SetAffinity(const TaskKey& task, const BitMask& cpus) = 0;
+  // RLIMIT_* resource of a process (prlimit).
+  virtual Result<RLimit> GetRlimit(pid_t tgid, int resource) = 0;
+  virtual Status SetRlimit(const TaskKey& process, int resource,
+                           const RLimit& limit) = 0;
+  // Moves the pages of a process from nodes `from` to nodes `to`.
+  virtual Status MigratePages(const TaskKey& process, const BitMask& from,
+                              const BitMask& to) = 0;
+  // Signals a process through a pidfd, so a recycled pid is never hit.
+  virtual Status SendSignal(const TaskKey& process, int signal) = 0;
+
+  // --- programs ---
+  // Starts argv[0] with exactly `env`, stdin/stdout/stderr on /dev/null, no
+  // other inherited descriptor, in a new session; does not wait for it.
+  virtual Status Spawn(const std::vector<std::string>& argv,
+                       const std::vector<std::string>& env) = 0;
+};
+
+}  // namespace gpc

@@ -1,0 +1,273 @@
+#include "testing/fake_host.h"
+
+#include <cerrno>
+#include <cstdio>
+#include <cstdlib>
+
+namespace gpc {
+
+FakeHost::FakeHost(size_t cpus, size_t nodes)
+    : cpus_(cpus), nodes_(nodes), online_(BitMask::Full(cpus)) {
+  // init, as on every machine.
+  FakeTask init;
+  init.info.key = {1, 1};
+  init.info.tgid = 1;
+  init.info.comm = "init";
+  init.affinity = BitMask::Full(cpus_);
+  tasks_.emplace(1, std::move(init));
+}
+
+void FakeHost::SetTime(MonoNanos now) {
+  std::lock_guard l(mu_);
+  now_ = now;
+}
+
+MonoNanos FakeHost::AdvanceTime(MonoNanos delta) {
+  std::lock_guard l(mu_);
+  now_ += delta;
+  return now_;
+}
+
+void FakeHost::SetNextPid(pid_t pid) {
+  std::lock_guard l(mu_);
+  GPC_CHECK(!tasks_.contains(pid), "pid ", pid, " is live");
+  next_pid_ = pid;
+}
+
+pid_t FakeHost::AllocPidLocked() {
+  while (tasks_.contains(next_pid_)) ++next_pid_;
+  return next_pid_++;
+}
+
+TaskKey FakeHost::NewProcess(pid_t ppid, uid_t uid) {
+  std::lock_guard l(mu_);
+  FakeTask t;
+  pid_t pid = AllocPidLocked();
+  t.info.key = {pid, next_start_time_++};
+  t.info.tgid = pid;
+  t.info.ppid = ppid;
+  t.info.uid = t.info.euid = t.info.suid = uid;
+  t.info.gid = t.info.egid = uid;
+  t.info.comm = "task";
+  t.affinity = BitMask::Full(cpus_);
+  TaskKey key = t.info.key;
+  tasks_.emplace(pid, std::move(t));
+  return key;
+}
+
+TaskKey FakeHost::Fork(pid_t parent_tid, bool thread) {
+  std::lock_guard l(mu_);
+  FakeTask* parent = LiveLocked(parent_tid);
+  GPC_CHECK(parent != nullptr, "fork from dead task ", parent_tid);
+  FakeTask t;
+  t.info = parent->info;
+  pid_t pid = AllocPidLocked();
+  t.info.key = {pid, next_start_time_++};
+  if (thread) {
+    t.info.tgid = parent->info.tgid;
+  } else {
+    t.info.tgid = pid;
+    t.info.ppid = parent->info.tgid;
+  }
+  t.affinity = parent->affinity;
+  TaskKey key = t.info.key;
+  tasks_.emplace(pid, std::move(t));
+  return key;
+}
+
+void FakeHost::KillTask(pid_t tid) {
+  std::lock_guard l(mu_);
+  tasks_.erase(tid);
+}
+
+void FakeHost::SetCreds(pid_t tid, uid_t uid, uid_t euid, uid_t suid) {
+  std::lock_guard l(mu_);
+  FakeTask* t = LiveLocked(tid);
+  GPC_CHECK(t != nullptr);
+  t->info.uid = uid;
+  t->info.euid = euid;
+  t->info.suid = suid;
+}
+
+void FakeHost::AddRuntime(pid_t tid, uint64_t ns, uint64_t user_ticks,
+                          uint64_t system_ticks) {
+  std::lock_guard l(mu_);
+  FakeTask* t = LiveLocked(tid);
+  GPC_CHECK(t != nullptr);
+  t->times.runtime_ns += ns;
+  t->times.user_ticks += user_ticks;
+  t->times.system_ticks += system_ticks;
+}
+
+void FakeHost::SetOpenFiles(pid_t tgid, uint64_t count) {
+  std::lock_guard l(mu_);
+  FakeTask* t = LiveLocked(tgid);
+  GPC_CHECK(t != nullptr);
+  t->open_files = count;
+}
+
+void FakeHost::SetOnlineCpus(const BitMask& cpus) {
+  std::lock_guard l(mu_);
+  online_ = cpus;
+}
+
+void FakeHost::FailEffects(int err) {
+  std::lock_guard l(mu_);
+  fail_effects_ = err;
+}
+
+std::optional<FakeHost::FakeTask> FakeHost::Task(pid_t tid) const {
+  std::lock_guard l(mu_);
+  auto it = tasks_.find(tid);
+  if (it == tasks_.end()) return std::nullopt;
+  return it->second;
+}
+
+std::vector<FakeHost::SpawnRecord> FakeHost::spawned() const {
+  std::lock_guard l(mu_);
+  return spawned_;
+}
+
+size_t FakeHost::affinity_calls() const {
+  std::lock_guard l(mu_);
+  return affinity_calls_;
+}
+
+FakeHost::FakeTask* FakeHost::LiveLocked(pid_t tid) {
+  auto it = tasks_.find(tid);
+  return it == tasks_.end() ? nullptr : &it->second;
+}
+
+FakeHost::FakeTask* FakeHost::LiveKeyLocked(const TaskKey& key) {
+  FakeTask* t = LiveLocked(key.tid);
+  if (t == nullptr || t->info.key.start_time != key.start_time) return nullptr;
+  return t;
+}
+
+MonoNanos FakeHost::MonotonicNow() {
+  std::lock_guard l(mu_);
+  return now_;
+}
+
+BitMask FakeHost::OnlineCpus() {
+  std::lock_guard l(mu_);
+  return online_;
+}
+
+BitMask FakeHost::MemoryNodes() {
+  std::lock_guard l(mu_);
+  return BitMask::Full(nodes_);
+}
+
+size_t FakeHost::CpuMaskBits() {
+  std::lock_guard l(mu_);
+  return cpus_;
+}
+
+size_t FakeHost::NodeMaskBits() {
+  std::lock_guard l(mu_);
+  return nodes_;
+}
+
+Result<std::vector<pid_t>> FakeHost::ListProcesses() {
+  std::lock_guard l(mu_);
+  std::vector<pid_t> out;
+  for (const auto& [tid, t] : tasks_) {
+    if (t.info.tgid == tid) out.push_back(tid);
+  }
+  return out;
+}
+
+Result<std::vector<pid_t>> FakeHost::ListThreads(pid_t tgid) {
+  std::lock_guard l(mu_);
+  std::vector<pid_t> out;
+  for (const auto& [tid, t] : tasks_) {
+    if (t.info.tgid == tgid) out.push_back(tid);
+  }
+  if (out.empty()) return Err(ESRCH, "no process ", tgid);
+  return out;
+}
+
+Result<TaskInfo> FakeHost::GetTaskInfo(pid_t tid) {
+  std::lock_guard l(mu_);
+  FakeTask* t = LiveLocked(tid);
+  if (t == nullptr) return Err(ESRCH, "no task ", tid);
+  return t->info;
+}
+
+Result<CpuTimes> FakeHost::GetCpuTimes(const TaskKey& key) {
+  std::lock_guard l(mu_);
+  FakeTask* t = LiveKeyLocked(key);
+  if (t == nullptr) return Err(ESRCH, "no task ", key.tid);
+  return t->times;
+}
+
+Result<uint64_t> FakeHost::CountOpenFiles(pid_t tgid) {
+  std::lock_guard l(mu_);
+  FakeTask* t = LiveLocked(tgid);
+  if (t == nullptr) return Err(ESRCH, "no process ", tgid);
+  return t->open_files;
+}
+
+Result<BitMask> FakeHost::GetAffinity(const TaskKey& key) {
+  std::lock_guard l(mu_);
+  FakeTask* t = LiveKeyLocked(key);
+  if (t == nullptr) return Err(ESRCH, "no task ", key.tid);
+  return t->affinity;
+}
+
+Status FakeHost::SetAffinity(const TaskKey& key, const BitMask& cpus) {
+  std::lock_guard l(mu_);
+  ++affinity_calls_;
+  if (fail_effects_ != 0) return Err(fail_effects_, "injected failure");
+  FakeTask* t = LiveKeyLocked(key);
+  if (t == nullptr) return Err(ESRCH, "no task ", key.tid);
+  if (!cpus.Intersects(online_)) return Err(EINVAL, "no online cpu in mask");
+  t->affinity = cpus;
+  return OkStatus();
+}
+
+Result<RLimit> FakeHost::GetRlimit(pid_t tgid, int resource) {
+  std::lock_guard l(mu_);
+  FakeTask* t = LiveLocked(tgid);
+  if (t == nullptr) return Err(ESRCH, "no process ", tgid);
+  auto it = t->rlimits.find(resource);
+  if (it == t->rlimits.end()) return RLimit{1024, 1024 * 1024};
+  return it->second;
+}
+
+Status FakeHost::SetRlimit(const TaskKey& key, int resource,
+                           const RLimit& limit) {
+  std::lock_guard l(mu_);
+  if (fail_effects_ != 0) return Err(fail_effects_, "injected failure");
+  FakeTask* t = LiveKeyLocked(key);
+  if (t == nullptr) return Err(ESRCH, "no process ", key.tid);
+  if (limit.soft > limit.hard) return Err(EINVAL, "soft > hard");
+  t->rlimits[resource] = limit;
+  return OkStatus();
+}
+
+Status FakeHost::MigratePages(const TaskKey& key, const BitMask& from,
+                              const BitMask& to) {
+  std::lock_guard l(mu_);
+  if (fail_effects_ != 0) return Err(fail_effects_, "injected failure");
+  if (LiveKeyLocked(key) == nullptr) return Err(ESRCH, "no task ", key.tid);
+  return OkStatus();
+}
+
+Status FakeHost::SendSignal(const TaskKey& key, int signal) {
+  std::lock_guard l(mu_);
+  FakeTask* t = LiveKeyLocked(key);
+  if (t == nullptr) return Err(ESRCH, "no task ", key.tid);
+  t->signals.push_back(signal);
+  return OkStatus();
+}
+
+Status FakeHost::Spawn(const std::vector<std::string>& argv,
+                       const std::vector<std::string>& env) {
+  std::lock_guard l(mu_);
+  spawned_.push_back({argv, env});
+  return OkStatus();
+}
+
+}  // namespace gpc

@@ -1,0 +1,105 @@
+// FakeHost: an in-memory machine for tests and benchmarks (LevelDB's
+// memenv). Tasks, credentials, CPU time, affinity, open files, rlimits and a
+// clock, all set by the test; effects are recorded so tests can assert them.
+//
+// The fake only models the machine. Telling the Framework about tasks
+// (AddTask/Fork/Exit) is the test's job, as it is the tracker's in gpcd, so a
+// test can deliver events late or out of order on purpose.
+//
+// Thread-safe: every method takes an internal lock.
+#pragma once
+
+#include <map>
+#include <mutex>
+#include <optional>
+#include <set>
+#include <string>
+#include <vector>
+
+#include "host/host.h"
+
+namespace gpc {
+
+class FakeHost : public Host {
+ public:
+  struct FakeTask {
+    TaskInfo info;
+    bool alive = true;
+    CpuTimes times;
+    BitMask affinity;
+    // Per process (used on the thread-group leader only).
+    uint64_t open_files = 0;
+    std::map<int, RLimit> rlimits;
+    std::vector<int> signals;  // received, in order
+  };
+  struct SpawnRecord {
+    std::vector<std::string> argv;
+    std::vector<std::string> env;
+  };
+
+  explicit FakeHost(size_t cpus = 4, size_t nodes = 1);
+
+  // ---- the test drives the machine ----
+  void SetTime(MonoNanos now);
+  MonoNanos AdvanceTime(MonoNanos delta);  // returns the new time
+  // The next pid handed out (for pid-reuse tests); must not be live.
+  void SetNextPid(pid_t pid);
+  // A new process (its leader thread) owned by uid (uid = euid = suid).
+  TaskKey NewProcess(pid_t ppid = 1, uid_t uid = 0);
+  // A new process or thread created by `parent_tid`, inheriting its creds
+  // and affinity. ESRCH-style failure is a test bug: aborts.
+  TaskKey Fork(pid_t parent_tid, bool thread = false);
+  // The task exits (a process leader's exit does not end its threads).
+  void KillTask(pid_t tid);
+  void SetCreds(pid_t tid, uid_t uid, uid_t euid, uid_t suid);
+  void AddRuntime(pid_t tid, uint64_t ns, uint64_t user_ticks = 0,
+                  uint64_t system_ticks = 0);
+  void SetOpenFiles(pid_t tgid, uint64_t count);
+  void SetOnlineCpus(const BitMask& cpus);
+  // Make the next calls of effect methods fail with `err` (0 = stop).
+  void FailEffects(int err);
+
+  std::optional<FakeTask> Task(pid_t tid) const;
+  std::vector<SpawnRecord> spawned() const;
+  size_t affinity_calls() const;
+
+  // ---- Host ----
+  MonoNanos MonotonicNow() override;
+  BitMask OnlineCpus() override;
+  BitMask MemoryNodes() override;
+  size_t CpuMaskBits() override;
+  size_t NodeMaskBits() override;
+  Result<std::vector<pid_t>> ListProcesses() override;
+  Result<std::vector<pid_t>> ListThreads(pid_t tgid) override;
+  Result<TaskInfo> GetTaskInfo(pid_t tid) override;
+  Result<CpuTimes> GetCpuTimes(const TaskKey& task) override;
+  Result<uint64_t> CountOpenFiles(pid_t tgid) override;
+  Result<BitMask> GetAffinity(const TaskKey& task) override;
+  Status SetAffinity(const TaskKey& task, const BitMask& cpus) override;
+  Result<RLimit> GetRlimit(pid_t tgid, int resource) override;
+  Status SetRlimit(const TaskKey& process, int resource,
+                   const RLimit& limit) override;
+  Status MigratePages(const TaskKey& process, const BitMask& from,
+                      const BitMask& to) override;
+  Status SendSignal(const TaskKey& process, int signal) override;
+  Status Spawn(const std::vector<std::string>& argv,
+               const std::vector<std::string>& env) override;
+
+ private:
+  pid_t AllocPidLocked();
+  FakeTask* LiveLocked(pid_t tid);
+  FakeTask* LiveKeyLocked(const TaskKey& key);
+
+  mutable std::mutex mu_;
+  MonoNanos now_ = 1'000'000'000;
+  uint64_t next_start_time_ = 100;
+  pid_t next_pid_ = 2;
+  size_t cpus_, nodes_;
+  BitMask online_;
+  int fail_effects_ = 0;
+  size_t affinity_calls_ = 0;
+  std::map<pid_t, FakeTask> tasks_;  // live tasks only
+  std::vector<SpawnRecord> spawned_;
+};
+
+}  // namespace gpc
