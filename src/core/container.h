@@ -53,6 +53,9 @@ class Container {
   }
   // Tasks directly in this container (not in descendants).
   size_t task_count() const { return task_count_; }
+  // Container groups naming this container (live tasks' memberships, and
+  // recent ones kept for late fork events).
+  size_t group_count() const { return groups_.size(); }
   // References held by subsystems (files charged here, ...): rmdir -> EBUSY.
   size_t extra_refs() const { return extra_refs_; }
 

@@ -1,0 +1,21 @@
+#include "subsys/all_subsystems.h"
+
+namespace gpc {
+
+#define GPC_SUBSYS(name, Class) \
+  std::unique_ptr<Subsystem> MakeSubsystem_##name(Host& host);
+#include "subsys/subsys_list.def"
+#undef GPC_SUBSYS
+
+std::vector<std::unique_ptr<Subsystem>> MakeAllSubsystems(Host& host) {
+  std::vector<std::unique_ptr<Subsystem>> out;
+#define GPC_SUBSYS(name, Class) out.push_back(MakeSubsystem_##name(host));
+#include "subsys/subsys_list.def"
+#undef GPC_SUBSYS
+  for (size_t i = 0; i < out.size(); ++i) {
+    GPC_CHECK(out[i]->id() == -1, "subsystem made twice");
+  }
+  return out;
+}
+
+}  // namespace gpc
