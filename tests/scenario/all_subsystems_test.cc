@@ -1,9 +1,10 @@
 // The compiled-in subsystem list on the fake machine.
+#include "subsys/all_subsystems.h"
+
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
 #include "core/framework.h"
-#include "subsys/all_subsystems.h"
 #include "testing/fake_host.h"
 
 namespace gpc {
@@ -46,8 +47,8 @@ TEST(AllSubsystems, DebugCountsWhatTheFrameworkKnows) {
   EXPECT_EQ(read(root, "debug.taskcount"), "0\n");
   EXPECT_EQ(fw.WriteFile(*c, "debug.taskcount", "1", {}).code(), EINVAL);
   EXPECT_EQ(fw.SubsystemTable(),
-            StrCat("#subsys_name\thierarchy\tnum_cgroups\tenabled\n",
-                   "debug\t", *h, "\t2\t1\n"));
+            StrCat("#subsys_name\thierarchy\tnum_cgroups\tenabled\n", "debug\t",
+                   *h, "\t2\t1\n"));
 }
 
 }  // namespace

@@ -126,8 +126,8 @@ TEST_F(FrameworkScenario, TwoHierarchiesTreesMovesForksExitsAndRelease) {
   TaskKey thread = Fork(child.tid, /*thread=*/true);
   EXPECT_THAT(Tasks(web_a), ElementsAre(shell.tid, child.tid, thread.tid));
   EXPECT_THAT(Tasks(batch), ElementsAre(shell.tid, child.tid, thread.tid));
-  EXPECT_EQ(Read(web_a, "cgroup.procs"), StrCat(shell.tid, "\n", child.tid,
-                                                "\n"));
+  EXPECT_EQ(Read(web_a, "cgroup.procs"),
+            StrCat(shell.tid, "\n", child.tid, "\n"));
   // One group holds all three: same membership everywhere.
   size_t groups = fw_->LiveGroupCount();
 
@@ -142,13 +142,12 @@ TEST_F(FrameworkScenario, TwoHierarchiesTreesMovesForksExitsAndRelease) {
   ASSERT_EQ(Write(batch, "notify_on_release", "1"), 0);
   events_.clear();
   Kill(shell);
-  EXPECT_THAT(EventLog(),
-              ElementsAre("emptied /web/a", "release /web/a"));
+  EXPECT_THAT(EventLog(), ElementsAre("emptied /web/a", "release /web/a"));
   // h1 has no release agent; h2's agent runs when batch empties.
   Kill(child);
   Kill(thread);
-  EXPECT_THAT(EventLog(), ElementsAre("emptied /web", "emptied /batch",
-                                      "release /batch"));
+  EXPECT_THAT(EventLog(),
+              ElementsAre("emptied /web", "emptied /batch", "release /batch"));
   auto spawned = host_.spawned();
   ASSERT_EQ(spawned.size(), 1u);
   EXPECT_THAT(spawned[0].argv, ElementsAre("/sbin/agent", "/batch"));
@@ -359,8 +358,7 @@ TEST_F(FrameworkScenario, LateForkEventUsesParentGroupAtForkTime) {
   EXPECT_THAT(Tasks(new_c), ElementsAre(parent.tid, late.tid, ancient.tid));
 
   // Unknown parent.
-  EXPECT_EQ(fw_->Fork(999999, {{777777, 5}, 777777}, after_move).code(),
-            ESRCH);
+  EXPECT_EQ(fw_->Fork(999999, {{777777, 5}, 777777}, after_move).code(), ESRCH);
 }
 
 TEST_F(FrameworkScenario, PidReuseIsNeverTakenForTheOldTask) {
@@ -397,17 +395,16 @@ TEST_F(FrameworkScenario, FilesListingPrefixAndFormats) {
                           "release_agent", "tasks"));
   ContainerId kid = MustMkdir(Root(h), "kid");
   MustMkdir(kid, "sub");
-  EXPECT_THAT(names(kid),
-              ElementsAre("sub", "ca.refuse", "ca.tasks_seen", "ca.value",
-                          "cb.refuse", "cb.tasks_seen", "cb.value",
-                          "cgroup.clone_children", "cgroup.procs",
-                          "notify_on_release", "tasks"));
+  EXPECT_THAT(
+      names(kid),
+      ElementsAre("sub", "ca.refuse", "ca.tasks_seen", "ca.value", "cb.refuse",
+                  "cb.tasks_seen", "cb.value", "cgroup.clone_children",
+                  "cgroup.procs", "notify_on_release", "tasks"));
   HierarchyId np = MustMount("cc,noprefix");
   ContainerId npkid = MustMkdir(Root(np), "k");
-  EXPECT_THAT(names(npkid),
-              ElementsAre("cgroup.clone_children", "cgroup.procs",
-                          "notify_on_release", "refuse", "tasks",
-                          "tasks_seen", "value"));
+  EXPECT_THAT(names(npkid), ElementsAre("cgroup.clone_children", "cgroup.procs",
+                                        "notify_on_release", "refuse", "tasks",
+                                        "tasks_seen", "value"));
   // Modes: read-only files 0444, read-write 0644.
   EXPECT_EQ(fw_->Lookup(kid, "ca.tasks_seen")->attr.mode, 0444u);
   EXPECT_EQ(fw_->Lookup(kid, "tasks")->attr.mode, 0644u);
@@ -443,9 +440,8 @@ TEST_F(FrameworkScenario, FilesListingPrefixAndFormats) {
 
   // /proc/cgroups-style table.
   EXPECT_EQ(fw_->SubsystemTable(),
-            StrCat("#subsys_name\thierarchy\tnum_cgroups\tenabled\n",
-                   "ca\t", h, "\t4\t1\n", "cb\t", h, "\t4\t1\n", "cc\t", np,
-                   "\t2\t1\n"));
+            StrCat("#subsys_name\thierarchy\tnum_cgroups\tenabled\n", "ca\t", h,
+                   "\t4\t1\n", "cb\t", h, "\t4\t1\n", "cc\t", np, "\t2\t1\n"));
 }
 
 TEST_F(FrameworkScenario, TasksFileIsASnapshotStreamedInPieces) {

@@ -63,14 +63,14 @@ TEST(MountOptions, ValuesAreKept) {
   auto empty_agent = ParseMountOptions("cpuset,release_agent=", kNames);
   ASSERT_TRUE(empty_agent.ok());
   EXPECT_EQ(*empty_agent->release_agent, "");
-  EXPECT_EQ(ParseMountOptions(std::string("name=") + std::string(64, 'a'),
-                              kNames)
-                .code(),
-            EINVAL);
-  EXPECT_EQ(ParseMountOptions(std::string("name=") + std::string(63, 'a'),
-                              kNames)
-                .code(),
-            0);
+  EXPECT_EQ(
+      ParseMountOptions(std::string("name=") + std::string(64, 'a'), kNames)
+          .code(),
+      EINVAL);
+  EXPECT_EQ(
+      ParseMountOptions(std::string("name=") + std::string(63, 'a'), kNames)
+          .code(),
+      0);
 }
 
 }  // namespace
