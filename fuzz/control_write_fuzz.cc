@@ -82,17 +82,23 @@ void CheckCounts(Framework& fw) {
         if (e.is_dir()) todo.push_back(e.container);
       }
     }
-    if (sum != tasks) Fail(StrCat("hierarchy ", h.id, " holds ", sum,
-                                  " tasks of ", tasks));
+    if (sum != tasks)
+      Fail(StrCat("hierarchy ", h.id, " holds ", sum, " tasks of ", tasks));
   }
 }
 
-const char* const kFiles[] = {
-    "tasks",      "cgroup.procs",    "notify_on_release",
-    "cgroup.clone_children",         "release_agent",
-    "ca.value",   "ca.refuse",       "debug.taskcount",
-    "value",      "refuse",          "cb.value",
-    "nonexistent"};
+const char* const kFiles[] = {"tasks",
+                              "cgroup.procs",
+                              "notify_on_release",
+                              "cgroup.clone_children",
+                              "release_agent",
+                              "ca.value",
+                              "ca.refuse",
+                              "debug.taskcount",
+                              "value",
+                              "refuse",
+                              "cb.value",
+                              "nonexistent"};
 
 }  // namespace
 }  // namespace gpc

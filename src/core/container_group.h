@@ -13,6 +13,7 @@
 #include <vector>
 
 #include "core/types.h"
+#include "util/inline_vector.h"
 
 namespace gpc {
 
@@ -40,11 +41,16 @@ class ContainerGroup {
   friend class GroupTable;
   ContainerGroup() = default;
 
-  std::vector<Container*> containers_;  // by hierarchy slot
-  std::vector<SubsysState*> states_;    // by subsystem id
-  // Position of this group in containers_[slot]->groups_.
-  std::vector<uint32_t> link_index_;
+  // Hierarchy slots a group keeps inline; more go to the heap.
+  static constexpr size_t kInlineSlots = 8;
+
+  // First: GroupTable::Find compares it, so the key shares the group's
+  // first cache line instead of living in a separate allocation.
+  InlineVector<Container*, kInlineSlots> containers_;  // by hierarchy slot
   uint64_t hash_ = 0;
+  std::vector<SubsysState*> states_;  // by subsystem id
+  // Position of this group in containers_[slot]->groups_.
+  InlineVector<uint32_t, kInlineSlots> link_index_;
   size_t task_count_ = 0;
   size_t pins_ = 0;  // PastGroup records naming this group
   Task* tasks_head_ = nullptr;

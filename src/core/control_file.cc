@@ -4,11 +4,16 @@ namespace gpc {
 
 const char* EnforcementName(Enforcement e) {
   switch (e) {
-    case Enforcement::kFramework: return "framework";
-    case Enforcement::kEnforced: return "enforced";
-    case Enforcement::kAccounted: return "accounted";
-    case Enforcement::kAdvisory: return "advisory";
-    case Enforcement::kInfo: return "info";
+    case Enforcement::kFramework:
+      return "framework";
+    case Enforcement::kEnforced:
+      return "enforced";
+    case Enforcement::kAccounted:
+      return "accounted";
+    case Enforcement::kAdvisory:
+      return "advisory";
+    case Enforcement::kInfo:
+      return "info";
   }
   return "?";
 }

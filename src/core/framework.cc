@@ -52,11 +52,16 @@ bool FileVisibleIn(const ControlFile& f, const Container& c) {
 
 const char* EventKindName(EventKind kind) {
   switch (kind) {
-    case EventKind::kCreated: return "created";
-    case EventKind::kRemoved: return "removed";
-    case EventKind::kPopulated: return "populated";
-    case EventKind::kEmptied: return "emptied";
-    case EventKind::kRelease: return "release";
+    case EventKind::kCreated:
+      return "created";
+    case EventKind::kRemoved:
+      return "removed";
+    case EventKind::kPopulated:
+      return "populated";
+    case EventKind::kEmptied:
+      return "emptied";
+    case EventKind::kRelease:
+      return "release";
   }
   return "?";
 }
@@ -123,7 +128,8 @@ void Framework::SetEventListener(std::function<void(const Event&)> listener) {
   listener_ = std::move(listener);
 }
 
-// ---- construction -------------------------------------------------------------
+// ---- construction
+// -------------------------------------------------------------
 
 Framework::Framework(Host& host,
                      std::vector<std::unique_ptr<Subsystem>> subsystems,
@@ -236,7 +242,8 @@ Hierarchy* Framework::FindHierarchyMutableLocked(HierarchyId id) {
   return it == hierarchies_.end() ? nullptr : it->second;
 }
 
-// ---- container groups ---------------------------------------------------------
+// ---- container groups
+// ---------------------------------------------------------
 
 std::vector<Container*> Framework::RootKeyLocked() const {
   std::vector<Container*> key(slots_.size(), nullptr);
@@ -564,14 +571,14 @@ Result<ContainerId> Framework::Mkdir(ContainerId parent_id,
   Container* c = NewContainerLocked(&h, parent, name);
   c->notify_on_release_ = parent->notify_on_release_;
   c->clone_children_ = parent->clone_children_;
-  c->dir_attr_ = FileAttr{creator.euid, creator.egid,
-                          static_cast<mode_t>(mode & 07777)};
+  c->dir_attr_ =
+      FileAttr{creator.euid, creator.egid, static_cast<mode_t>(mode & 07777)};
   c->file_uid_ = creator.euid;
   c->file_gid_ = creator.egid;
   for (int i = 0; i < static_cast<int>(subsystems_.size()); ++i) {
     if (!HasBit(h.subsys_mask_, i)) continue;
-    auto state = subsys_ptrs_[i]->Create(CreateArgs{
-        *c, parent->states_[i], parent->clone_children_, creator});
+    auto state = subsys_ptrs_[i]->Create(
+        CreateArgs{*c, parent->states_[i], parent->clone_children_, creator});
     if (!state.ok()) {
       failed = std::move(state).error().WithContext(
           StrCat("mkdir ", c->Path(), ": ", subsys_names_[i]));
@@ -659,8 +666,7 @@ Status Framework::Rmdir(ContainerId parent_id, std::string_view name) {
 }
 
 Status Framework::Rename(ContainerId old_parent_id, std::string_view old_name,
-                         ContainerId new_parent_id,
-                         std::string_view new_name) {
+                         ContainerId new_parent_id, std::string_view new_name) {
   OpLock l(this);
   GPC_ASSIGN_OR_RETURN(Container * parent,
                        FindDirLocked(old_parent_id, ENOENT));
@@ -714,8 +720,9 @@ Result<std::vector<DirEntry>> Framework::ReadDir(ContainerId dir) {
     out.push_back(
         DirEntry{f.name, kNoContainer, FileAttrLocked(*c, f.name, *f.file)});
   }
-  std::sort(out.begin() + static_cast<ptrdiff_t>(first_file), out.end(),
-            [](const DirEntry& a, const DirEntry& b) { return a.name < b.name; });
+  std::sort(
+      out.begin() + static_cast<ptrdiff_t>(first_file), out.end(),
+      [](const DirEntry& a, const DirEntry& b) { return a.name < b.name; });
   return out;
 }
 
@@ -746,9 +753,12 @@ Result<ContainerId> Framework::Resolve(HierarchyId hierarchy,
 Result<ContainerInfo> Framework::GetContainer(ContainerId id) {
   OpLock l(this);
   GPC_ASSIGN_OR_RETURN(Container * c, FindDirLocked(id, ENOENT));
-  return ContainerInfo{c->id_,         c->hierarchy_->id_,
-                       c->Path(),      c->dir_attr_,
-                       c->task_count_, c->children_.size(),
+  return ContainerInfo{c->id_,
+                       c->hierarchy_->id_,
+                       c->Path(),
+                       c->dir_attr_,
+                       c->task_count_,
+                       c->children_.size(),
                        c->notify_on_release_};
 }
 
@@ -781,9 +791,8 @@ std::vector<Framework::VisibleFile> Framework::VisibleFilesLocked(
   for (int i : Bits(h.subsys_mask_)) {
     for (const ControlFile& f : subsys_ptrs_[i]->files()) {
       if (!FileVisibleIn(f, c)) continue;
-      std::string name = h.noprefix_
-                             ? std::string(f.name)
-                             : StrCat(subsys_names_[i], ".", f.name);
+      std::string name = h.noprefix_ ? std::string(f.name)
+                                     : StrCat(subsys_names_[i], ".", f.name);
       out.push_back({std::move(name), &f, c.states_[i]});
     }
   }
@@ -822,8 +831,7 @@ FileAttr Framework::FileAttrLocked(const Container& c, std::string_view name,
   return FileAttr{c.file_uid_, c.file_gid_, file.default_mode()};
 }
 
-Result<FileSnapshot> Framework::ReadFile(ContainerId dir,
-                                         std::string_view file,
+Result<FileSnapshot> Framework::ReadFile(ContainerId dir, std::string_view file,
                                          const Credentials& reader) {
   OpLock l(this);
   GPC_ASSIGN_OR_RETURN(Container * c, FindDirLocked(dir, ENODEV));
@@ -882,14 +890,14 @@ void Framework::SetCloneChildrenLocked(Container& c, bool on) {
 
 Status Framework::SetReleaseAgentLocked(Hierarchy& h, std::string_view path) {
   if (path.size() > kMaxReleaseAgentPath) {
-    return Err(E2BIG, "release_agent path longer than ",
-               kMaxReleaseAgentPath);
+    return Err(E2BIG, "release_agent path longer than ", kMaxReleaseAgentPath);
   }
   h.release_agent_ = std::string(path);
   return OkStatus();
 }
 
-// ---- tasks --------------------------------------------------------------------
+// ---- tasks
+// --------------------------------------------------------------------
 
 void Framework::AddTasksToContainerLocked(Container* c, size_t n) {
   size_t was = c->task_count_;
@@ -951,11 +959,14 @@ Task* Framework::InsertTaskLocked(const NewTask& nt, ContainerGroup* g) {
 void Framework::ExitTaskLocked(Task* t) {
   ContainerGroup* g = t->group;
   for (Subsystem* ss : subsys_ptrs_) ss->Exit(*g->states_[ss->id()], *t);
+  // Forget the history while the task still holds g: a history entry may
+  // name g itself (the task left g and came back), and unpinning it must not
+  // free g under us.
+  DropHistoryLocked(t, std::numeric_limits<MonoNanos>::max());
   UnlinkTaskLocked(t);
   for (Container* c : g->containers_) {
     if (c != nullptr) RemoveTasksFromContainerLocked(c, 1);
   }
-  DropHistoryLocked(t, std::numeric_limits<MonoNanos>::max());
   auto it = thread_groups_.find(t->tgid);
   if (it->second == t) {
     if (t->thread_next == t) {
@@ -991,7 +1002,6 @@ void Framework::MoveTaskLocked(Task* t, ContainerGroup* to, MonoNanos now) {
   t->history->push_back(PastGroup{now, from});
   ++from->pins_;
   history_queue_.emplace_back(now, t->key);
-  DropHistoryLocked(t, now - options_.fork_history_ns);
 }
 
 void Framework::DropHistoryLocked(Task* t, MonoNanos cutoff) {
@@ -1009,8 +1019,7 @@ void Framework::DropHistoryLocked(Task* t, MonoNanos cutoff) {
   if (h.empty()) t->history.reset();
   // A group may be named twice (the task left it twice); free it once.
   std::sort(unpinned.begin(), unpinned.end());
-  unpinned.erase(std::unique(unpinned.begin(), unpinned.end()),
-                 unpinned.end());
+  unpinned.erase(std::unique(unpinned.begin(), unpinned.end()), unpinned.end());
   for (ContainerGroup* g : unpinned) MaybeFreeGroupLocked(g);
 }
 
@@ -1037,7 +1046,7 @@ ContainerGroup* Framework::GroupAtLocked(const Task& parent, MonoNanos when) {
     if (c != nullptr && c->removed_) any_removed = true;
   }
   if (!any_removed) return g;
-  std::vector<Container*> key(g->containers_);
+  std::vector<Container*> key(g->containers_.begin(), g->containers_.end());
   for (Container*& c : key) {
     while (c != nullptr && c->removed_) c = c->parent_;
   }
@@ -1057,8 +1066,7 @@ Status Framework::AddTask(const NewTask& task) {
   return OkStatus();
 }
 
-Status Framework::Fork(pid_t parent_tid, const NewTask& child,
-                       MonoNanos when) {
+Status Framework::Fork(pid_t parent_tid, const NewTask& child, MonoNanos when) {
   OpLock l(this);
   if (Task* old = FindTaskLocked(child.key.tid)) {
     if (old->key == child.key) return OkStatus();
@@ -1149,7 +1157,8 @@ Status Framework::AttachLocked(Container& dest, pid_t pid, bool whole_process,
     }
   }
   if (!refused.ok()) {
-    for (int i : asked) subsys_ptrs_[i]->CancelAttach(*dest.states_[i], entries);
+    for (int i : asked)
+      subsys_ptrs_[i]->CancelAttach(*dest.states_[i], entries);
     return refused;
   }
 
@@ -1172,8 +1181,7 @@ Status Framework::Attach(ContainerId dest_id, pid_t pid, bool whole_process,
                          const Credentials& writer) {
   OpLock l(this);
   GPC_ASSIGN_OR_RETURN(Container * dest, FindDirLocked(dest_id, ENODEV));
-  return AttachLocked(*dest, pid, whole_process, writer,
-                      host_.MonotonicNow());
+  return AttachLocked(*dest, pid, whole_process, writer, host_.MonotonicNow());
 }
 
 void Framework::PruneHistory(MonoNanos now) {
@@ -1194,7 +1202,8 @@ void Framework::PruneHistory(MonoNanos now) {
   }
 }
 
-// ---- release ------------------------------------------------------------------
+// ---- release
+// ------------------------------------------------------------------
 
 void Framework::EmitLocked(EventKind kind, const Container& c) {
   const Hierarchy& h = *c.hierarchy_;
@@ -1222,7 +1231,8 @@ void Framework::PutRefLocked(Container& c) {
   if (--c.extra_refs_ == 0) CheckForReleaseLocked(c);
 }
 
-// ---- views --------------------------------------------------------------------
+// ---- views
+// --------------------------------------------------------------------
 
 std::vector<pid_t> Framework::SortedTidsLocked(const Container& c) const {
   std::vector<pid_t> out;

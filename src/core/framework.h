@@ -221,11 +221,14 @@ class Framework {
   // Moves one task (or, with whole_process, every thread of its process) to
   // `dest` in dest's hierarchy only. pid 0 = the writer. ESRCH no such task;
   // EACCES writer not root and its euid is neither the target's uid nor
-  // suid; ENODEV dest removed; a subsystem's CanAttach() errno. All or
-  // nothing.
+  // suid; ENODEV dest removed (ENOENT for an id that never existed); a
+  // subsystem's CanAttach() errno. All or nothing.
   Status Attach(ContainerId dest, pid_t pid, bool whole_process,
                 const Credentials& writer) GPC_EXCLUDES(mu_);
-  // Forgets the pre-move groups older than the fork history window.
+  // Forgets the pre-move groups of moves made before now - fork_history_ns.
+  // The only time-based forgetting: the owner calls it periodically (gpcd
+  // from its timer). History also goes when its task exits, and all of it
+  // when a hierarchy is destroyed or its subsystems change.
   void PruneHistory(MonoNanos now) GPC_EXCLUDES(mu_);
 
   // ---- views ----------------------------------------------------------
@@ -249,8 +252,7 @@ class Framework {
   Mutex& mu() GPC_TSA_(lock_returned(mu_)) { return mu_; }
   Container* FindContainerLocked(ContainerId id) const GPC_REQUIRES(mu_);
   Task* FindTaskLocked(pid_t tid) const GPC_REQUIRES(mu_);
-  const Hierarchy* FindHierarchyLocked(HierarchyId id) const
-      GPC_REQUIRES(mu_);
+  const Hierarchy* FindHierarchyLocked(HierarchyId id) const GPC_REQUIRES(mu_);
   Status AttachLocked(Container& dest, pid_t pid, bool whole_process,
                       const Credentials& writer, MonoNanos now)
       GPC_REQUIRES(mu_);
@@ -328,8 +330,7 @@ class Framework {
   void MaybeFreeGroupLocked(ContainerGroup* g) GPC_REQUIRES(mu_);
 
   // Tasks.
-  Task* InsertTaskLocked(const NewTask& t, ContainerGroup* g)
-      GPC_REQUIRES(mu_);
+  Task* InsertTaskLocked(const NewTask& t, ContainerGroup* g) GPC_REQUIRES(mu_);
   void ExitTaskLocked(Task* t) GPC_REQUIRES(mu_);
   // Moves a task between groups; updates counts, history, events.
   void MoveTaskLocked(Task* t, ContainerGroup* to, MonoNanos now)
@@ -342,8 +343,7 @@ class Framework {
 
   // Counts and release.
   void AddTasksToContainerLocked(Container* c, size_t n) GPC_REQUIRES(mu_);
-  void RemoveTasksFromContainerLocked(Container* c, size_t n)
-      GPC_REQUIRES(mu_);
+  void RemoveTasksFromContainerLocked(Container* c, size_t n) GPC_REQUIRES(mu_);
   void CheckForReleaseLocked(Container& c) GPC_REQUIRES(mu_);
   void EmitLocked(EventKind kind, const Container& c) GPC_REQUIRES(mu_);
   void UpdateLabelLocked(Hierarchy& h) GPC_REQUIRES(mu_);
@@ -362,8 +362,7 @@ class Framework {
   std::vector<std::unique_ptr<Hierarchy>> slots_ GPC_GUARDED_BY(mu_);
   // Which hierarchy each subsystem is bound to (0 = dummy).
   std::vector<Hierarchy*> bound_to_ GPC_GUARDED_BY(mu_);
-  std::unordered_map<HierarchyId, Hierarchy*> hierarchies_
-      GPC_GUARDED_BY(mu_);
+  std::unordered_map<HierarchyId, Hierarchy*> hierarchies_ GPC_GUARDED_BY(mu_);
   HierarchyId next_hierarchy_id_ GPC_GUARDED_BY(mu_) = 1;
   std::unordered_map<ContainerId, Container*> containers_ GPC_GUARDED_BY(mu_);
   ContainerId next_container_id_ GPC_GUARDED_BY(mu_) = 1;
@@ -375,8 +374,7 @@ class Framework {
   // Their parent pointers are kept pointing at a live or zombie container.
   std::vector<std::unique_ptr<Container>> zombies_ GPC_GUARDED_BY(mu_);
   // Tasks with fork history, by the time of the move (for pruning).
-  std::vector<std::pair<MonoNanos, TaskKey>> history_queue_
-      GPC_GUARDED_BY(mu_);
+  std::vector<std::pair<MonoNanos, TaskKey>> history_queue_ GPC_GUARDED_BY(mu_);
   size_t history_queue_head_ GPC_GUARDED_BY(mu_) = 0;
   std::vector<Event> pending_events_ GPC_GUARDED_BY(mu_);
 };

@@ -112,8 +112,7 @@ class Subsystem {
   virtual void CancelAttach(SubsysState& dest,
                             std::span<const AttachEntry> tasks) {}
   // The tasks are now in `dest`; each entry tells where it came from.
-  virtual void Attach(SubsysState& dest, std::span<const AttachEntry> tasks) {
-  }
+  virtual void Attach(SubsysState& dest, std::span<const AttachEntry> tasks) {}
 
   // May `parent` create a new task now? `state` is the parent's state for
   // this subsystem. Only asked for supervised tasks, before the fork.

@@ -14,7 +14,7 @@ class ContainerGroup;
 // event that arrives late can place the child where the parent was at the
 // instant of the fork (see Framework::Fork).
 struct PastGroup {
-  MonoNanos until;  // the task left `group` at this instant
+  MonoNanos until;        // the task left `group` at this instant
   ContainerGroup* group;  // pinned while recorded
 };
 

@@ -51,8 +51,8 @@ struct TaskInfo {
 };
 
 struct CpuTimes {
-  uint64_t runtime_ns = 0;  // on-CPU time from the scheduler (schedstat)
-  uint64_t user_ticks = 0;  // USER_HZ ticks (utime)
+  uint64_t runtime_ns = 0;    // on-CPU time from the scheduler (schedstat)
+  uint64_t user_ticks = 0;    // USER_HZ ticks (utime)
   uint64_t system_ticks = 0;  // USER_HZ ticks (stime)
 };
 

@@ -110,8 +110,6 @@ const ControlFile kFiles[] = {
 
 }  // namespace
 
-std::span<const ControlFile> CountingSubsystem::files() const {
-  return kFiles;
-}
+std::span<const ControlFile> CountingSubsystem::files() const { return kFiles; }
 
 }  // namespace gpc

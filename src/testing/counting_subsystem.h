@@ -25,8 +25,8 @@ struct CountingState : SubsysState {
 class CountingSubsystem : public Subsystem {
  public:
   struct Counts {
-    int create = 0, destroy = 0, can_attach = 0, cancel_attach = 0,
-        attach = 0, can_fork = 0, fork = 0, exit = 0, bind = 0;
+    int create = 0, destroy = 0, can_attach = 0, cancel_attach = 0, attach = 0,
+        can_fork = 0, fork = 0, exit = 0, bind = 0;
   };
 
   explicit CountingSubsystem(std::string_view name = "counting")

@@ -65,7 +65,7 @@ const char* ErrnoName(int code);
 template <typename T>
 class [[nodiscard]] Result {
  public:
-  Result(T value) : v_(std::move(value)) {}  // NOLINT: implicit by design
+  Result(T value) : v_(std::move(value)) {}      // NOLINT: implicit by design
   Result(Error error) : v_(std::move(error)) {}  // NOLINT
 
   bool ok() const { return v_.index() == 0; }
@@ -126,11 +126,10 @@ inline Status OkStatus() { return Status(); }
 #define GPC_CONCAT_INNER_(a, b) a##b
 #define GPC_CONCAT_(a, b) GPC_CONCAT_INNER_(a, b)
 
-#define GPC_RETURN_IF_ERROR(expr)                    \
-  do {                                               \
-    auto gpc_status_ = (expr);                       \
-    if (!gpc_status_.ok())                           \
-      return std::move(gpc_status_).error();         \
+#define GPC_RETURN_IF_ERROR(expr)                                 \
+  do {                                                            \
+    auto gpc_status_ = (expr);                                    \
+    if (!gpc_status_.ok()) return std::move(gpc_status_).error(); \
   } while (0)
 
 #define GPC_ASSIGN_OR_RETURN_IMPL_(tmp, lhs, expr) \
@@ -143,12 +142,12 @@ inline Status OkStatus() { return Status(); }
 
 // Aborts with context when an internal invariant is broken. Never used for
 // anything a user can cause.
-#define GPC_CHECK(cond, ...)                                              \
-  do {                                                                    \
-    if (!(cond)) {                                                        \
-      std::fprintf(stderr, "gpc: INTERNAL ERROR at %s:%d: %s %s\n",       \
-                   __FILE__, __LINE__, #cond,                             \
-                   ::gpc::StrCat("" __VA_OPT__(, ) __VA_ARGS__).c_str()); \
-      std::abort();                                                       \
-    }                                                                     \
+#define GPC_CHECK(cond, ...)                                                  \
+  do {                                                                        \
+    if (!(cond)) {                                                            \
+      std::fprintf(stderr, "gpc: INTERNAL ERROR at %s:%d: %s %s\n", __FILE__, \
+                   __LINE__, #cond,                                           \
+                   ::gpc::StrCat("" __VA_OPT__(, ) __VA_ARGS__).c_str());     \
+      std::abort();                                                           \
+    }                                                                         \
   } while (0)

@@ -18,9 +18,8 @@ inline void Append(std::string& out, char c) { out.push_back(c); }
 inline void Append(std::string& out, bool b) { out.append(b ? "1" : "0"); }
 
 template <typename I>
-  requires std::integral<I> && (!std::same_as<I, char>) &&
-           (!std::same_as<I, bool>)
-void Append(std::string& out, I value) {
+requires std::integral<I> &&(!std::same_as<I, char>)&&(
+    !std::same_as<I, bool>)void Append(std::string& out, I value) {
   char buf[24];
   auto [end, ec] = std::to_chars(buf, buf + sizeof buf, value);
   out.append(buf, end);
