@@ -1083,12 +1083,28 @@ Status Framework::Fork(pid_t parent_tid, const NewTask& child, MonoNanos when) {
   return OkStatus();
 }
 
-void Framework::Exit(const TaskKey& key) {
+void Framework::Exit(const TaskKey& key, const CpuTimes* final_times) {
   OpLock l(this);
   Task* t = FindTaskLocked(key.tid);
   if (t == nullptr) return;
   if (key.start_time != 0 && key.start_time != t->key.start_time) return;
+  t->final_times = final_times;
   ExitTaskLocked(t);
+}
+
+std::optional<TaskKey> Framework::FindTask(pid_t tid) {
+  OpLock l(this);
+  Task* t = FindTaskLocked(tid);
+  if (t == nullptr) return std::nullopt;
+  return t->key;
+}
+
+std::vector<TaskKey> Framework::ListTasks() {
+  OpLock l(this);
+  std::vector<TaskKey> out;
+  out.reserve(tasks_.size());
+  for (const auto& [tid, t] : tasks_) out.push_back(t->key);
+  return out;
 }
 
 Status Framework::CanFork(pid_t parent_tid) {

@@ -214,8 +214,16 @@ class Framework {
   Status Fork(pid_t parent_tid, const NewTask& child, MonoNanos when)
       GPC_EXCLUDES(mu_);
   // The task left every container. Unknown tasks, or a key whose start time
-  // does not match (an older incarnation), are ignored.
-  void Exit(const TaskKey& task) GPC_EXCLUDES(mu_);
+  // does not match (an older incarnation), are ignored; start_time 0 means
+  // whichever task has that tid (exit events carry no start time). When the
+  // tracker captured the task's last CPU times, subsystems see them in
+  // Task::final_times during their Exit() callback.
+  void Exit(const TaskKey& task, const CpuTimes* final_times = nullptr)
+      GPC_EXCLUDES(mu_);
+  // The key of the live task with this tid, if any.
+  std::optional<TaskKey> FindTask(pid_t tid) GPC_EXCLUDES(mu_);
+  // Every live task the framework knows, in no particular order.
+  std::vector<TaskKey> ListTasks() GPC_EXCLUDES(mu_);
   // May this task create a task now? Asks every subsystem's CanFork().
   Status CanFork(pid_t parent_tid) GPC_EXCLUDES(mu_);
   // Moves one task (or, with whole_process, every thread of its process) to

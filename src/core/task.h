@@ -24,6 +24,10 @@ struct Task {
   // Where the task is now, in every hierarchy at once. Never null.
   ContainerGroup* group = nullptr;
 
+  // Set during Exit() callbacks when the tracker captured the task's final
+  // CPU times (taskstats); null otherwise.
+  const CpuTimes* final_times = nullptr;
+
   // Ascending by `until`; null until the task is first moved.
   std::unique_ptr<std::vector<PastGroup>> history;
 
