@@ -1053,10 +1053,17 @@ ContainerGroup* Framework::GroupAtLocked(const Task& parent, MonoNanos when) {
   return FindOrCreateGroupLocked(key);
 }
 
+bool Framework::SameTaskLocked(const TaskKey& a, const TaskKey& b) const {
+  if (a.tid != b.tid) return false;
+  uint64_t d = a.start_time > b.start_time ? a.start_time - b.start_time
+                                           : b.start_time - a.start_time;
+  return d <= options_.start_time_slack;
+}
+
 Status Framework::AddTask(const NewTask& task) {
   OpLock l(this);
   if (Task* old = FindTaskLocked(task.key.tid)) {
-    if (old->key == task.key) return OkStatus();
+    if (SameTaskLocked(old->key, task.key)) return OkStatus();
     ExitTaskLocked(old);  // the pid was recycled; we missed the exit
   }
   std::vector<Container*> key = RootKeyLocked();
@@ -1069,7 +1076,7 @@ Status Framework::AddTask(const NewTask& task) {
 Status Framework::Fork(pid_t parent_tid, const NewTask& child, MonoNanos when) {
   OpLock l(this);
   if (Task* old = FindTaskLocked(child.key.tid)) {
-    if (old->key == child.key) return OkStatus();
+    if (SameTaskLocked(old->key, child.key)) return OkStatus();
     ExitTaskLocked(old);  // the pid was recycled; we missed the exit
   }
   Task* parent = FindTaskLocked(parent_tid);

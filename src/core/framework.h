@@ -60,6 +60,11 @@ struct FrameworkOptions {
   // millisecond; after a connector overflow the tracker resynchronises
   // instead of relying on this.
   MonoNanos fork_history_ns = 5'000'000'000;
+  // Two keys with one tid name the same task when their start times differ
+  // by at most this much. The Linux tracker derives start times of new tasks
+  // from event timestamps, which can be one clock tick later than what
+  // /proc says for the same task.
+  uint64_t start_time_slack = 0;
 };
 
 enum class EventKind {
@@ -340,6 +345,8 @@ class Framework {
   // Tasks.
   Task* InsertTaskLocked(const NewTask& t, ContainerGroup* g) GPC_REQUIRES(mu_);
   void ExitTaskLocked(Task* t) GPC_REQUIRES(mu_);
+  bool SameTaskLocked(const TaskKey& a, const TaskKey& b) const
+      GPC_REQUIRES(mu_);
   // Moves a task between groups; updates counts, history, events.
   void MoveTaskLocked(Task* t, ContainerGroup* to, MonoNanos now)
       GPC_REQUIRES(mu_);

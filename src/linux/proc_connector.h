@@ -1,0 +1,89 @@
+// The kernel's process events connector (NETLINK_CONNECTOR, CN_IDX_PROC):
+// fork, exec, exit and credential events of every task on the machine.
+//
+// Losses. The kernel drops events for a listener whose socket buffer is
+// full; the next recv() then fails with ENOBUFS. Each event also carries a
+// per-CPU sequence number (cn_msg.seq, incremented for every event sent from
+// that CPU), so a gap shows a loss too — including one the kernel could not
+// even allocate. Both are counted; the caller resynchronises.
+#pragma once
+
+#include <sys/types.h>
+
+#include <cstdint>
+#include <memory>
+#include <vector>
+
+#include "host/host.h"
+#include "util/result.h"
+
+namespace gpc {
+
+struct ProcEvent {
+  enum class Kind : uint8_t {
+    kNone,  // the kernel's acknowledgement of LISTEN
+    kFork,
+    kExec,
+    kUid,
+    kGid,
+    kSid,
+    kPtrace,
+    kComm,
+    kCoredump,
+    kExit,
+    kOther,
+  };
+  Kind kind = Kind::kNone;
+  uint16_t cpu = 0;
+  MonoNanos timestamp = 0;  // CLOCK_MONOTONIC, when the kernel sent it
+  // The task the event is about (fork: the child).
+  pid_t pid = 0;
+  pid_t tgid = 0;
+  // Fork: the thread that forked, and its process.
+  pid_t parent_pid = 0;
+  pid_t parent_tgid = 0;
+};
+
+const char* ProcEventKindName(ProcEvent::Kind kind);
+
+struct ConnectorCounters {
+  uint64_t datagrams = 0;
+  uint64_t overflows = 0;    // recv() answered ENOBUFS
+  uint64_t seq_missing = 0;  // events missing from per-CPU sequences
+};
+
+class ProcConnector {
+ public:
+  // Opens the socket, sets its receive buffer (SO_RCVBUFFORCE, falling back
+  // to SO_RCVBUF) to `rcvbuf_bytes`, and subscribes. Needs CAP_NET_ADMIN.
+  static Result<std::unique_ptr<ProcConnector>> Open(size_t rcvbuf_bytes);
+  ~ProcConnector();
+  ProcConnector(const ProcConnector&) = delete;
+  ProcConnector& operator=(const ProcConnector&) = delete;
+
+  // Non-blocking; readable when events wait (for epoll).
+  int fd() const { return fd_; }
+  // The receive buffer the kernel actually granted.
+  size_t rcvbuf_bytes() const { return rcvbuf_; }
+
+  // Appends the events waiting now, up to `max` of them, without blocking.
+  // Returns true when a loss was detected since the last call (ENOBUFS or a
+  // sequence gap); the counters say how many.
+  Result<bool> Read(std::vector<ProcEvent>* out, size_t max);
+
+  const ConnectorCounters& counters() const { return counters_; }
+
+ private:
+  explicit ProcConnector(int fd) : fd_(fd) {}
+  Status SendControl(uint32_t op);
+  // Per-CPU sequence check of one event; true when events were skipped.
+  bool TrackSequence(uint16_t cpu, uint32_t seq);
+
+  int fd_;
+  size_t rcvbuf_ = 0;
+  ConnectorCounters counters_;
+  // Next expected sequence number per CPU; -1 = none seen yet.
+  std::vector<int64_t> next_seq_;
+};
+
+}  // namespace gpc

@@ -1,0 +1,338 @@
+#include "linux/tracker.h"
+
+#include <dirent.h>
+#include <fcntl.h>
+#include <sys/epoll.h>
+#include <sys/eventfd.h>
+#include <sys/timerfd.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <cstring>
+#include <string>
+#include <unordered_map>
+
+#include "linux/proc_files.h"
+
+namespace gpc {
+namespace {
+
+// Reads a small file whole; empty on failure.
+std::string ReadSmallFile(const char* path) {
+  int fd = open(path, O_RDONLY | O_CLOEXEC);
+  if (fd < 0) return {};
+  char buf[1024];
+  ssize_t n = read(fd, buf, sizeof buf);
+  close(fd);
+  return n > 0 ? std::string(buf, static_cast<size_t>(n)) : std::string();
+}
+
+bool ParsePidName(const char* name, pid_t* out) {
+  if (*name < '1' || *name > '9') return false;
+  long v = 0;
+  for (const char* p = name; *p; ++p) {
+    if (*p < '0' || *p > '9') return false;
+    v = v * 10 + (*p - '0');
+    if (v > (1L << 30)) return false;
+  }
+  *out = static_cast<pid_t>(v);
+  return true;
+}
+
+// Lag histogram buckets: 8 per power of two.
+int LagBucket(MonoNanos lag) {
+  uint64_t v = lag < 0 ? 0 : static_cast<uint64_t>(lag);
+  if (v < 8) return static_cast<int>(v);
+  int msb = 63 - __builtin_clzll(v);
+  int sub = static_cast<int>((v >> (msb - 3)) & 7);
+  return std::min((msb - 2) * 8 + sub, 255);
+}
+
+MonoNanos LagBucketFloor(int i) {
+  if (i < 8) return i;
+  int msb = i / 8 + 2;
+  int sub = i % 8;
+  return static_cast<MonoNanos>(8 + sub) << (msb - 3);
+}
+
+}  // namespace
+
+Tracker::Tracker(Framework& fw, LinuxHost& host, TrackerOptions options)
+    : fw_(fw), host_(host), options_(options) {}
+
+Tracker::~Tracker() {
+  for (int fd : {epoll_fd_, stop_fd_, timer_fd_}) {
+    if (fd >= 0) close(fd);
+  }
+}
+
+Status Tracker::Start() {
+  GPC_ASSIGN_OR_RETURN(connector_, ProcConnector::Open(options_.rcvbuf_bytes));
+  counts_.rcvbuf_bytes = connector_->rcvbuf_bytes();
+  if (options_.exit_accounting) {
+    auto ts = TaskstatsListener::Open(host_.CpuMaskBits(), 4u << 20);
+    if (ts.ok()) {
+      taskstats_ = std::move(ts).value();
+    } else {
+      std::fprintf(stderr,
+                   "gpc: taskstats unavailable (%s): exit times come from "
+                   "the last sample only\n",
+                   ts.error().ToString().c_str());
+    }
+  }
+  epoll_fd_ = epoll_create1(EPOLL_CLOEXEC);
+  stop_fd_ = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+  timer_fd_ = timerfd_create(CLOCK_MONOTONIC, TFD_CLOEXEC | TFD_NONBLOCK);
+  if (epoll_fd_ < 0 || stop_fd_ < 0 || timer_fd_ < 0) {
+    return Err(errno, "creating the tracker's event loop");
+  }
+  itimerspec tick{};
+  tick.it_interval.tv_sec = options_.prune_interval_ns / 1'000'000'000;
+  tick.it_interval.tv_nsec = options_.prune_interval_ns % 1'000'000'000;
+  tick.it_value = tick.it_interval;
+  if (timerfd_settime(timer_fd_, 0, &tick, nullptr) != 0) {
+    return Err(errno, "timerfd_settime");
+  }
+  std::vector<int> fds = {connector_->fd(), stop_fd_, timer_fd_};
+  if (taskstats_) fds.push_back(taskstats_->fd());
+  for (int fd : fds) {
+    epoll_event ev{};
+    ev.events = EPOLLIN;
+    ev.data.fd = fd;
+    if (epoll_ctl(epoll_fd_, EPOLL_CTL_ADD, fd, &ev) != 0) {
+      return Err(errno, "epoll_ctl");
+    }
+  }
+  // Subscribed: now every task that exists or will exist is seen.
+  GPC_RETURN_IF_ERROR(Resync());
+  counts_.resyncs = 0;  // the initial scan is not a repair
+  counts_.resync_added = 0;
+  counts_.resync_exited = 0;
+  last_prune_ = host_.MonotonicNow();
+  PublishStats();
+  return OkStatus();
+}
+
+void Tracker::Stop() {
+  stopping_.store(true);
+  uint64_t one = 1;
+  if (stop_fd_ >= 0) (void)!write(stop_fd_, &one, sizeof one);
+}
+
+Status Tracker::Run() {
+  while (!stopping_.load()) {
+    auto n = Poll(-1);
+    if (!n.ok()) return std::move(n).error();
+  }
+  return OkStatus();
+}
+
+Result<size_t> Tracker::Poll(int timeout_ms) {
+  epoll_event ready[4];
+  int n = epoll_wait(epoll_fd_, ready, 4, timeout_ms);
+  if (n < 0 && errno != EINTR) return Err(errno, "epoll_wait");
+  for (int i = 0; i < n; ++i) {
+    if (ready[i].data.fd == timer_fd_) {
+      uint64_t ticks;
+      (void)!read(timer_fd_, &ticks, sizeof ticks);
+    }
+  }
+  // taskstats records are sent before the exit events they belong to.
+  DrainTaskstats();
+  events_.clear();
+  GPC_ASSIGN_OR_RETURN(bool lost, connector_->Read(&events_, options_.batch));
+  for (const ProcEvent& e : events_) Handle(e);
+  if (!events_.empty()) {
+    MonoNanos now = host_.MonotonicNow();
+    for (const ProcEvent& e : events_) RecordLag(now - e.timestamp);
+  }
+  const ConnectorCounters& c = connector_->counters();
+  counts_.overflows = c.overflows;
+  counts_.seq_missing = c.seq_missing;
+  if ((lost || resync_wanted_) && options_.resync_on_loss) {
+    GPC_RETURN_IF_ERROR(Resync());
+  }
+  resync_wanted_ = false;
+  MonoNanos now = host_.MonotonicNow();
+  if (now - last_prune_ >= options_.prune_interval_ns) {
+    fw_.PruneHistory(now);
+    last_prune_ = now;
+  }
+  PublishStats();
+  return events_.size();
+}
+
+Status Tracker::CatchUp(int timeout_ms) {
+  MonoNanos deadline =
+      host_.MonotonicNow() + static_cast<MonoNanos>(timeout_ms) * 1'000'000;
+  for (;;) {
+    GPC_ASSIGN_OR_RETURN(size_t n, Poll(0));
+    if (n == 0) return OkStatus();
+    if (host_.MonotonicNow() > deadline) {
+      return Err(ETIMEDOUT, "tracker still busy after ", timeout_ms, " ms");
+    }
+  }
+}
+
+void Tracker::DrainTaskstats() {
+  if (!taskstats_) return;
+  exit_stats_.clear();
+  auto lost = taskstats_->Read(&exit_stats_);
+  if (!lost.ok()) return;
+  counts_.taskstats_overflows = taskstats_->overflows();
+  // Records whose exit event never comes (it was lost) must not pile up.
+  if (exit_times_.size() > 65536) exit_times_.clear();
+  for (const TaskExitStats& s : exit_stats_) exit_times_[s.tid] = s.times;
+}
+
+void Tracker::Handle(const ProcEvent& e) {
+  ++counts_.events;
+  switch (e.kind) {
+    case ProcEvent::Kind::kFork:
+      ++counts_.forks;
+      HandleFork(e);
+      break;
+    case ProcEvent::Kind::kExit:
+      ++counts_.exits;
+      HandleExit(e);
+      break;
+    case ProcEvent::Kind::kExec:
+      ++counts_.execs;
+      break;
+    default:
+      ++counts_.other_events;
+      break;
+  }
+}
+
+void Tracker::HandleFork(const ProcEvent& e) {
+  NewTask child{{e.pid, host_.StartTicksFromMonotonic(e.timestamp)}, e.tgid};
+  // A new thread's event names its process's parent (the kernel's
+  // real_parent), not the creating thread: the thread joins its process.
+  Status s =
+      fw_.Fork(e.pid != e.tgid ? e.tgid : e.parent_pid, child, e.timestamp);
+  if (s.code() == ESRCH && e.parent_tgid != e.parent_pid) {
+    // The forking thread is unknown but its process may not be.
+    s = fw_.Fork(e.parent_tgid, child, e.timestamp);
+  }
+  if (s.code() == ESRCH) {
+    // The parent was born while events were lost, or gone before our
+    // initial scan saw it. A rescan places the child by its parent.
+    ++counts_.orphan_forks;
+    resync_wanted_ = true;
+  }
+}
+
+void Tracker::HandleExit(const ProcEvent& e) {
+  auto it = exit_times_.find(e.pid);
+  if (it != exit_times_.end()) {
+    CpuTimes final_times = it->second;
+    exit_times_.erase(it);
+    ++counts_.exit_times_captured;
+    fw_.Exit({e.pid, 0}, &final_times);
+  } else {
+    ++counts_.exits_without_times;
+    fw_.Exit({e.pid, 0});
+  }
+}
+
+std::vector<Tracker::Scanned> Tracker::ScanProc() {
+  std::vector<Scanned> out;
+  DIR* proc = opendir("/proc");
+  if (proc == nullptr) return out;
+  char path[96];
+  while (dirent* d = readdir(proc)) {
+    pid_t tgid;
+    if (!ParsePidName(d->d_name, &tgid)) continue;
+    std::snprintf(path, sizeof path, "/proc/%d/task", tgid);
+    DIR* tasks = opendir(path);
+    if (tasks == nullptr) continue;  // exited meanwhile
+    while (dirent* t = readdir(tasks)) {
+      pid_t tid;
+      if (!ParsePidName(t->d_name, &tid)) continue;
+      std::snprintf(path, sizeof path, "/proc/%d/task/%d/stat", tgid, tid);
+      auto stat = ParseProcStat(ReadSmallFile(path));
+      if (!stat.ok()) continue;  // exited meanwhile
+      // An exited thread (a zombie leader of live threads, say) has had
+      // its exit event: it is in no container.
+      if (stat->state == 'Z' || stat->state == 'X') continue;
+      out.push_back(Scanned{tid, tgid, stat->ppid, stat->start_ticks});
+    }
+    closedir(tasks);
+  }
+  closedir(proc);
+  // Parents start before their children, leaders before their threads.
+  std::sort(out.begin(), out.end(), [](const Scanned& a, const Scanned& b) {
+    if (a.start_ticks != b.start_ticks) return a.start_ticks < b.start_ticks;
+    return a.tid < b.tid;
+  });
+  return out;
+}
+
+Status Tracker::Resync() {
+  ++counts_.resyncs;
+  // Events already queued describe changes the scan may or may not show;
+  // either order converges, because Fork and Exit are idempotent.
+  std::vector<Scanned> scan = ScanProc();
+  std::unordered_map<pid_t, uint64_t> live;
+  live.reserve(scan.size());
+  for (const Scanned& s : scan) live.emplace(s.tid, s.start_ticks);
+
+  for (const TaskKey& k : fw_.ListTasks()) {
+    auto it = live.find(k.tid);
+    if (it == live.end() || !LinuxHost::SameStart(k.start_time, it->second)) {
+      fw_.Exit(k);
+      ++counts_.resync_exited;
+    }
+  }
+  for (const Scanned& s : scan) {
+    std::optional<TaskKey> known = fw_.FindTask(s.tid);
+    if (known && LinuxHost::SameStart(known->start_time, s.start_ticks)) {
+      continue;
+    }
+    NewTask t{{s.tid, s.start_ticks}, s.tgid};
+    pid_t parent = s.tid != s.tgid ? s.tgid : s.ppid;
+    Status st =
+        parent > 0
+            ? fw_.Fork(parent, t, host_.MonotonicFromStartTicks(s.start_ticks))
+            : Err(ESRCH, "no parent");
+    if (st.code() == ESRCH) st = fw_.AddTask(t);
+    if (!st.ok()) return st;
+    ++counts_.resync_added;
+  }
+  return OkStatus();
+}
+
+void Tracker::RecordLag(MonoNanos lag) {
+  ++lag_counts_[LagBucket(lag)];
+  ++lag_total_;
+  lag_max_ = std::max(lag_max_, lag);
+}
+
+void Tracker::PublishStats() {
+  auto percentile = [&](double q) -> MonoNanos {
+    if (lag_total_ == 0) return 0;
+    uint64_t want = static_cast<uint64_t>(q * static_cast<double>(lag_total_));
+    uint64_t seen = 0;
+    for (int i = 0; i < kLagBuckets; ++i) {
+      seen += lag_counts_[i];
+      if (seen > want) {
+        return i + 1 < kLagBuckets ? LagBucketFloor(i + 1) : lag_max_;
+      }
+    }
+    return lag_max_;
+  };
+  counts_.lag_p50_ns = percentile(0.50);
+  counts_.lag_p99_ns = percentile(0.99);
+  counts_.lag_max_ns = lag_max_;
+  MutexLock l(stats_mu_);
+  published_ = counts_;
+}
+
+TrackerStats Tracker::stats() const {
+  MutexLock l(stats_mu_);
+  return published_;
+}
+
+}  // namespace gpc

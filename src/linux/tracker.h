@@ -1,0 +1,140 @@
+// The tracker: keeps the framework's view of tasks equal to the machine's.
+//
+// Start() subscribes to the proc connector (and taskstats) FIRST and scans
+// /proc after, so a task created meanwhile is seen by one or both; seeing it
+// twice is harmless (the framework recognises the same task). Then every
+// fork, exit and exec event is applied as it arrives, from one epoll loop:
+//  - fork: the child joins the groups its parent was in at the event's
+//    timestamp (Framework::Fork), so a parent moved just after forking does
+//    not drag a child forked before the move;
+//  - exit: the task leaves every container, with its final CPU times from
+//    taskstats when they came;
+//  - a fork whose parent is unknown, an overflow (ENOBUFS) or a gap in a
+//    CPU's event sequence means events were lost: the tracker resynchronises
+//    from /proc. Tasks that appeared are placed by their parent's membership
+//    at their start time (parents first), tasks that vanished exit, and a
+//    pid now held by another task is replaced.
+//
+// Threading: Start/Poll/Run/Resync run on one thread (gpcd's tracker
+// thread); Stop() and stats() may be called from any thread.
+#pragma once
+
+#include <atomic>
+#include <memory>
+#include <unordered_map>
+#include <vector>
+
+#include "core/framework.h"
+#include "linux/linux_host.h"
+#include "linux/proc_connector.h"
+#include "linux/taskstats_listener.h"
+#include "util/thread_annotations.h"
+
+namespace gpc {
+
+struct TrackerOptions {
+  // Receive buffer of the connector socket. The default 208 KiB loses
+  // events when the listener is starved; 16 MiB held storms here.
+  size_t rcvbuf_bytes = 16u << 20;
+  // Capture final CPU times of exiting threads through taskstats.
+  bool exit_accounting = true;
+  // How often the framework's fork history is pruned.
+  MonoNanos prune_interval_ns = 1'000'000'000;
+  // Events handled per loop iteration at most.
+  size_t batch = 1024;
+  // Disables the resync after a loss (tests that count losses only).
+  bool resync_on_loss = true;
+};
+
+struct TrackerStats {
+  uint64_t events = 0;
+  uint64_t forks = 0;
+  uint64_t exits = 0;
+  uint64_t execs = 0;
+  uint64_t other_events = 0;
+  // Losses and repairs.
+  uint64_t overflows = 0;      // ENOBUFS on the connector
+  uint64_t seq_missing = 0;    // events missing from CPU sequences
+  uint64_t orphan_forks = 0;   // forks whose parent was unknown
+  uint64_t resyncs = 0;        // /proc rescans after a loss
+  uint64_t resync_added = 0;   // tasks found only by a rescan
+  uint64_t resync_exited = 0;  // tasks found gone by a rescan
+  // Exit accounting.
+  uint64_t exit_times_captured = 0;
+  uint64_t exits_without_times = 0;
+  uint64_t taskstats_overflows = 0;
+  size_t rcvbuf_bytes = 0;
+  // Delay from an event's kernel timestamp to its handling.
+  MonoNanos lag_p50_ns = 0;
+  MonoNanos lag_p99_ns = 0;
+  MonoNanos lag_max_ns = 0;
+};
+
+class Tracker {
+ public:
+  Tracker(Framework& fw, LinuxHost& host, TrackerOptions options = {});
+  ~Tracker();
+  Tracker(const Tracker&) = delete;
+  Tracker& operator=(const Tracker&) = delete;
+
+  // Subscribes, then adds every task of /proc. Needs root.
+  Status Start();
+  // Handles what is pending, waiting up to `timeout_ms` (-1: forever) for
+  // something to happen. Returns the number of events handled.
+  Result<size_t> Poll(int timeout_ms);
+  // Poll()s until Stop().
+  Status Run();
+  // Makes Run() return; callable from any thread.
+  void Stop();
+  // Handles events until none is pending: afterwards every event the kernel
+  // had sent before the call has been applied. ETIMEDOUT after `timeout_ms`.
+  Status CatchUp(int timeout_ms);
+  // Rescans /proc and repairs the framework's view (see the file comment).
+  Status Resync();
+
+  TrackerStats stats() const;
+
+ private:
+  struct Scanned {
+    pid_t tid;
+    pid_t tgid;
+    pid_t ppid;
+    uint64_t start_ticks;
+  };
+  std::vector<Scanned> ScanProc();
+  void Handle(const ProcEvent& e);
+  void HandleFork(const ProcEvent& e);
+  void HandleExit(const ProcEvent& e);
+  void DrainTaskstats();
+  void RecordLag(MonoNanos lag);
+  void PublishStats();
+
+  Framework& fw_;
+  LinuxHost& host_;
+  const TrackerOptions options_;
+  std::unique_ptr<ProcConnector> connector_;
+  std::unique_ptr<TaskstatsListener> taskstats_;
+  int epoll_fd_ = -1;
+  int stop_fd_ = -1;   // eventfd
+  int timer_fd_ = -1;  // prune tick
+  std::atomic<bool> stopping_{false};
+  bool resync_wanted_ = false;
+  MonoNanos last_prune_ = 0;
+
+  // Final CPU times of exited threads, waiting for their exit event.
+  std::unordered_map<pid_t, CpuTimes> exit_times_;
+  std::vector<ProcEvent> events_;
+  std::vector<TaskExitStats> exit_stats_;
+
+  // Lag histogram: bucket i counts lags in [Edge(i), Edge(i+1)).
+  static constexpr int kLagBuckets = 256;
+  uint64_t lag_counts_[kLagBuckets] = {};
+  uint64_t lag_total_ = 0;
+  MonoNanos lag_max_ = 0;
+
+  TrackerStats counts_;  // owned by the tracker thread
+  mutable Mutex stats_mu_;
+  TrackerStats published_ GPC_GUARDED_BY(stats_mu_);
+};
+
+}  // namespace gpc

@@ -1,0 +1,203 @@
+// The tracker on the real machine: real processes, the real proc connector.
+// As root; every process started here is killed by its pid and reaped, even
+// when an assertion fails.
+#include "linux/tracker.h"
+
+#include <gtest/gtest.h>
+#include <signal.h>
+#include <sys/prctl.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <chrono>
+#include <map>
+#include <mutex>
+#include <thread>
+
+#include "subsys/all_subsystems.h"
+
+namespace gpc {
+namespace {
+
+// A child process that runs `body` and then waits to be killed.
+class Child {
+ public:
+  template <typename F>
+  explicit Child(F&& body) {
+    int ready[2];
+    if (pipe(ready) != 0) return;
+    pid_ = fork();
+    if (pid_ == 0) {
+      prctl(PR_SET_PDEATHSIG, SIGKILL);
+      close(ready[0]);
+      body();
+      char one = 1;
+      (void)!write(ready[1], &one, 1);
+      for (;;) pause();
+    }
+    close(ready[1]);
+    char byte;
+    (void)!read(ready[0], &byte, 1);  // body done
+    close(ready[0]);
+  }
+  ~Child() { Kill(); }
+  void Kill() {
+    if (pid_ > 0) {
+      kill(pid_, SIGKILL);
+      waitpid(pid_, nullptr, 0);
+      pid_ = -1;
+    }
+  }
+  pid_t pid() const { return pid_; }
+
+ private:
+  pid_t pid_ = -1;
+};
+
+// Records the final CPU times that Exit() callbacks receive.
+class ExitRecorder : public Subsystem {
+ public:
+  ExitRecorder() : Subsystem("exitrec") {}
+  std::string_view description() const override { return "test"; }
+  Result<std::unique_ptr<SubsysState>> Create(const CreateArgs&) override {
+    return std::make_unique<SubsysState>();
+  }
+  void Exit(SubsysState&, Task& task) override {
+    std::lock_guard l(mu);
+    if (task.final_times != nullptr)
+      final_times[task.tid()] = *task.final_times;
+  }
+  std::mutex mu;
+  std::map<pid_t, CpuTimes> final_times;
+};
+
+class TrackerTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    if (geteuid() != 0) GTEST_SKIP() << "needs root (proc connector)";
+    auto list = MakeAllSubsystems(host_);
+    auto rec = std::make_unique<ExitRecorder>();
+    recorder_ = rec.get();
+    list.push_back(std::move(rec));
+    fw_ = std::make_unique<Framework>(host_, std::move(list),
+                                      FrameworkOptions{.start_time_slack = 1});
+    tracker_ = std::make_unique<Tracker>(*fw_, host_);
+    ASSERT_TRUE(tracker_->Start().ok());
+  }
+  void CatchUp() {
+    Status s = tracker_->CatchUp(10'000);
+    ASSERT_TRUE(s.ok()) << s.error().ToString();
+  }
+
+  LinuxHost host_;
+  ExitRecorder* recorder_ = nullptr;
+  std::unique_ptr<Framework> fw_;
+  std::unique_ptr<Tracker> tracker_;
+};
+
+TEST_F(TrackerTest, InitialScanSeesEveryThreadOfThisProcess) {
+  std::atomic<bool> stop{false};
+  std::thread spare([&] {
+    while (!stop.load())
+      std::this_thread::sleep_for(std::chrono::milliseconds(1));
+  });
+  CatchUp();
+  auto self = fw_->FindTask(getpid());
+  ASSERT_TRUE(self.has_value());
+  auto threads = host_.ListThreads(getpid());
+  ASSERT_TRUE(threads.ok());
+  for (pid_t tid : *threads) EXPECT_TRUE(fw_->FindTask(tid)) << tid;
+  stop = true;
+  spare.join();
+  CatchUp();
+  EXPECT_GT(fw_->LiveTaskCount(), 10u);  // the machine has more than us
+}
+
+TEST_F(TrackerTest, ForkAndExitEventsFollowRealProcesses) {
+  Child child([] {});
+  CatchUp();
+  auto key = fw_->FindTask(child.pid());
+  ASSERT_TRUE(key.has_value());
+  auto info = host_.GetTaskInfo(child.pid());
+  ASSERT_TRUE(info.ok());
+  EXPECT_TRUE(LinuxHost::SameStart(key->start_time, info->key.start_time))
+      << "event-derived start " << key->start_time << " vs /proc "
+      << info->key.start_time;
+  child.Kill();
+  CatchUp();
+  EXPECT_FALSE(fw_->FindTask(key->tid).has_value())
+      << "an exited task must leave every container";
+  auto stats = tracker_->stats();
+  EXPECT_GT(stats.forks, 0u);
+  EXPECT_GT(stats.exits, 0u);
+  EXPECT_EQ(stats.overflows, 0u);
+  EXPECT_GE(stats.rcvbuf_bytes, 1u << 20);
+}
+
+TEST_F(TrackerTest, ChildOfAMovedProcessFollowsIt) {
+  auto h = fw_->Mount("debug");
+  ASSERT_TRUE(h.ok());
+  ContainerId box = *fw_->Mkdir(fw_->GetHierarchy(*h)->root, "box", {}, 0755);
+  // The process forks when told to through a pipe, after we moved it.
+  int go[2], report[2];
+  ASSERT_EQ(pipe(go), 0);
+  ASSERT_EQ(pipe(report), 0);
+  pid_t forker = fork();
+  if (forker == 0) {
+    prctl(PR_SET_PDEATHSIG, SIGKILL);
+    char c;
+    (void)!read(go[0], &c, 1);
+    pid_t g = fork();
+    if (g == 0) {
+      for (;;) pause();
+    }
+    (void)!write(report[1], &g, sizeof g);
+    for (;;) pause();
+  }
+  CatchUp();
+  ASSERT_EQ(fw_->Attach(box, forker, true, {}).code(), 0);
+  ASSERT_EQ(write(go[1], "x", 1), 1);
+  pid_t grandchild = -1;
+  ASSERT_EQ(read(report[0], &grandchild, sizeof grandchild),
+            static_cast<ssize_t>(sizeof grandchild));
+  CatchUp();
+  EXPECT_EQ(*fw_->ContainerOf(grandchild, *h), box);
+  kill(grandchild, SIGKILL);
+  kill(forker, SIGKILL);
+  waitpid(forker, nullptr, 0);
+  for (int fd : {go[0], go[1], report[0], report[1]}) close(fd);
+}
+
+TEST_F(TrackerTest, ExitTimesOfThreadsAreCaptured) {
+  // A thread that burns ~50 ms of CPU and exits: its final runtime reaches
+  // the subsystems' Exit() callbacks although /proc no longer shows it.
+  std::atomic<pid_t> tid{0};
+  std::atomic<uint64_t> used_ns{0};
+  std::thread burner([&] {
+    tid = gettid();
+    auto cpu_ns = [] {
+      timespec ts;
+      clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
+      return static_cast<uint64_t>(ts.tv_sec) * 1'000'000'000u +
+             static_cast<uint64_t>(ts.tv_nsec);
+    };
+    volatile uint64_t x = 0;
+    while (cpu_ns() < 50'000'000u) x = x + 1;
+    used_ns = cpu_ns();
+  });
+  burner.join();
+  CatchUp();
+  std::lock_guard l(recorder_->mu);
+  auto it = recorder_->final_times.find(tid.load());
+  ASSERT_NE(it, recorder_->final_times.end())
+      << "no final times for the exited thread " << tid.load();
+  // The thread's own clock, read just before it returned, is the same
+  // scheduler runtime; exiting adds only microseconds.
+  EXPECT_GE(it->second.runtime_ns, used_ns.load());
+  EXPECT_LE(it->second.runtime_ns, used_ns.load() + 5'000'000u);
+  EXPECT_GT(tracker_->stats().exit_times_captured, 0u);
+}
+
+}  // namespace
+}  // namespace gpc
