@@ -9,6 +9,10 @@ packages=(
   libgtest-dev libgmock-dev libbenchmark-dev
   # clang: the TSan and thread-safety builds, and libFuzzer.
   clang libclang-rt-14-dev clang-format
+  # FUSE: the container filesystem.
+  libfuse3-dev fuse3
+  # The control socket protocol (JSON lines).
+  nlohmann-json3-dev
 )
 
 missing=()

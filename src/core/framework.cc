@@ -1080,6 +1080,12 @@ Status Framework::Fork(pid_t parent_tid, const NewTask& child, MonoNanos when) {
     ExitTaskLocked(old);  // the pid was recycled; we missed the exit
   }
   Task* parent = FindTaskLocked(parent_tid);
+  if (parent == nullptr && child.tgid != child.key.tid) {
+    // A new thread joins its own process; any live thread of it will do
+    // when the one named is gone (a leader that called pthread_exit).
+    auto it = thread_groups_.find(child.tgid);
+    if (it != thread_groups_.end()) parent = it->second;
+  }
   if (parent == nullptr) {
     return Err(ESRCH, "fork of ", child.key.tid, ": no parent task ",
                parent_tid);

@@ -214,8 +214,9 @@ class Framework {
   // `child` was created by `parent_tid` at `when` (CLOCK_MONOTONIC): it
   // joins the groups the parent was in at that instant, even if the parent
   // moved since. Containers removed since then are replaced by their
-  // nearest live ancestor. ESRCH unknown parent. Idempotent for a child
-  // already known with the same key.
+  // nearest live ancestor. A new thread (child.tgid != its tid) whose
+  // named parent is unknown joins any live thread of its process. ESRCH
+  // unknown parent. Idempotent for a child already known with the same key.
   Status Fork(pid_t parent_tid, const NewTask& child, MonoNanos when)
       GPC_EXCLUDES(mu_);
   // The task left every container. Unknown tasks, or a key whose start time

@@ -132,16 +132,32 @@ Result<size_t> Tracker::Poll(int timeout_ms) {
   epoll_event ready[4];
   int n = epoll_wait(epoll_fd_, ready, 4, timeout_ms);
   if (n < 0 && errno != EINTR) return Err(errno, "epoll_wait");
+  bool taskstats_ready = false;
   for (int i = 0; i < n; ++i) {
     if (ready[i].data.fd == timer_fd_) {
       uint64_t ticks;
       (void)!read(timer_fd_, &ticks, sizeof ticks);
     }
+    if (taskstats_ && ready[i].data.fd == taskstats_->fd()) {
+      taskstats_ready = true;
+    }
   }
-  // taskstats records are sent before the exit events they belong to.
-  DrainTaskstats();
+  // taskstats records are sent before the exit events they belong to, so
+  // they are read first; only when the socket is ready, to save a system
+  // call per wakeup.
+  if (taskstats_ready) DrainTaskstats();
   events_.clear();
   GPC_ASSIGN_OR_RETURN(bool lost, connector_->Read(&events_, options_.batch));
+  if (taskstats_ && !taskstats_ready) {
+    // Exit events read after epoll_wait may belong to records that arrived
+    // after it too.
+    for (const ProcEvent& e : events_) {
+      if (e.kind == ProcEvent::Kind::kExit && !exit_times_.contains(e.pid)) {
+        DrainTaskstats();
+        break;
+      }
+    }
+  }
   for (const ProcEvent& e : events_) Handle(e);
   if (!events_.empty()) {
     MonoNanos now = host_.MonotonicNow();
@@ -210,9 +226,9 @@ void Tracker::HandleFork(const ProcEvent& e) {
   NewTask child{{e.pid, host_.StartTicksFromMonotonic(e.timestamp)}, e.tgid};
   // A new thread's event names its process's parent (the kernel's
   // real_parent), not the creating thread: the thread joins its process.
-  Status s =
-      fw_.Fork(e.pid != e.tgid ? e.tgid : e.parent_pid, child, e.timestamp);
-  if (s.code() == ESRCH && e.parent_tgid != e.parent_pid) {
+  bool is_thread = e.pid != e.tgid;
+  Status s = fw_.Fork(is_thread ? e.tgid : e.parent_pid, child, e.timestamp);
+  if (s.code() == ESRCH && !is_thread && e.parent_tgid != e.parent_pid) {
     // The forking thread is unknown but its process may not be.
     s = fw_.Fork(e.parent_tgid, child, e.timestamp);
   }

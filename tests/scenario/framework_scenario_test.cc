@@ -361,6 +361,24 @@ TEST_F(FrameworkScenario, LateForkEventUsesParentGroupAtForkTime) {
   EXPECT_EQ(fw_->Fork(999999, {{777777, 5}, 777777}, after_move).code(), ESRCH);
 }
 
+TEST_F(FrameworkScenario, NewThreadWithUnknownParentJoinsItsProcess) {
+  HierarchyId h = MustMount("ca");
+  ContainerId box = MustMkdir(Root(h), "box");
+  TaskKey leader = Spawn();
+  TaskKey worker = Fork(leader.tid, /*thread=*/true);
+  MustAttach(box, leader.tid);
+  ASSERT_EQ(fw_->Attach(box, worker.tid, false, {}).code(), 0);
+  // The leader exits (pthread_exit); a thread created later names it.
+  Kill(leader);
+  NewTask late{{777777, 99}, leader.tid};
+  ASSERT_EQ(fw_->Fork(leader.tid, late, host_.MonotonicNow()).code(), 0);
+  EXPECT_THAT(Tasks(box), ElementsAre(worker.tid, 777777));
+  // A new process has no such fallback.
+  EXPECT_EQ(fw_->Fork(leader.tid, {{777778, 99}, 777778}, host_.MonotonicNow())
+                .code(),
+            ESRCH);
+}
+
 TEST_F(FrameworkScenario, PidReuseIsNeverTakenForTheOldTask) {
   HierarchyId h = MustMount("ca");
   ContainerId jail = MustMkdir(Root(h), "jail");
