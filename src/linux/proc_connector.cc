@@ -13,8 +13,6 @@
 namespace gpc {
 namespace {
 
-constexpr size_t kDatagramBytes = 256;  // one event is well under this
-
 ProcEvent::Kind KindOf(uint32_t what) {
   switch (what) {
     case proc_event::PROC_EVENT_NONE:
@@ -143,8 +141,8 @@ bool ProcConnector::TrackSequence(uint16_t cpu, uint32_t seq) {
 }
 
 Result<bool> ProcConnector::Read(std::vector<ProcEvent>* out, size_t max) {
-  constexpr size_t kBatch = 64;
-  alignas(nlmsghdr) static thread_local char bufs[kBatch][kDatagramBytes];
+  constexpr size_t kBatch = kReadBatch;
+  auto* bufs = reinterpret_cast<char(*)[kDatagramBytes]>(buffer_.get());
   mmsghdr msgs[kBatch];
   iovec iovs[kBatch];
   bool lost = false;

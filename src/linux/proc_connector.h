@@ -79,6 +79,12 @@ class ProcConnector {
   // Per-CPU sequence check of one event; true when events were skipped.
   bool TrackSequence(uint16_t cpu, uint32_t seq);
 
+  // Receive buffers for one recvmmsg(): on the heap, not thread_local (that
+  // would grow every thread's TLS in the process).
+  static constexpr size_t kReadBatch = 64;
+  static constexpr size_t kDatagramBytes = 256;  // an event is ~100 bytes
+  std::unique_ptr<char[]> buffer_{new char[kReadBatch * kDatagramBytes]};
+
   int fd_;
   size_t rcvbuf_ = 0;
   ConnectorCounters counters_;

@@ -139,11 +139,22 @@ Status TaskstatsListener::SendCpumask(int attr, size_t cpus) {
 }
 
 Result<bool> TaskstatsListener::Read(std::vector<TaskExitStats>* out) {
-  alignas(nlmsghdr) static thread_local char buf[16384];
+  // One datagram per exiting thread: read them in batches.
+  constexpr unsigned kBatch = kReadBatch;
+  constexpr size_t kBytes = kDatagramBytes;
+  auto* bufs = reinterpret_cast<char(*)[kBytes]>(buffer_.get());
+  mmsghdr msgs[kBatch];
+  iovec iovs[kBatch];
   bool lost = false;
   for (;;) {
-    ssize_t n = recv(fd_, buf, sizeof buf, MSG_DONTWAIT);
-    if (n < 0) {
+    for (unsigned i = 0; i < kBatch; ++i) {
+      iovs[i] = {bufs[i], kBytes};
+      msgs[i] = {};
+      msgs[i].msg_hdr.msg_iov = &iovs[i];
+      msgs[i].msg_hdr.msg_iovlen = 1;
+    }
+    int got = recvmmsg(fd_, msgs, kBatch, MSG_DONTWAIT, nullptr);
+    if (got < 0) {
       if (errno == EINTR) continue;
       if (errno == EAGAIN || errno == EWOULDBLOCK) break;
       if (errno == ENOBUFS) {
@@ -153,41 +164,48 @@ Result<bool> TaskstatsListener::Read(std::vector<TaskExitStats>* out) {
       }
       return Err(errno, "reading taskstats");
     }
-    size_t left = static_cast<size_t>(n);
-    for (auto* nl = reinterpret_cast<nlmsghdr*>(buf); NLMSG_OK(nl, left);
-         nl = NLMSG_NEXT(nl, left)) {
-      if (nl->nlmsg_type != family_) continue;
-      const char* p = static_cast<const char*>(NLMSG_DATA(nl)) + GENL_HDRLEN;
-      const char* end = reinterpret_cast<const char*>(nl) + nl->nlmsg_len;
-      ForEachAttr(p, end, [&](uint16_t type, const char* data, size_t len) {
-        // Per-thread records only; the per-process aggregate would count
-        // the same time twice.
-        if (type != TASKSTATS_TYPE_AGGR_PID) return;
-        TaskExitStats rec;
-        bool have_stats = false;
-        ForEachAttr(data, data + len, [&](uint16_t t, const char* d, size_t l) {
-          if (t == TASKSTATS_TYPE_PID && l >= sizeof(uint32_t)) {
-            uint32_t pid;
-            std::memcpy(&pid, d, sizeof pid);
-            rec.tid = static_cast<pid_t>(pid);
-          } else if (t == TASKSTATS_TYPE_STATS) {
-            // Newer kernels append fields: read our prefix.
-            taskstats ts{};
-            std::memcpy(&ts, d, std::min(l, sizeof ts));
-            rec.tgid = static_cast<pid_t>(ts.ac_tgid);
-            // sum_exec_runtime, exact; cpu_run_real_total
-            // is utime+stime, sampled at ticks.
-            rec.times.runtime_ns = ts.cpu_run_virtual_total;
-            // ac_utime/ac_stime are in microseconds.
-            uint64_t hz = static_cast<uint64_t>(sysconf(_SC_CLK_TCK));
-            rec.times.user_ticks = ts.ac_utime * hz / 1000000;
-            rec.times.system_ticks = ts.ac_stime * hz / 1000000;
-            have_stats = true;
-          }
+    for (int m = 0; m < got; ++m) {
+      char* buf = bufs[m];
+      ssize_t n = static_cast<ssize_t>(msgs[m].msg_len);
+      size_t left = static_cast<size_t>(n);
+      for (auto* nl = reinterpret_cast<nlmsghdr*>(buf); NLMSG_OK(nl, left);
+           nl = NLMSG_NEXT(nl, left)) {
+        if (nl->nlmsg_type != family_) continue;
+        const char* p = static_cast<const char*>(NLMSG_DATA(nl)) + GENL_HDRLEN;
+        const char* end = reinterpret_cast<const char*>(nl) + nl->nlmsg_len;
+        ForEachAttr(p, end, [&](uint16_t type, const char* data, size_t len) {
+          // Per-thread records only; the per-process aggregate would count
+          // the same time twice.
+          if (type != TASKSTATS_TYPE_AGGR_PID) return;
+          TaskExitStats rec;
+          bool have_stats = false;
+          ForEachAttr(data, data + len,
+                      [&](uint16_t t, const char* d, size_t l) {
+                        if (t == TASKSTATS_TYPE_PID && l >= sizeof(uint32_t)) {
+                          uint32_t pid;
+                          std::memcpy(&pid, d, sizeof pid);
+                          rec.tid = static_cast<pid_t>(pid);
+                        } else if (t == TASKSTATS_TYPE_STATS) {
+                          // Newer kernels append fields: read our prefix.
+                          taskstats ts{};
+                          std::memcpy(&ts, d, std::min(l, sizeof ts));
+                          rec.tgid = static_cast<pid_t>(ts.ac_tgid);
+                          // sum_exec_runtime, exact; cpu_run_real_total
+                          // is utime+stime, sampled at ticks.
+                          rec.times.runtime_ns = ts.cpu_run_virtual_total;
+                          // ac_utime/ac_stime are in microseconds.
+                          static const uint64_t hz =
+                              static_cast<uint64_t>(sysconf(_SC_CLK_TCK));
+                          rec.times.user_ticks = ts.ac_utime * hz / 1000000;
+                          rec.times.system_ticks = ts.ac_stime * hz / 1000000;
+                          have_stats = true;
+                        }
+                      });
+          if (rec.tid != 0 && have_stats) out->push_back(rec);
         });
-        if (rec.tid != 0 && have_stats) out->push_back(rec);
-      });
+      }
     }
+    if (static_cast<unsigned>(got) < kBatch) break;
   }
   return lost;
 }

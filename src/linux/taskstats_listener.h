@@ -41,6 +41,12 @@ class TaskstatsListener {
   TaskstatsListener(int fd, uint16_t family) : fd_(fd), family_(family) {}
   Status SendCpumask(int attr, size_t cpus);
 
+  // Receive buffers, kReadBatch datagrams of kDatagramBytes. On the heap:
+  // as static thread_local they would grow every thread's TLS.
+  static constexpr unsigned kReadBatch = 32;
+  static constexpr size_t kDatagramBytes = 4096;  // a record is < 1 KiB
+  std::unique_ptr<char[]> buffer_{new char[kReadBatch * kDatagramBytes]};
+
   int fd_;
   uint16_t family_;
   size_t cpus_ = 0;

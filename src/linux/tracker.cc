@@ -94,8 +94,10 @@ Status Tracker::Start() {
   if (timerfd_settime(timer_fd_, 0, &tick, nullptr) != 0) {
     return Err(errno, "timerfd_settime");
   }
+  // The taskstats socket is not watched: its records precede the exit
+  // events they belong to, so it is read when exits arrive (and on each
+  // timer tick), which saves a wakeup per exiting thread.
   std::vector<int> fds = {connector_->fd(), stop_fd_, timer_fd_};
-  if (taskstats_) fds.push_back(taskstats_->fd());
   for (int fd : fds) {
     epoll_event ev{};
     ev.events = EPOLLIN;
@@ -132,32 +134,19 @@ Result<size_t> Tracker::Poll(int timeout_ms) {
   epoll_event ready[4];
   int n = epoll_wait(epoll_fd_, ready, 4, timeout_ms);
   if (n < 0 && errno != EINTR) return Err(errno, "epoll_wait");
-  bool taskstats_ready = false;
+  bool tick = false;
   for (int i = 0; i < n; ++i) {
     if (ready[i].data.fd == timer_fd_) {
       uint64_t ticks;
       (void)!read(timer_fd_, &ticks, sizeof ticks);
-    }
-    if (taskstats_ && ready[i].data.fd == taskstats_->fd()) {
-      taskstats_ready = true;
+      tick = true;
     }
   }
-  // taskstats records are sent before the exit events they belong to, so
-  // they are read first; only when the socket is ready, to save a system
-  // call per wakeup.
-  if (taskstats_ready) DrainTaskstats();
   events_.clear();
   GPC_ASSIGN_OR_RETURN(bool lost, connector_->Read(&events_, options_.batch));
-  if (taskstats_ && !taskstats_ready) {
-    // Exit events read after epoll_wait may belong to records that arrived
-    // after it too.
-    for (const ProcEvent& e : events_) {
-      if (e.kind == ProcEvent::Kind::kExit && !exit_times_.contains(e.pid)) {
-        DrainTaskstats();
-        break;
-      }
-    }
-  }
+  bool exits = false;
+  for (const ProcEvent& e : events_) exits |= e.kind == ProcEvent::Kind::kExit;
+  if (exits || tick) DrainTaskstats();
   for (const ProcEvent& e : events_) Handle(e);
   if (!events_.empty()) {
     MonoNanos now = host_.MonotonicNow();
@@ -175,7 +164,12 @@ Result<size_t> Tracker::Poll(int timeout_ms) {
     fw_.PruneHistory(now);
     last_prune_ = now;
   }
-  PublishStats();
+  // Readers of stats() see figures at most 10 ms old; publishing after
+  // every batch would cost more than handling a small one.
+  if (now - last_publish_ >= 10'000'000) {
+    PublishStats();
+    last_publish_ = now;
+  }
   return events_.size();
 }
 
@@ -184,7 +178,10 @@ Status Tracker::CatchUp(int timeout_ms) {
       host_.MonotonicNow() + static_cast<MonoNanos>(timeout_ms) * 1'000'000;
   for (;;) {
     GPC_ASSIGN_OR_RETURN(size_t n, Poll(0));
-    if (n == 0) return OkStatus();
+    if (n == 0) {
+      PublishStats();
+      return OkStatus();
+    }
     if (host_.MonotonicNow() > deadline) {
       return Err(ETIMEDOUT, "tracker still busy after ", timeout_ms, " ms");
     }

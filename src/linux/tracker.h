@@ -120,6 +120,7 @@ class Tracker {
   std::atomic<bool> stopping_{false};
   bool resync_wanted_ = false;
   MonoNanos last_prune_ = 0;
+  MonoNanos last_publish_ = 0;
 
   // Final CPU times of exited threads, waiting for their exit event.
   std::unordered_map<pid_t, CpuTimes> exit_times_;
