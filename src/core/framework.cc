@@ -128,6 +128,14 @@ void Framework::SetEventListener(std::function<void(const Event&)> listener) {
   listener_ = std::move(listener);
 }
 
+void Framework::SetSyncHook(std::function<void()> hook) {
+  sync_hook_ = std::move(hook);
+}
+
+void Framework::Sync() {
+  if (sync_hook_) sync_hook_();
+}
+
 // ---- construction
 // -------------------------------------------------------------
 
@@ -833,11 +841,28 @@ FileAttr Framework::FileAttrLocked(const Container& c, std::string_view name,
 
 Result<FileSnapshot> Framework::ReadFile(ContainerId dir, std::string_view file,
                                          const Credentials& reader) {
+  bool synced = !sync_hook_;
+  auto r = ReadFileOnce(dir, file, reader, &synced);
+  if (!r.ok() && r.code() == EAGAIN && !synced) {
+    // A pid list: catch up with the machine first, then snapshot.
+    Sync();
+    synced = true;
+    return ReadFileOnce(dir, file, reader, &synced);
+  }
+  return r;
+}
+
+Result<FileSnapshot> Framework::ReadFileOnce(ContainerId dir,
+                                             std::string_view file,
+                                             const Credentials& reader,
+                                             bool* synced) {
   OpLock l(this);
   GPC_ASSIGN_OR_RETURN(Container * c, FindDirLocked(dir, ENODEV));
   auto ref = FindFileLocked(*c, file);
   if (!ref) return Err(ENOENT, "no file '", file, "' in ", c->Path());
   const ControlFile& f = *ref->file;
+  // EAGAIN here is internal, "sync first": ReadFile never returns it.
+  if (f.read_pids && !*synced) return Err(EAGAIN, "sync first");
   FileContext ctx{*this, *c, ref->state, reader};
   if (f.read_pids) return FileSnapshot::Pids(f.read_pids(ctx));
   if (f.read_u64) return FileSnapshot::Text(StrCat(f.read_u64(ctx), "\n"));
@@ -851,6 +876,18 @@ Result<FileSnapshot> Framework::ReadFile(ContainerId dir, std::string_view file,
 
 Status Framework::WriteFile(ContainerId dir, std::string_view file,
                             std::string_view data, const Credentials& writer) {
+  Status s = WriteFileOnce(dir, file, data, writer);
+  if (s.code() == ESRCH && sync_hook_) {
+    // The task may have been forked a moment ago.
+    Sync();
+    return WriteFileOnce(dir, file, data, writer);
+  }
+  return s;
+}
+
+Status Framework::WriteFileOnce(ContainerId dir, std::string_view file,
+                                std::string_view data,
+                                const Credentials& writer) {
   OpLock l(this);
   GPC_ASSIGN_OR_RETURN(Container * c, FindDirLocked(dir, ENODEV));
   auto ref = FindFileLocked(*c, file);
@@ -1208,6 +1245,16 @@ Status Framework::AttachLocked(Container& dest, pid_t pid, bool whole_process,
 
 Status Framework::Attach(ContainerId dest_id, pid_t pid, bool whole_process,
                          const Credentials& writer) {
+  Status s = AttachOnce(dest_id, pid, whole_process, writer);
+  if (s.code() == ESRCH && sync_hook_) {
+    Sync();
+    return AttachOnce(dest_id, pid, whole_process, writer);
+  }
+  return s;
+}
+
+Status Framework::AttachOnce(ContainerId dest_id, pid_t pid, bool whole_process,
+                             const Credentials& writer) {
   OpLock l(this);
   GPC_ASSIGN_OR_RETURN(Container * dest, FindDirLocked(dest_id, ENODEV));
   return AttachLocked(*dest, pid, whole_process, writer, host_.MonotonicNow());
@@ -1281,6 +1328,7 @@ std::vector<pid_t> Framework::SortedTgidsLocked(const Container& c) const {
 }
 
 Result<std::string> Framework::TaskCgroupLines(pid_t tid) {
+  Sync();
   OpLock l(this);
   Task* t = FindTaskLocked(tid);
   if (t == nullptr) return Err(ESRCH, "no task ", tid);

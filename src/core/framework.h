@@ -143,6 +143,15 @@ class Framework {
   // any concurrent use.
   void SetEventListener(std::function<void(const Event&)> listener);
 
+  // The framework's view of tasks trails the machine by the delivery delay
+  // of task events. `hook` must return once every task event the OS had
+  // produced when it was called has been applied (gpcd: the tracker drains
+  // its socket). The framework calls it, without mu_, before snapshotting a
+  // pid list (so `sh -c 'cat tasks'` sees sh and cat) and before retrying an
+  // attach or control write that failed with ESRCH (so `echo $! > tasks`
+  // finds a task forked a moment ago). Set it before any concurrent use.
+  void SetSyncHook(std::function<void()> hook);
+
   // ---- hierarchies ----------------------------------------------------
 
   // mount -t gpc -o <options>: finds the hierarchy with the same options or
@@ -204,6 +213,8 @@ class Framework {
   Status WriteFile(ContainerId dir, std::string_view file,
                    std::string_view data, const Credentials& writer)
       GPC_EXCLUDES(mu_);
+  // Catches up with the machine (the sync hook), if there is one.
+  void Sync() GPC_EXCLUDES(mu_);
 
   // ---- tasks (from the tracker) ---------------------------------------
 
@@ -298,6 +309,14 @@ class Framework {
     Framework* fw_;
   };
   void Deliver(std::vector<Event>& events);
+  Result<FileSnapshot> ReadFileOnce(ContainerId dir, std::string_view file,
+                                    const Credentials& reader, bool* synced)
+      GPC_EXCLUDES(mu_);
+  Status WriteFileOnce(ContainerId dir, std::string_view file,
+                       std::string_view data, const Credentials& writer)
+      GPC_EXCLUDES(mu_);
+  Status AttachOnce(ContainerId dest, pid_t pid, bool whole_process,
+                    const Credentials& writer) GPC_EXCLUDES(mu_);
 
   Hierarchy* FindHierarchyMutableLocked(HierarchyId id) GPC_REQUIRES(mu_);
   Result<Hierarchy*> CreateHierarchyLocked(const MountOptions& opts)
@@ -370,6 +389,7 @@ class Framework {
   std::vector<Subsystem*> subsys_ptrs_;
   std::vector<std::string_view> subsys_names_;
   std::function<void(const Event&)> listener_;
+  std::function<void()> sync_hook_;
 
   mutable Mutex mu_;
   // Root states, one per subsystem, for the life of the framework.

@@ -9,6 +9,7 @@
 
 #include <algorithm>
 #include <cerrno>
+#include <chrono>
 #include <cstring>
 #include <string>
 #include <unordered_map>
@@ -62,7 +63,7 @@ Tracker::Tracker(Framework& fw, LinuxHost& host, TrackerOptions options)
     : fw_(fw), host_(host), options_(options) {}
 
 Tracker::~Tracker() {
-  for (int fd : {epoll_fd_, stop_fd_, timer_fd_}) {
+  for (int fd : {epoll_fd_, stop_fd_, timer_fd_, sync_fd_}) {
     if (fd >= 0) close(fd);
   }
 }
@@ -83,8 +84,9 @@ Status Tracker::Start() {
   }
   epoll_fd_ = epoll_create1(EPOLL_CLOEXEC);
   stop_fd_ = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+  sync_fd_ = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
   timer_fd_ = timerfd_create(CLOCK_MONOTONIC, TFD_CLOEXEC | TFD_NONBLOCK);
-  if (epoll_fd_ < 0 || stop_fd_ < 0 || timer_fd_ < 0) {
+  if (epoll_fd_ < 0 || stop_fd_ < 0 || timer_fd_ < 0 || sync_fd_ < 0) {
     return Err(errno, "creating the tracker's event loop");
   }
   itimerspec tick{};
@@ -97,7 +99,7 @@ Status Tracker::Start() {
   // The taskstats socket is not watched: its records precede the exit
   // events they belong to, so it is read when exits arrive (and on each
   // timer tick), which saves a wakeup per exiting thread.
-  std::vector<int> fds = {connector_->fd(), stop_fd_, timer_fd_};
+  std::vector<int> fds = {connector_->fd(), stop_fd_, timer_fd_, sync_fd_};
   for (int fd : fds) {
     epoll_event ev{};
     ev.events = EPOLLIN;
@@ -135,18 +137,55 @@ Result<size_t> Tracker::Poll(int timeout_ms) {
   int n = epoll_wait(epoll_fd_, ready, 4, timeout_ms);
   if (n < 0 && errno != EINTR) return Err(errno, "epoll_wait");
   bool tick = false;
+  bool sync = false;
   for (int i = 0; i < n; ++i) {
+    uint64_t count;
     if (ready[i].data.fd == timer_fd_) {
-      uint64_t ticks;
-      (void)!read(timer_fd_, &ticks, sizeof ticks);
+      (void)!read(timer_fd_, &count, sizeof count);
       tick = true;
+    } else if (ready[i].data.fd == sync_fd_) {
+      (void)!read(sync_fd_, &count, sizeof count);
+      sync = true;
     }
   }
+  uint64_t serving = 0;
+  if (sync) {
+    // Everything queued before this point must be applied before we
+    // answer the requests made so far.
+    std::lock_guard l(sync_mu_);
+    serving = sync_requested_;
+  }
+  if (tick) DrainTaskstats();
+  GPC_ASSIGN_OR_RETURN(size_t handled, HandleBatch());
+  if (sync) {
+    for (size_t more = handled; more > 0;) {
+      GPC_ASSIGN_OR_RETURN(more, HandleBatch());
+      handled += more;
+    }
+    std::lock_guard l(sync_mu_);
+    sync_served_ = std::max(sync_served_, serving);
+    sync_cv_.notify_all();
+  }
+  MonoNanos now = host_.MonotonicNow();
+  if (now - last_prune_ >= options_.prune_interval_ns) {
+    fw_.PruneHistory(now);
+    last_prune_ = now;
+  }
+  // Readers of stats() see figures at most 10 ms old; publishing after
+  // every batch would cost more than handling a small one.
+  if (now - last_publish_ >= 10'000'000) {
+    PublishStats();
+    last_publish_ = now;
+  }
+  return handled;
+}
+
+Result<size_t> Tracker::HandleBatch() {
   events_.clear();
   GPC_ASSIGN_OR_RETURN(bool lost, connector_->Read(&events_, options_.batch));
   bool exits = false;
   for (const ProcEvent& e : events_) exits |= e.kind == ProcEvent::Kind::kExit;
-  if (exits || tick) DrainTaskstats();
+  if (exits) DrainTaskstats();
   for (const ProcEvent& e : events_) Handle(e);
   if (!events_.empty()) {
     MonoNanos now = host_.MonotonicNow();
@@ -159,18 +198,16 @@ Result<size_t> Tracker::Poll(int timeout_ms) {
     GPC_RETURN_IF_ERROR(Resync());
   }
   resync_wanted_ = false;
-  MonoNanos now = host_.MonotonicNow();
-  if (now - last_prune_ >= options_.prune_interval_ns) {
-    fw_.PruneHistory(now);
-    last_prune_ = now;
-  }
-  // Readers of stats() see figures at most 10 ms old; publishing after
-  // every batch would cost more than handling a small one.
-  if (now - last_publish_ >= 10'000'000) {
-    PublishStats();
-    last_publish_ = now;
-  }
   return events_.size();
+}
+
+void Tracker::Sync(int timeout_ms) {
+  std::unique_lock l(sync_mu_);
+  uint64_t ticket = ++sync_requested_;
+  uint64_t one = 1;
+  (void)!write(sync_fd_, &one, sizeof one);
+  sync_cv_.wait_for(l, std::chrono::milliseconds(timeout_ms),
+                    [&] { return sync_served_ >= ticket; });
 }
 
 Status Tracker::CatchUp(int timeout_ms) {

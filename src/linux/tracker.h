@@ -20,7 +20,9 @@
 #pragma once
 
 #include <atomic>
+#include <condition_variable>
 #include <memory>
+#include <mutex>
 #include <unordered_map>
 #include <vector>
 
@@ -91,6 +93,11 @@ class Tracker {
   Status CatchUp(int timeout_ms);
   // Rescans /proc and repairs the framework's view (see the file comment).
   Status Resync();
+  // From any thread but the tracker's: returns once every event the kernel
+  // had queued when Sync() was called has been applied, or after
+  // `timeout_ms`. The tracker thread must be in Run() or Poll(). Cheap when
+  // little is pending: one wakeup of the tracker thread.
+  void Sync(int timeout_ms);
 
   TrackerStats stats() const;
 
@@ -102,6 +109,8 @@ class Tracker {
     uint64_t start_ticks;
   };
   std::vector<Scanned> ScanProc();
+  // Reads and applies one batch; the number of events.
+  Result<size_t> HandleBatch();
   void Handle(const ProcEvent& e);
   void HandleFork(const ProcEvent& e);
   void HandleExit(const ProcEvent& e);
@@ -117,6 +126,7 @@ class Tracker {
   int epoll_fd_ = -1;
   int stop_fd_ = -1;   // eventfd
   int timer_fd_ = -1;  // prune tick
+  int sync_fd_ = -1;   // eventfd: Sync() requests
   std::atomic<bool> stopping_{false};
   bool resync_wanted_ = false;
   MonoNanos last_prune_ = 0;
@@ -132,6 +142,11 @@ class Tracker {
   uint64_t lag_counts_[kLagBuckets] = {};
   uint64_t lag_total_ = 0;
   MonoNanos lag_max_ = 0;
+
+  std::mutex sync_mu_;
+  std::condition_variable sync_cv_;
+  uint64_t sync_requested_ = 0;  // guarded by sync_mu_
+  uint64_t sync_served_ = 0;     // guarded by sync_mu_
 
   TrackerStats counts_;  // owned by the tracker thread
   mutable Mutex stats_mu_;

@@ -89,6 +89,19 @@ class TrackerTest : public ::testing::Test {
     Status s = tracker_->CatchUp(10'000);
     ASSERT_TRUE(s.ok()) << s.error().ToString();
   }
+  // pthread_join() and waitpid() can return before the kernel sends the
+  // exit event (the tid is cleared in exit_mm, earlier in do_exit), so a
+  // test waits for the tracker to see the exit, with a deadline.
+  void WaitGone(pid_t tid) {
+    CatchUp();  // the fork event, at least, is queued by now
+    auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
+    while (fw_->FindTask(tid).has_value()) {
+      ASSERT_LT(std::chrono::steady_clock::now(), deadline)
+          << "exit of " << tid << " never seen";
+      ASSERT_TRUE(tracker_->Poll(10).ok());
+    }
+    CatchUp();  // publishes the stats
+  }
 
   LinuxHost host_;
   ExitRecorder* recorder_ = nullptr;
@@ -125,9 +138,7 @@ TEST_F(TrackerTest, ForkAndExitEventsFollowRealProcesses) {
       << "event-derived start " << key->start_time << " vs /proc "
       << info->key.start_time;
   child.Kill();
-  CatchUp();
-  EXPECT_FALSE(fw_->FindTask(key->tid).has_value())
-      << "an exited task must leave every container";
+  WaitGone(key->tid);
   auto stats = tracker_->stats();
   EXPECT_GT(stats.forks, 0u);
   EXPECT_GT(stats.exits, 0u);
@@ -187,16 +198,49 @@ TEST_F(TrackerTest, ExitTimesOfThreadsAreCaptured) {
     used_ns = cpu_ns();
   });
   burner.join();
-  CatchUp();
+  WaitGone(tid.load());
   std::lock_guard l(recorder_->mu);
   auto it = recorder_->final_times.find(tid.load());
+  auto st = tracker_->stats();
   ASSERT_NE(it, recorder_->final_times.end())
-      << "no final times for the exited thread " << tid.load();
+      << "no final times for the exited thread " << tid.load()
+      << " (captured " << st.exit_times_captured << ", without "
+      << st.exits_without_times << ", taskstats overflows "
+      << st.taskstats_overflows << ")";
   // The thread's own clock, read just before it returned, is the same
   // scheduler runtime; exiting adds only microseconds.
   EXPECT_GE(it->second.runtime_ns, used_ns.load());
   EXPECT_LE(it->second.runtime_ns, used_ns.load() + 5'000'000u);
   EXPECT_GT(tracker_->stats().exit_times_captured, 0u);
+}
+
+TEST_F(TrackerTest, SyncMakesAJustForkedTaskVisible) {
+  // The tracker runs on its own thread, as in gpcd; the test thread forks
+  // and at once asks the framework, which syncs through the hook.
+  std::thread loop([&] { ASSERT_TRUE(tracker_->Run().ok()); });
+  fw_->SetSyncHook([&] { tracker_->Sync(2000); });
+  auto h = fw_->Mount("debug");
+  ASSERT_TRUE(h.ok());
+  ContainerId box = *fw_->Mkdir(fw_->GetHierarchy(*h)->root, "box", {}, 0755);
+  for (int round = 0; round < 20; ++round) {
+    Child child([] {});
+    // No CatchUp: the attach must find the child by itself.
+    ASSERT_EQ(fw_->Attach(box, child.pid(), true, {}).code(), 0)
+        << "round " << round;
+    auto tasks = fw_->ReadFile(box, "tasks", {});
+    ASSERT_TRUE(tasks.ok());
+    EXPECT_EQ(tasks->ReadAll(), StrCat(child.pid(), "\n"));
+    child.Kill();
+    // The exit event may trail waitpid() a little; it comes.
+    auto deadline =
+        std::chrono::steady_clock::now() + std::chrono::seconds(10);
+    while (fw_->ReadFile(box, "tasks", {})->ReadAll() != "") {
+      ASSERT_LT(std::chrono::steady_clock::now(), deadline);
+      std::this_thread::yield();
+    }
+  }
+  tracker_->Stop();
+  loop.join();
 }
 
 }  // namespace
