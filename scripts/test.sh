@@ -5,8 +5,9 @@
 #   scripts/test.sh            all tests
 #   scripts/test.sh -L unit    only some labels (ctest -L syntax)
 #
-# Labels: unit, scenario, model, concurrent, fuzz (corpus replay), and —
-# from later issues — system (root, real processes and mounts).
+# Labels: unit, scenario, model, concurrent, fuzz (corpus replay), system
+# (root: real processes, the proc connector, FUSE mounts, the kernel's own
+# cgroup v1 as ground truth).
 set -euo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$root"

@@ -203,10 +203,9 @@ TEST_F(TrackerTest, ExitTimesOfThreadsAreCaptured) {
   auto it = recorder_->final_times.find(tid.load());
   auto st = tracker_->stats();
   ASSERT_NE(it, recorder_->final_times.end())
-      << "no final times for the exited thread " << tid.load()
-      << " (captured " << st.exit_times_captured << ", without "
-      << st.exits_without_times << ", taskstats overflows "
-      << st.taskstats_overflows << ")";
+      << "no final times for the exited thread " << tid.load() << " (captured "
+      << st.exit_times_captured << ", without " << st.exits_without_times
+      << ", taskstats overflows " << st.taskstats_overflows << ")";
   // The thread's own clock, read just before it returned, is the same
   // scheduler runtime; exiting adds only microseconds.
   EXPECT_GE(it->second.runtime_ns, used_ns.load());
@@ -232,8 +231,7 @@ TEST_F(TrackerTest, SyncMakesAJustForkedTaskVisible) {
     EXPECT_EQ(tasks->ReadAll(), StrCat(child.pid(), "\n"));
     child.Kill();
     // The exit event may trail waitpid() a little; it comes.
-    auto deadline =
-        std::chrono::steady_clock::now() + std::chrono::seconds(10);
+    auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
     while (fw_->ReadFile(box, "tasks", {})->ReadAll() != "") {
       ASSERT_LT(std::chrono::steady_clock::now(), deadline);
       std::this_thread::yield();

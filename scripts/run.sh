@@ -1,0 +1,30 @@
+#!/usr/bin/env bash
+# The main job: on a fresh Debian 12 machine, as root, installs what is
+# missing, builds gpc (release preset), installs gpcd and mount.gpc, and runs
+# gpcd in the foreground with its default hierarchies (one per subsystem
+# under /run/gpc). Ctrl-C (SIGINT) or SIGTERM stops it and releases every
+# mount.
+#
+#   scripts/run.sh [gpcd flags...]      e.g. --config /etc/gpc/gpcd.conf
+set -euo pipefail
+root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+cd "$root"
+
+scripts/install-deps.sh
+cmake --preset release >/dev/null
+cmake --build --preset release -j "$(nproc)" --target gpcd mount.gpc
+# mount(8) looks for helpers in /sbin: mount -t gpc runs /sbin/mount.gpc,
+# which finds gpcd next to itself.
+install -m 0755 build/release/src/daemon/gpcd /sbin/gpcd
+install -m 0755 build/release/src/daemon/mount.gpc /sbin/mount.gpc
+
+cat <<'TOUR'
+gpcd is starting; its hierarchies appear under /run/gpc. In another shell:
+
+  mkdir /run/gpc/debug/demo && echo $$ > /run/gpc/debug/demo/tasks
+  cat /run/gpc/debug/demo/tasks /run/gpc/debug/demo/debug.taskcount
+  mkdir /mnt/x && mount -t gpc -o none,name=x none /mnt/x && ls /mnt/x
+
+Stop gpcd with Ctrl-C.
+TOUR
+exec /sbin/gpcd "$@"

@@ -1,0 +1,84 @@
+#include "daemon/config.h"
+
+#include <vector>
+
+namespace gpc {
+namespace {
+
+std::vector<std::string_view> Words(std::string_view line) {
+  std::vector<std::string_view> out;
+  size_t i = 0;
+  while (i < line.size()) {
+    while (i < line.size() && (line[i] == ' ' || line[i] == '\t')) ++i;
+    size_t start = i;
+    while (i < line.size() && line[i] != ' ' && line[i] != '\t') ++i;
+    if (i > start) out.push_back(line.substr(start, i - start));
+  }
+  return out;
+}
+
+}  // namespace
+
+Result<DaemonConfig> ParseConfig(std::string_view text) {
+  DaemonConfig config;
+  bool explicit_defaults = false;
+  int line_no = 0;
+  size_t pos = 0;
+  while (pos <= text.size()) {
+    size_t nl = text.find('\n', pos);
+    if (nl == std::string_view::npos) nl = text.size();
+    std::string_view line = text.substr(pos, nl - pos);
+    pos = nl + 1;
+    ++line_no;
+    if (size_t hash = line.find('#'); hash != std::string_view::npos) {
+      line = line.substr(0, hash);
+    }
+    std::vector<std::string_view> w = Words(line);
+    if (w.empty()) {
+      if (nl == text.size()) break;
+      continue;
+    }
+    auto bad = [&](std::string_view why) {
+      return Err(EINVAL, "config line ", line_no, ": ", why);
+    };
+    auto need_path = [&](std::string_view p) -> bool {
+      return !p.empty() && p[0] == '/';
+    };
+    if (w[0] == "socket" || w[0] == "mount_root") {
+      if (w.size() != 2) return bad(StrCat(w[0], " takes one path"));
+      if (!need_path(w[1])) return bad("paths must be absolute");
+      (w[0] == "socket" ? config.socket_path : config.mount_root) =
+          std::string(w[1]);
+    } else if (w[0] == "defaults") {
+      if (w.size() != 2 || (w[1] != "on" && w[1] != "off")) {
+        return bad("defaults takes on or off");
+      }
+      config.defaults = w[1] == "on";
+      explicit_defaults = true;
+    } else if (w[0] == "hierarchy") {
+      if (w.size() != 3)
+        return bad("hierarchy takes a mount point and options");
+      if (!need_path(w[1])) return bad("paths must be absolute");
+      config.hierarchies.push_back({std::string(w[1]), std::string(w[2])});
+    } else {
+      return bad(StrCat("unknown directive '", w[0], "'"));
+    }
+    if (nl == text.size()) break;
+  }
+  if (!config.hierarchies.empty() && !explicit_defaults)
+    config.defaults = false;
+  return config;
+}
+
+std::vector<HierarchySpec> DaemonConfig::StartupMounts(
+    std::span<const std::string_view> subsystem_names) const {
+  std::vector<HierarchySpec> out = hierarchies;
+  if (defaults) {
+    for (std::string_view name : subsystem_names) {
+      out.push_back({StrCat(mount_root, "/", name), std::string(name)});
+    }
+  }
+  return out;
+}
+
+}  // namespace gpc

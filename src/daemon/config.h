@@ -1,0 +1,44 @@
+// gpcd's configuration file.
+//
+//   # comments start with '#'; one directive per line
+//   socket     /run/gpc/gpcd.sock      # the control socket
+//   mount_root /run/gpc                # where default hierarchies go
+//   defaults   on                      # one hierarchy per subsystem at
+//                                      # <mount_root>/<subsystem>
+//   hierarchy  /run/gpc/cpu  cpuset,cpuacct   # an explicit mount
+//
+// `hierarchy` lines turn the defaults off unless `defaults on` is also
+// given. Without a file the built-in values above apply (defaults on).
+#pragma once
+
+#include <span>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "util/result.h"
+
+namespace gpc {
+
+struct HierarchySpec {
+  std::string mountpoint;
+  std::string options;  // as for mount -o
+};
+
+struct DaemonConfig {
+  std::string socket_path = "/run/gpc/gpcd.sock";
+  std::string mount_root = "/run/gpc";
+  bool defaults = true;
+  std::vector<HierarchySpec> hierarchies;
+
+  // The hierarchies to mount at start: the explicit ones, plus one per
+  // subsystem when defaults are on.
+  std::vector<HierarchySpec> StartupMounts(
+      std::span<const std::string_view> subsystem_names) const;
+};
+
+// EINVAL with the line number for an unknown directive, a missing or
+// relative path, or a bad value.
+Result<DaemonConfig> ParseConfig(std::string_view text);
+
+}  // namespace gpc

@@ -1,0 +1,99 @@
+#include "daemon/control_protocol.h"
+
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#include <cstring>
+#include <nlohmann/json.hpp>
+
+namespace gpc {
+
+Result<ControlRequest> ParseControlRequest(std::string_view line) {
+  if (line.size() > kMaxRequestBytes) {
+    return Err(E2BIG, "request of ", line.size(), " bytes");
+  }
+  nlohmann::json j = nlohmann::json::parse(line, nullptr,
+                                           /*allow_exceptions=*/false);
+  if (j.is_discarded() || !j.is_object()) {
+    return Err(EINVAL, "request is not a JSON object");
+  }
+  ControlRequest r;
+  auto field = [&](const char* name, std::string* out, bool required) {
+    auto it = j.find(name);
+    if (it == j.end()) return !required;
+    if (!it->is_string()) return false;
+    *out = it->get<std::string>();
+    return true;
+  };
+  if (!field("op", &r.op, true)) return Err(EINVAL, "request needs \"op\"");
+  bool needs_dir = r.op == "mount" || r.op == "remount" || r.op == "umount";
+  bool needs_options = r.op == "mount" || r.op == "remount";
+  if (!needs_dir && r.op != "ping" && r.op != "status" && r.op != "shutdown") {
+    return Err(EINVAL, "unknown op '", r.op, "'");
+  }
+  if (!field("dir", &r.dir, needs_dir)) {
+    return Err(EINVAL, r.op, " needs a string \"dir\"");
+  }
+  if (!field("options", &r.options, needs_options)) {
+    return Err(EINVAL, r.op, " needs a string \"options\"");
+  }
+  if (needs_dir && (r.dir.empty() || r.dir[0] != '/')) {
+    return Err(EINVAL, "dir must be an absolute path");
+  }
+  return r;
+}
+
+std::string FormatControlRequest(const ControlRequest& request) {
+  nlohmann::json j = {{"op", request.op}};
+  if (!request.dir.empty()) j["dir"] = request.dir;
+  if (!request.options.empty() || request.op == "mount" ||
+      request.op == "remount") {
+    j["options"] = request.options;
+  }
+  return j.dump();
+}
+
+Result<std::string> CallDaemon(const std::string& socket_path,
+                               const ControlRequest& request) {
+  int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  if (fd < 0) return Err(errno, "socket");
+  sockaddr_un addr{};
+  addr.sun_family = AF_UNIX;
+  if (socket_path.size() >= sizeof addr.sun_path) {
+    close(fd);
+    return Err(ENAMETOOLONG, "socket path too long");
+  }
+  std::memcpy(addr.sun_path, socket_path.c_str(), socket_path.size() + 1);
+  if (connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0) {
+    int err = errno;
+    close(fd);
+    return Err(err, "connecting to gpcd at ", socket_path);
+  }
+  std::string line = FormatControlRequest(request) + "\n";
+  for (size_t off = 0; off < line.size();) {
+    ssize_t n = write(fd, line.data() + off, line.size() - off);
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) {
+      int err = errno;
+      close(fd);
+      return Err(err, "writing to gpcd");
+    }
+    off += static_cast<size_t>(n);
+  }
+  std::string reply;
+  char buf[4096];
+  for (;;) {
+    ssize_t n = read(fd, buf, sizeof buf);
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) break;
+    reply.append(buf, static_cast<size_t>(n));
+    if (reply.find('\n') != std::string::npos) break;
+  }
+  close(fd);
+  if (size_t nl = reply.find('\n'); nl != std::string::npos) reply.resize(nl);
+  if (reply.empty()) return Err(EPROTO, "gpcd closed the connection");
+  return reply;
+}
+
+}  // namespace gpc

@@ -1,0 +1,38 @@
+// The control socket's protocol: one JSON object per line each way.
+//
+//   -> {"op":"mount","options":"cpuset,cpuacct","dir":"/mnt/x"}
+//   <- {"ok":true,"hierarchy":3}
+//   <- {"ok":false,"errno":16,"error":"EBUSY","message":"subsystem ..."}
+//
+// Operations: ping, status, mount {options, dir}, remount {options, dir},
+// umount {dir}, shutdown. Changing mounts needs uid 0 (checked with
+// SO_PEERCRED), as mount(2) needs CAP_SYS_ADMIN.
+#pragma once
+
+#include <string>
+#include <string_view>
+
+#include "util/result.h"
+
+namespace gpc {
+
+struct ControlRequest {
+  std::string op;
+  std::string options;
+  std::string dir;
+};
+
+// A request line is at most this long; longer ones are E2BIG.
+constexpr size_t kMaxRequestBytes = 64 * 1024;
+
+// EINVAL for malformed JSON, a non-object, an unknown op, missing or
+// non-string fields; E2BIG for an oversized line.
+Result<ControlRequest> ParseControlRequest(std::string_view line);
+std::string FormatControlRequest(const ControlRequest& request);
+
+// Sends one request and reads one response line (a JSON object text).
+// ECONNREFUSED/ENOENT when no daemon listens.
+Result<std::string> CallDaemon(const std::string& socket_path,
+                               const ControlRequest& request);
+
+}  // namespace gpc

@@ -1,0 +1,299 @@
+#include "daemon/daemon.h"
+
+#include <signal.h>
+#include <sys/eventfd.h>
+#include <sys/poll.h>
+#include <sys/signalfd.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#include <cstring>
+#include <filesystem>
+#include <nlohmann/json.hpp>
+
+#include "subsys/all_subsystems.h"
+
+namespace gpc {
+namespace {
+
+void Log(const std::string& line) {
+  std::fprintf(stderr, "gpcd: %s\n", line.c_str());
+}
+
+std::string ErrorReply(const Error& e) {
+  return nlohmann::json{{"ok", false},
+                        {"errno", e.code()},
+                        {"error", ErrnoName(e.code())},
+                        {"message", e.message()}}
+      .dump();
+}
+
+std::string OkReply(nlohmann::json extra = nlohmann::json::object()) {
+  extra["ok"] = true;
+  return extra.dump();
+}
+
+}  // namespace
+
+Daemon::Daemon(DaemonConfig config) : config_(std::move(config)) {}
+
+Daemon::~Daemon() { Shutdown(); }
+
+Status Daemon::Start() {
+  fw_ = std::make_unique<Framework>(
+      host_, MakeAllSubsystems(host_),
+      // Start times of event-born tasks may be one tick late (LinuxHost).
+      FrameworkOptions{.start_time_slack = 1});
+  fw_->SetEventListener([this](const Event& e) { OnEvent(e); });
+
+  tracker_ = std::make_unique<Tracker>(*fw_, host_);
+  GPC_RETURN_IF_ERROR(tracker_->Start());
+  // Pid lists and attaches catch up with task events first (see
+  // Framework::SetSyncHook); 100 ms bounds the wait if the tracker stalls.
+  fw_->SetSyncHook([this] { tracker_->Sync(100); });
+  tracker_thread_ = std::thread([this] {
+    Status s = tracker_->Run();
+    if (!s.ok()) Log("tracker stopped: " + s.error().ToString());
+  });
+
+  // The control socket: root-owned directory, socket open to all (each
+  // request is checked against the caller's credentials).
+  std::filesystem::path sock(config_.socket_path);
+  std::error_code ec;
+  std::filesystem::create_directories(sock.parent_path(), ec);
+  unlink(config_.socket_path.c_str());
+  listen_fd_ = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  sockaddr_un addr{};
+  addr.sun_family = AF_UNIX;
+  if (config_.socket_path.size() >= sizeof addr.sun_path) {
+    return Err(ENAMETOOLONG, "socket path ", config_.socket_path);
+  }
+  std::memcpy(addr.sun_path, config_.socket_path.c_str(),
+              config_.socket_path.size() + 1);
+  if (listen_fd_ < 0 ||
+      bind(listen_fd_, reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0 ||
+      chmod(config_.socket_path.c_str(), 0666) != 0 ||
+      listen(listen_fd_, 64) != 0) {
+    return Err(errno, "control socket ", config_.socket_path);
+  }
+  wake_fd_ = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+  control_thread_ = std::thread([this] { ServeControl(); });
+
+  std::vector<std::string_view> names;
+  for (Subsystem* ss : fw_->subsystems()) names.push_back(ss->name());
+  for (const HierarchySpec& spec : config_.StartupMounts(names)) {
+    std::filesystem::create_directories(spec.mountpoint, ec);
+    auto h = MountAt(spec.mountpoint, spec.options);
+    if (!h.ok()) {
+      return std::move(h).error().WithContext(
+          StrCat("mounting ", spec.options, " at ", spec.mountpoint));
+    }
+    Log(StrCat("mounted ", spec.options, " at ", spec.mountpoint));
+  }
+  return OkStatus();
+}
+
+Result<HierarchyId> Daemon::MountAt(const std::string& dir,
+                                    std::string_view options) {
+  MutexLock l(mounts_mu_);
+  if (mounts_.contains(dir)) return Err(EBUSY, dir, " is already mounted");
+  struct stat st;
+  if (stat(dir.c_str(), &st) != 0) return Err(errno, "mount point ", dir);
+  if (!S_ISDIR(st.st_mode)) return Err(ENOTDIR, "mount point ", dir);
+  GPC_ASSIGN_OR_RETURN(HierarchyId h, fw_->Mount(options));
+  GPC_ASSIGN_OR_RETURN(HierarchyInfo info, fw_->GetHierarchy(h));
+  FsOptions fs_options;
+  // /proc/mounts shows this as the source: the hierarchy's options.
+  fs_options.fsname = info.options.substr(info.options.find(',') + 1);
+  auto fs = std::make_shared<ContainerFs>(*fw_, h, fs_options);
+  Status s = fs->Start(dir);
+  if (!s.ok()) {
+    (void)fw_->Unmount(h);
+    return std::move(s).error();
+  }
+  {
+    std::lock_guard nl(notify_mu_);
+    notify_targets_.push_back(fs);
+  }
+  mounts_[dir] = MountPoint{h, std::string(options), std::move(fs)};
+  return h;
+}
+
+Status Daemon::RemountAt(const std::string& dir, std::string_view options) {
+  MutexLock l(mounts_mu_);
+  auto it = mounts_.find(dir);
+  if (it == mounts_.end()) return Err(EINVAL, dir, " is not a gpc mount");
+  GPC_RETURN_IF_ERROR(fw_->Remount(it->second.hierarchy, options));
+  it->second.options = std::string(options);
+  return OkStatus();
+}
+
+Status Daemon::UnmountAt(const std::string& dir) {
+  MutexLock l(mounts_mu_);
+  auto it = mounts_.find(dir);
+  if (it == mounts_.end()) return Err(EINVAL, dir, " is not a gpc mount");
+  {
+    std::lock_guard nl(notify_mu_);
+    std::erase(notify_targets_, it->second.fs);
+  }
+  it->second.fs->Stop();
+  Status s = fw_->Unmount(it->second.hierarchy);
+  mounts_.erase(it);
+  return s;
+}
+
+std::string Daemon::StatusJson() {
+  nlohmann::json mounts = nlohmann::json::array();
+  {
+    MutexLock l(mounts_mu_);
+    for (const auto& [dir, m] : mounts_) {
+      mounts.push_back({{"dir", dir}, {"hierarchy", m.hierarchy}});
+    }
+  }
+  nlohmann::json hierarchies = nlohmann::json::array();
+  for (const HierarchyInfo& h : fw_->ListHierarchies()) {
+    hierarchies.push_back({{"id", h.id},
+                           {"options", h.options},
+                           {"mounts", h.mount_count},
+                           {"containers", h.container_count}});
+  }
+  TrackerStats t = tracker_->stats();
+  nlohmann::json tracker = {{"events", t.events},
+                            {"forks", t.forks},
+                            {"exits", t.exits},
+                            {"overflows", t.overflows},
+                            {"seq_missing", t.seq_missing},
+                            {"resyncs", t.resyncs},
+                            {"lag_p99_ns", t.lag_p99_ns}};
+  return OkReply({{"mounts", mounts},
+                  {"hierarchies", hierarchies},
+                  {"tasks", fw_->LiveTaskCount()},
+                  {"tracker", tracker}});
+}
+
+std::string Daemon::Handle(const ControlRequest& r, uid_t peer_uid) {
+  if (r.op == "ping") return OkReply();
+  if (r.op == "status") return StatusJson();
+  // Like mount(2), changing mounts takes root.
+  if (peer_uid != 0) {
+    return ErrorReply(Err(EPERM, r.op, " needs root"));
+  }
+  if (r.op == "shutdown") {
+    stopping_ = true;
+    uint64_t one = 1;
+    (void)!write(wake_fd_, &one, sizeof one);
+    return OkReply();
+  }
+  if (r.op == "mount") {
+    auto h = MountAt(r.dir, r.options);
+    return h.ok() ? OkReply({{"hierarchy", *h}}) : ErrorReply(h.error());
+  }
+  Status s = r.op == "remount" ? RemountAt(r.dir, r.options) : UnmountAt(r.dir);
+  return s.ok() ? OkReply() : ErrorReply(s.error());
+}
+
+void Daemon::ServeControl() {
+  while (!stopping_) {
+    pollfd pfd[2] = {{listen_fd_, POLLIN, 0}, {wake_fd_, POLLIN, 0}};
+    if (poll(pfd, 2, -1) < 0) continue;
+    if (stopping_ || (pfd[1].revents & POLLIN)) break;
+    int c = accept4(listen_fd_, nullptr, nullptr, SOCK_CLOEXEC);
+    if (c < 0) continue;
+    ucred cred{};
+    socklen_t len = sizeof cred;
+    getsockopt(c, SOL_SOCKET, SO_PEERCRED, &cred, &len);
+    // A client gets a second to send its line.
+    timeval tv{1, 0};
+    setsockopt(c, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+    std::string line;
+    char buf[4096];
+    while (line.find('\n') == std::string::npos &&
+           line.size() <= kMaxRequestBytes) {
+      ssize_t n = read(c, buf, sizeof buf);
+      if (n <= 0) break;
+      line.append(buf, static_cast<size_t>(n));
+    }
+    if (size_t nl = line.find('\n'); nl != std::string::npos) line.resize(nl);
+    auto request = ParseControlRequest(line);
+    std::string reply =
+        request.ok() ? Handle(*request, cred.uid) : ErrorReply(request.error());
+    reply += "\n";
+    (void)!write(c, reply.data(), reply.size());
+    close(c);
+  }
+}
+
+void Daemon::OnEvent(const Event& e) {
+  if (e.kind == EventKind::kRelease) {
+    Log(StrCat("release ", e.path, " in hierarchy ", e.hierarchy,
+               e.release_agent.empty() ? "" : " -> " + e.release_agent));
+  }
+  if (e.kind != EventKind::kCreated && e.kind != EventKind::kRemoved) return;
+  std::vector<std::shared_ptr<ContainerFs>> targets;
+  {
+    std::lock_guard l(notify_mu_);
+    targets = notify_targets_;
+  }
+  for (const auto& fs : targets) {
+    if (fs->hierarchy() == e.hierarchy) fs->OnEvent(e);
+  }
+}
+
+int Daemon::Run() {
+  sigset_t set;
+  sigemptyset(&set);
+  sigaddset(&set, SIGTERM);
+  sigaddset(&set, SIGINT);
+  int sfd = signalfd(-1, &set, SFD_CLOEXEC);
+  pollfd pfd[2] = {{sfd, POLLIN, 0}, {wake_fd_, POLLIN, 0}};
+  while (!stopping_) {
+    if (poll(pfd, 2, -1) < 0) continue;
+    if (pfd[0].revents & POLLIN) {
+      signalfd_siginfo si;
+      (void)!read(sfd, &si, sizeof si);
+      Log(StrCat("signal ", si.ssi_signo, ": shutting down"));
+      break;
+    }
+    if (pfd[1].revents & POLLIN) break;
+  }
+  close(sfd);
+  Shutdown();
+  return 0;
+}
+
+void Daemon::Shutdown() {
+  if (!fw_) return;
+  stopping_ = true;
+  if (wake_fd_ >= 0) {
+    uint64_t one = 1;
+    (void)!write(wake_fd_, &one, sizeof one);
+  }
+  if (control_thread_.joinable()) control_thread_.join();
+  {
+    MutexLock l(mounts_mu_);
+    {
+      std::lock_guard nl(notify_mu_);
+      notify_targets_.clear();
+    }
+    for (auto& [dir, m] : mounts_) {
+      m.fs->Stop();
+      (void)fw_->Unmount(m.hierarchy);
+    }
+    mounts_.clear();
+  }
+  if (tracker_) tracker_->Stop();
+  if (tracker_thread_.joinable()) tracker_thread_.join();
+  if (listen_fd_ >= 0) {
+    close(listen_fd_);
+    unlink(config_.socket_path.c_str());
+    listen_fd_ = -1;
+  }
+  if (wake_fd_ >= 0) close(wake_fd_);
+  wake_fd_ = -1;
+  tracker_.reset();
+  fw_.reset();
+}
+
+}  // namespace gpc

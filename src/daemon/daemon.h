@@ -1,0 +1,84 @@
+// gpcd: holds the framework and the tracker, serves each mounted hierarchy
+// through its own FUSE session, and answers the control socket.
+//
+// Threads: the main thread waits for SIGTERM/SIGINT (signalfd); the tracker
+// thread runs Tracker::Run(); the control thread accepts socket clients one
+// at a time; each mount has its FUSE session's threads. Mount bookkeeping
+// (mounts_) is guarded by mounts_mu_, which is taken before any framework
+// call (lock order: Daemon::mounts_mu_ -> Framework::mu_).
+#pragma once
+
+#include <map>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <thread>
+
+#include "core/framework.h"
+#include "daemon/config.h"
+#include "daemon/control_protocol.h"
+#include "fs/container_fs.h"
+#include "linux/linux_host.h"
+#include "linux/tracker.h"
+#include "util/thread_annotations.h"
+
+namespace gpc {
+
+class Daemon {
+ public:
+  explicit Daemon(DaemonConfig config);
+  ~Daemon();
+
+  // Starts the tracker, the control socket and the configured mounts.
+  // Call with SIGTERM/SIGINT blocked in every thread (gpcd's main does).
+  Status Start();
+  // Waits for SIGTERM or SIGINT (or a "shutdown" request), then shuts
+  // down: every mount released, the socket removed. Returns the exit code.
+  int Run();
+
+  // The operations of the control socket.
+  Result<HierarchyId> MountAt(const std::string& dir, std::string_view options)
+      GPC_EXCLUDES(mounts_mu_);
+  Status RemountAt(const std::string& dir, std::string_view options)
+      GPC_EXCLUDES(mounts_mu_);
+  Status UnmountAt(const std::string& dir) GPC_EXCLUDES(mounts_mu_);
+  // Mounts and hierarchies, as a JSON object text.
+  std::string StatusJson() GPC_EXCLUDES(mounts_mu_);
+
+  Framework& framework() { return *fw_; }
+
+ private:
+  struct MountPoint {
+    HierarchyId hierarchy;
+    std::string options;
+    std::shared_ptr<ContainerFs> fs;
+  };
+
+  void ServeControl();
+  std::string Handle(const ControlRequest& request, uid_t peer_uid);
+  void OnEvent(const Event& e) GPC_EXCLUDES(mounts_mu_);
+  void Shutdown() GPC_EXCLUDES(mounts_mu_);
+
+  DaemonConfig config_;
+  LinuxHost host_;
+  std::unique_ptr<Framework> fw_;
+  std::unique_ptr<Tracker> tracker_;
+  std::thread tracker_thread_;
+  std::thread control_thread_;
+  int listen_fd_ = -1;
+  int wake_fd_ = -1;  // eventfd: "shutdown" requests and Run()'s exit
+  std::atomic<bool> stopping_{false};
+
+  // Serialises mount operations. Lock order:
+  //   mounts_mu_ -> Framework::mu_ ; mounts_mu_ -> notify_mu_
+  // (the event listener takes notify_mu_ alone).
+  Mutex mounts_mu_;
+  std::map<std::string, MountPoint> mounts_ GPC_GUARDED_BY(mounts_mu_);
+
+  // The sessions events are forwarded to (ContainerFs::OnEvent queues and
+  // returns). Held only to copy the list.
+  std::mutex notify_mu_;
+  std::vector<std::shared_ptr<ContainerFs>> notify_targets_;
+};
+
+}  // namespace gpc

@@ -1,0 +1,748 @@
+// The FUSE side of ContainerFs: one low-level ops table, one handler per
+// operation. Each `Do<Op>` does the work and returns an errno (0 = done);
+// its `<Op>` wrapper sends exactly one reply. All state comes from
+// fuse_req_userdata(), never from a file-static variable, so one process can
+// serve several mounts.
+//
+// Kernel fidelity. The model is kernfs + cgroup-v1.c as seen through system
+// calls on a named v1 hierarchy of the same machine (see
+// tests/system/fs_test.cc). Deliberate differences carry a "Linux:" comment.
+#define FUSE_USE_VERSION FUSE_MAKE_VERSION(3, 14)
+
+#include "fs/container_fs.h"
+
+#include <fcntl.h>
+#include <fuse_lowlevel.h>
+#include <sys/mount.h>
+#include <sys/stat.h>
+#include <sys/statvfs.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <cstring>
+#include <memory>
+#include <vector>
+
+#include "util/str_cat.h"
+
+namespace gpc {
+
+static_assert(sizeof(fuse_ino_t) == sizeof(InodeNumber),
+              "inode numbers are handed to the kernel unchanged");
+static_assert(FUSE_ROOT_ID == kRootInode);
+
+namespace {
+
+// Cap on the set of containers this mount created whose kCreated event has
+// not come back yet (events may never come when nobody forwards them).
+constexpr size_t kMaxMadeHere = 1 << 16;
+
+ContainerId RootOf(Framework& fw, HierarchyId hierarchy) {
+  auto h = fw.GetHierarchy(hierarchy);
+  return h.ok() ? h->root : kNoContainer;
+}
+
+Credentials CredentialsOf(fuse_req_t req) {
+  const fuse_ctx* ctx = fuse_req_ctx(req);
+  return Credentials{ctx->pid, ctx->uid, ctx->gid};
+}
+
+}  // namespace
+
+class ContainerFs::Ops {
+ public:
+  // An open control file. The snapshot is taken at open, as the kernel builds
+  // the `tasks` list in cgroup_pidlist_start for a fresh seq_file.
+  struct OpenFile : Handle {
+    ContainerId container;
+    std::string name;
+    Mutex mu;  // concurrent pread()s on one descriptor
+    std::optional<FileSnapshot> snapshot GPC_GUARDED_BY(mu);
+    // Why there is no snapshot when opened for reading (not readable).
+    int read_error GPC_GUARDED_BY(mu) = EBADF;
+  };
+
+  // An open directory: the listing as of the first readdir (or a rewind), so
+  // offsets stay meaningful across calls.
+  struct OpenDir : Handle {
+    Mutex mu;
+    bool loaded GPC_GUARDED_BY(mu) = false;
+    std::vector<DirEntry> entries GPC_GUARDED_BY(mu);
+  };
+
+  static void Assign(fuse_lowlevel_ops& ops) {
+    ops.init = Init;
+    ops.lookup = Lookup;
+    ops.forget = Forget;
+    ops.forget_multi = ForgetMulti;
+    ops.getattr = GetAttr;
+    ops.setattr = SetAttr;
+    ops.mknod = Mknod;
+    ops.mkdir = Mkdir;
+    ops.unlink = Unlink;
+    ops.rmdir = Rmdir;
+    ops.symlink = Symlink;
+    ops.rename = Rename;
+    ops.link = Link;
+    ops.open = Open;
+    ops.read = Read;
+    ops.write = Write;
+    ops.release = Release;
+    ops.opendir = OpenDirectory;
+    ops.readdir = ReadDir;
+    ops.readdirplus = ReadDirPlus;
+    ops.releasedir = ReleaseDir;
+    ops.statfs = StatFs;
+    ops.create = Create;
+    // No flush: the kernel stops sending FLUSH after the first ENOSYS,
+    // which saves a round trip per close(2).
+  }
+
+ private:
+  static ContainerFs& Self(fuse_req_t req) {
+    return *static_cast<ContainerFs*>(fuse_req_userdata(req));
+  }
+
+  static void Init(void* userdata, fuse_conn_info* conn) {
+    // O_TRUNC comes with OPEN instead of a separate SETATTR (`echo > f`).
+    if (conn->capable & FUSE_CAP_ATOMIC_O_TRUNC) {
+      conn->want |= FUSE_CAP_ATOMIC_O_TRUNC;
+    }
+    // Every handler is safe against concurrent ones in the same directory.
+    if (conn->capable & FUSE_CAP_PARALLEL_DIROPS) {
+      conn->want |= FUSE_CAP_PARALLEL_DIROPS;
+    }
+    // Control files have no page cache (direct_io); nothing to write back
+    // or to revalidate by mtime.
+    conn->want &= ~(FUSE_CAP_WRITEBACK_CACHE | FUSE_CAP_AUTO_INVAL_DATA);
+  }
+
+  // ---- attributes -------------------------------------------------------
+
+  static struct stat MakeStat(InodeNumber ino, const InodeInfo& info) {
+    struct stat st {};
+    st.st_ino = ino;
+    st.st_mode = (info.is_dir() ? S_IFDIR : S_IFREG) | info.attr.mode;
+    // Linux: kernfs gives a directory 2 + its subdirectories; gpc says 2
+    // (one lock round fewer per lookup; find(1) does not rely on it here).
+    st.st_nlink = info.is_dir() ? 2 : 1;
+    st.st_uid = info.attr.uid;
+    st.st_gid = info.attr.gid;
+    st.st_size = 0;  // as kernfs: the size is not known before reading
+    st.st_blksize = 4096;
+    // Linux: kernfs keeps times that utimensat() can change; gpc shows
+    // the time the inode was first seen and ignores time updates.
+    st.st_atim = st.st_mtim = st.st_ctim = info.created;
+    return st;
+  }
+
+  // The current attributes of an inode's object, refreshed in the table.
+  // For a removed container the last known ones (fstat of an open file
+  // keeps working after rmdir, as in the kernel).
+  static int CurrentInfo(ContainerFs& fs, InodeNumber ino, InodeInfo* out) {
+    std::optional<InodeInfo> info = fs.inodes_->Find(ino);
+    if (!info) return ESTALE;
+    if (info->is_dir()) {
+      auto c = fs.fw_.GetContainer(info->container);
+      if (c.ok()) info->attr = c->attr;
+    } else {
+      auto e = fs.fw_.Lookup(info->container, info->file);
+      if (e.ok()) info->attr = e->attr;
+    }
+    fs.inodes_->UpdateAttr(ino, info->attr);
+    *out = std::move(*info);
+    return 0;
+  }
+
+  // The directory inode `ino`, or ENOTDIR/ESTALE.
+  static int DirOf(ContainerFs& fs, fuse_ino_t ino, InodeInfo* out) {
+    std::optional<InodeInfo> info = fs.inodes_->Find(ino);
+    if (!info) return ESTALE;
+    if (!info->is_dir()) return ENOTDIR;
+    *out = std::move(*info);
+    return 0;
+  }
+
+  // Fills `e` for a name of directory `parent`, counting one kernel lookup.
+  static void MakeEntry(ContainerFs& fs, fuse_ino_t parent,
+                        const InodeInfo& dir, const DirEntry& d,
+                        uint64_t lookups, fuse_entry_param* e) {
+    ContainerId container = d.is_dir() ? d.container : dir.container;
+    std::string_view file = d.is_dir() ? std::string_view() : d.name;
+    InodeInfo info;
+    InodeNumber ino =
+        fs.inodes_->Acquire(container, file, parent, d.attr, lookups, &info);
+    *e = fuse_entry_param{};
+    e->ino = ino;
+    e->generation = 0;  // numbers are never reused
+    e->attr = MakeStat(ino, info);
+    e->attr_timeout = fs.options_.attr_timeout_s;
+    e->entry_timeout = fs.options_.entry_timeout_s;
+  }
+
+  static int DoLookup(ContainerFs& fs, fuse_ino_t parent, const char* name,
+                      fuse_entry_param* e) {
+    InodeInfo dir;
+    if (int err = DirOf(fs, parent, &dir)) return err;
+    auto d = fs.fw_.Lookup(dir.container, name);
+    if (!d.ok()) return d.code();
+    MakeEntry(fs, parent, dir, *d, 1, e);
+    return 0;
+  }
+  static void Lookup(fuse_req_t req, fuse_ino_t parent, const char* name) {
+    fuse_entry_param e;
+    // Linux: kernfs caches negative dentries; gpc does not, so a container
+    // made through another route needs no invalidation to appear.
+    if (int err = DoLookup(Self(req), parent, name, &e)) {
+      fuse_reply_err(req, err);
+    } else {
+      fuse_reply_entry(req, &e);
+    }
+  }
+
+  static void ForgetOne(ContainerFs& fs, fuse_ino_t ino, uint64_t n) {
+    std::optional<ContainerId> unused = fs.inodes_->Forget(ino, n);
+    // Entries of live containers keep their numbers; those of removed ones
+    // go once the kernel no longer names them.
+    if (unused && !fs.fw_.GetContainer(*unused).ok()) {
+      fs.inodes_->EraseIfUnused(ino);
+    }
+  }
+  static void Forget(fuse_req_t req, fuse_ino_t ino, uint64_t nlookup) {
+    ForgetOne(Self(req), ino, nlookup);
+    fuse_reply_none(req);
+  }
+  static void ForgetMulti(fuse_req_t req, size_t count,
+                          fuse_forget_data* forgets) {
+    for (size_t i = 0; i < count; ++i) {
+      ForgetOne(Self(req), forgets[i].ino, forgets[i].nlookup);
+    }
+    fuse_reply_none(req);
+  }
+
+  static int DoGetAttr(ContainerFs& fs, fuse_ino_t ino, struct stat* st) {
+    InodeInfo info;
+    if (int err = CurrentInfo(fs, ino, &info)) return err;
+    *st = MakeStat(ino, info);
+    return 0;
+  }
+  static void GetAttr(fuse_req_t req, fuse_ino_t ino, fuse_file_info*) {
+    struct stat st;
+    if (int err = DoGetAttr(Self(req), ino, &st)) {
+      fuse_reply_err(req, err);
+    } else {
+      fuse_reply_attr(req, &st, Self(req).options_.attr_timeout_s);
+    }
+  }
+
+  static bool InGroup(fuse_req_t req, gid_t gid) {
+    if (fuse_req_ctx(req)->gid == gid) return true;
+    gid_t groups[256];
+    int n = fuse_req_getgroups(req, 256, groups);
+    for (int i = 0; i < std::min(n, 256); ++i) {
+      if (groups[i] == gid) return true;
+    }
+    return false;
+  }
+
+  static int DoSetAttr(fuse_req_t req, fuse_ino_t ino, const struct stat& want,
+                       int to_set, struct stat* st) {
+    ContainerFs& fs = Self(req);
+    std::optional<InodeInfo> info = fs.inodes_->Find(ino);
+    if (!info) return ESTALE;
+    FileAttr cur;
+    if (info->is_dir()) {
+      auto c = fs.fw_.GetContainer(info->container);
+      if (!c.ok()) return c.code();
+      cur = c->attr;
+    } else {
+      auto e = fs.fw_.Lookup(info->container, info->file);
+      if (!e.ok()) return e.code();
+      cur = e->attr;
+    }
+    // default_permissions makes the kernel check these too (setattr_prepare);
+    // checked again so the rule does not depend on a mount option.
+    Credentials who = CredentialsOf(req);
+    FileAttr next = cur;
+    if (to_set & FUSE_SET_ATTR_MODE) {
+      if (!who.privileged() && who.euid != cur.uid) return EPERM;
+      next.mode = want.st_mode & 07777;
+    }
+    if (to_set & FUSE_SET_ATTR_UID) {
+      if (!who.privileged() && want.st_uid != cur.uid) return EPERM;
+      next.uid = want.st_uid;
+    }
+    if (to_set & FUSE_SET_ATTR_GID) {
+      // The owner may give the file to a group it is in.
+      if (!who.privileged() && want.st_gid != cur.gid &&
+          (who.euid != cur.uid || !InGroup(req, want.st_gid))) {
+        return EPERM;
+      }
+      next.gid = want.st_gid;
+    }
+    // Linux: truncate(2) and O_TRUNC succeed and change nothing, as on
+    // kernfs. Time updates are accepted and not stored (see MakeStat).
+    if (!(next == cur)) {
+      Status s = fs.fw_.SetAttr(info->container, info->file, next);
+      if (!s.ok()) return s.code();
+    }
+    fs.inodes_->UpdateAttr(ino, next);
+    info->attr = next;
+    *st = MakeStat(ino, *info);
+    return 0;
+  }
+  static void SetAttr(fuse_req_t req, fuse_ino_t ino, struct stat* attr,
+                      int to_set, fuse_file_info*) {
+    struct stat st;
+    if (int err = DoSetAttr(req, ino, *attr, to_set, &st)) {
+      fuse_reply_err(req, err);
+    } else {
+      fuse_reply_attr(req, &st, Self(req).options_.attr_timeout_s);
+    }
+  }
+
+  // ---- names --------------------------------------------------------------
+
+  static int DoMkdir(fuse_req_t req, fuse_ino_t parent, const char* name,
+                     mode_t mode, fuse_entry_param* e) {
+    ContainerFs& fs = Self(req);
+    InodeInfo dir;
+    if (int err = DirOf(fs, parent, &dir)) return err;
+    auto id = fs.fw_.Mkdir(dir.container, name, CredentialsOf(req), mode);
+    if (!id.ok()) return id.code();
+    fs.NoteMadeHere(*id);
+    auto c = fs.fw_.GetContainer(*id);
+    if (!c.ok()) return c.code();  // removed again meanwhile
+    MakeEntry(fs, parent, dir, DirEntry{name, *id, c->attr}, 1, e);
+    return 0;
+  }
+  static void Mkdir(fuse_req_t req, fuse_ino_t parent, const char* name,
+                    mode_t mode) {
+    fuse_entry_param e;
+    if (int err = DoMkdir(req, parent, name, mode, &e)) {
+      fuse_reply_err(req, err);
+    } else {
+      fuse_reply_entry(req, &e);
+    }
+  }
+
+  static int DoRmdir(ContainerFs& fs, fuse_ino_t parent, const char* name) {
+    InodeInfo dir;
+    if (int err = DirOf(fs, parent, &dir)) return err;
+    auto child = fs.fw_.Lookup(dir.container, name);
+    Status s = fs.fw_.Rmdir(dir.container, name);
+    if (!s.ok()) return s.code();
+    if (child.ok() && child->is_dir()) {
+      fs.inodes_->EraseUnusedOf(child->container);
+    }
+    return 0;
+  }
+  static void Rmdir(fuse_req_t req, fuse_ino_t parent, const char* name) {
+    fuse_reply_err(req, DoRmdir(Self(req), parent, name));
+  }
+
+  static int DoRename(ContainerFs& fs, fuse_ino_t parent, const char* name,
+                      fuse_ino_t newparent, const char* newname,
+                      unsigned flags) {
+    // As kernfs_iop_rename: no RENAME_NOREPLACE/EXCHANGE/WHITEOUT.
+    if (flags != 0) return EINVAL;
+    InodeInfo from, to;
+    if (int err = DirOf(fs, parent, &from)) return err;
+    if (int err = DirOf(fs, newparent, &to)) return err;
+    return fs.fw_.Rename(from.container, name, to.container, newname).code();
+  }
+  static void Rename(fuse_req_t req, fuse_ino_t parent, const char* name,
+                     fuse_ino_t newparent, const char* newname,
+                     unsigned flags) {
+    fuse_reply_err(
+        req, DoRename(Self(req), parent, name, newparent, newname, flags));
+  }
+
+  // The kernel's answers for what cgroupfs has no inode operation for: the
+  // VFS gives EPERM for a missing unlink/symlink/link/mknod operation and
+  // EACCES for a missing create (open(O_CREAT), mknod(S_IFREG)).
+  static void Unlink(fuse_req_t req, fuse_ino_t, const char*) {
+    fuse_reply_err(req, EPERM);
+  }
+  static void Symlink(fuse_req_t req, const char*, fuse_ino_t, const char*) {
+    fuse_reply_err(req, EPERM);
+  }
+  static void Link(fuse_req_t req, fuse_ino_t, fuse_ino_t, const char*) {
+    fuse_reply_err(req, EPERM);
+  }
+  static void Mknod(fuse_req_t req, fuse_ino_t, const char*, mode_t mode,
+                    dev_t) {
+    fuse_reply_err(req, S_ISREG(mode) ? EACCES : EPERM);
+  }
+  static void Create(fuse_req_t req, fuse_ino_t, const char*, mode_t,
+                     fuse_file_info*) {
+    fuse_reply_err(req, EACCES);
+  }
+
+  // ---- control files ----------------------------------------------------
+
+  static int DoOpen(fuse_req_t req, fuse_ino_t ino, fuse_file_info* fi,
+                    std::unique_ptr<OpenFile>* out) {
+    ContainerFs& fs = Self(req);
+    std::optional<InodeInfo> info = fs.inodes_->Find(ino);
+    if (!info) return ESTALE;
+    if (info->is_dir()) return EISDIR;
+    auto entry = fs.fw_.Lookup(info->container, info->file);
+    if (!entry.ok()) {
+      // Open files of a removed container answer ENODEV, as kernfs does
+      // for a deactivated node.
+      if (!fs.fw_.GetContainer(info->container).ok()) return ENODEV;
+      return entry.code();
+    }
+    int acc = fi->flags & O_ACCMODE;
+    auto f = std::make_unique<OpenFile>();
+    f->container = info->container;
+    f->name = info->file;
+    // Linux: root opens any file in any direction (kernfs checks no mode
+    // bits of its own); a file without a read handler then fails read(2)
+    // with EINVAL, and one without a write handler write(2).
+    if (acc == O_RDONLY || acc == O_RDWR) {
+      auto snap =
+          fs.fw_.ReadFile(info->container, info->file, CredentialsOf(req));
+      MutexLock l(f->mu);
+      if (snap.ok()) {
+        f->snapshot = std::move(snap).value();
+      } else if (snap.code() == EINVAL) {
+        f->read_error = EINVAL;
+      } else {
+        return snap.code();
+      }
+    }
+    // No page cache: every read and write reaches the handlers, and each
+    // write(2) arrives as one request with its exact bytes.
+    fi->direct_io = 1;
+    fi->keep_cache = 0;
+    *out = std::move(f);
+    return 0;
+  }
+  static void Open(fuse_req_t req, fuse_ino_t ino, fuse_file_info* fi) {
+    std::unique_ptr<OpenFile> f;
+    if (int err = DoOpen(req, ino, fi, &f)) {
+      fuse_reply_err(req, err);
+      return;
+    }
+    ContainerFs& fs = Self(req);
+    fi->fh = fs.AddHandle(std::move(f));
+    // An interrupted open gets no release.
+    if (fuse_reply_open(req, fi) != 0) fs.DropHandle(fi->fh);
+  }
+
+  static OpenFile& FileOf(fuse_file_info* fi) {
+    return static_cast<OpenFile&>(*reinterpret_cast<Handle*>(fi->fh));
+  }
+
+  // Fills `out`; the handle is not touched once the reply is sent (a
+  // close(2) may release it at once).
+  static int DoRead(ContainerFs& fs, OpenFile& f, size_t size, off_t off,
+                    std::unique_ptr<char[]>* out, size_t* n) {
+    // As kernfs: reads of a removed container's file fail even though the
+    // snapshot is still at hand.
+    if (!fs.fw_.GetContainer(f.container).ok()) return ENODEV;
+    MutexLock l(f.mu);
+    if (!f.snapshot) return f.read_error;
+    *out = std::make_unique_for_overwrite<char[]>(size);
+    *n = f.snapshot->Read(static_cast<uint64_t>(off), out->get(), size);
+    return 0;
+  }
+  static void Read(fuse_req_t req, fuse_ino_t, size_t size, off_t off,
+                   fuse_file_info* fi) {
+    std::unique_ptr<char[]> buf;
+    size_t n = 0;
+    if (int err = DoRead(Self(req), FileOf(fi), size, off, &buf, &n)) {
+      fuse_reply_err(req, err);
+    } else {
+      fuse_reply_buf(req, buf.get(), n);
+    }
+  }
+
+  static void Write(fuse_req_t req, fuse_ino_t, const char* buf, size_t size,
+                    off_t, fuse_file_info* fi) {
+    // Linux: the offset is ignored, as cgroup files do.
+    OpenFile& f = FileOf(fi);
+    Status s = Self(req).fw_.WriteFile(
+        f.container, f.name, std::string_view(buf, size), CredentialsOf(req));
+    if (s.ok()) {
+      fuse_reply_write(req, size);
+    } else {
+      fuse_reply_err(req, s.code());
+    }
+  }
+
+  static void Release(fuse_req_t req, fuse_ino_t, fuse_file_info* fi) {
+    Self(req).DropHandle(fi->fh);
+    fuse_reply_err(req, 0);
+  }
+
+  // ---- directories ------------------------------------------------------
+
+  static void OpenDirectory(fuse_req_t req, fuse_ino_t ino,
+                            fuse_file_info* fi) {
+    InodeInfo dir;
+    if (int err = DirOf(Self(req), ino, &dir)) {
+      fuse_reply_err(req, err);
+      return;
+    }
+    ContainerFs& fs = Self(req);
+    fi->fh = fs.AddHandle(std::make_unique<OpenDir>());
+    if (fuse_reply_open(req, fi) != 0) fs.DropHandle(fi->fh);
+  }
+
+  // Offsets: 0 = start, i + 1 after entry i; entries 0 and 1 are "." and
+  // "..", then Framework::ReadDir order (children, then files).
+  static int DoReadDir(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
+                       fuse_file_info* fi, bool plus, std::vector<char>* out) {
+    ContainerFs& fs = Self(req);
+    InodeInfo dir;
+    if (int err = DirOf(fs, ino, &dir)) return err;
+    OpenDir& d = static_cast<OpenDir&>(*reinterpret_cast<Handle*>(fi->fh));
+    MutexLock l(d.mu);
+    if (off == 0 || !d.loaded) {
+      auto entries = fs.fw_.ReadDir(dir.container);
+      if (entries.ok()) {
+        d.entries = std::move(entries).value();
+      } else if (!fs.fw_.GetContainer(dir.container).ok()) {
+        d.entries.clear();  // as kernfs: a removed directory lists empty
+      } else {
+        return entries.code();
+      }
+      d.loaded = true;
+    }
+    out->resize(size);
+    size_t used = 0;
+    InodeNumber up = dir.parent != 0 ? dir.parent : ino;
+    for (size_t i = static_cast<size_t>(off); i < d.entries.size() + 2; ++i) {
+      char* at = out->data() + used;
+      size_t left = size - used;
+      off_t next = static_cast<off_t>(i + 1);
+      size_t need;
+      if (i < 2) {
+        // The kernel takes no reference for "." and "..".
+        fuse_entry_param e{};
+        e.ino = i == 0 ? ino : up;
+        e.attr.st_ino = e.ino;
+        e.attr.st_mode = S_IFDIR;
+        const char* name = i == 0 ? "." : "..";
+        need = plus ? fuse_add_direntry_plus(req, at, left, name, &e, next)
+                    : fuse_add_direntry(req, at, left, name, &e.attr, next);
+        if (need > left) break;
+      } else {
+        const DirEntry& entry = d.entries[i - 2];
+        fuse_entry_param e;
+        MakeEntry(fs, ino, dir, entry, plus ? 1 : 0, &e);
+        need = plus ? fuse_add_direntry_plus(req, at, left, entry.name.c_str(),
+                                             &e, next)
+                    : fuse_add_direntry(req, at, left, entry.name.c_str(),
+                                        &e.attr, next);
+        if (need > left) {
+          if (plus) ForgetOne(fs, e.ino, 1);  // not delivered
+          break;
+        }
+      }
+      used += need;
+    }
+    out->resize(used);
+    return 0;
+  }
+  static void ReadDirCommon(fuse_req_t req, fuse_ino_t ino, size_t size,
+                            off_t off, fuse_file_info* fi, bool plus) {
+    std::vector<char> buf;
+    if (int err = DoReadDir(req, ino, size, off, fi, plus, &buf)) {
+      fuse_reply_err(req, err);
+    } else {
+      fuse_reply_buf(req, buf.data(), buf.size());
+    }
+  }
+  static void ReadDir(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
+                      fuse_file_info* fi) {
+    ReadDirCommon(req, ino, size, off, fi, false);
+  }
+  static void ReadDirPlus(fuse_req_t req, fuse_ino_t ino, size_t size,
+                          off_t off, fuse_file_info* fi) {
+    ReadDirCommon(req, ino, size, off, fi, true);
+  }
+
+  static void ReleaseDir(fuse_req_t req, fuse_ino_t, fuse_file_info* fi) {
+    Self(req).DropHandle(fi->fh);
+    fuse_reply_err(req, 0);
+  }
+
+  static void StatFs(fuse_req_t req, fuse_ino_t) {
+    // What statfs(2) says on a cgroup v1 mount: no blocks, no inode counts.
+    struct statvfs st {};
+    st.f_bsize = 4096;
+    st.f_frsize = 4096;
+    st.f_namemax = 255;
+    fuse_reply_statfs(req, &st);
+  }
+};
+
+// ---- ContainerFs --------------------------------------------------------
+
+ContainerFs::ContainerFs(Framework& fw, HierarchyId hierarchy,
+                         FsOptions options)
+    : fw_(fw),
+      hierarchy_(hierarchy),
+      options_(std::move(options)),
+      root_(RootOf(fw, hierarchy)),
+      inodes_(std::make_unique<InodeTable>(root_)) {}
+
+ContainerFs::~ContainerFs() { Stop(); }
+
+Status ContainerFs::Start(const std::string& mountpoint) {
+  if (running_) return Err(EBUSY, "already serving ", mountpoint_);
+  if (root_ == kNoContainer || !fw_.GetContainer(root_).ok()) {
+    return Err(ENOENT, "no hierarchy ", hierarchy_);
+  }
+  // A new mount: the kernel holds no reference from an earlier one.
+  inodes_->Reset();
+
+  std::string opts = StrCat("fsname=", options_.fsname,
+                            ",subtype=gpc,default_permissions,allow_other");
+  std::vector<std::string> argv_storage = {"gpc", "-o", opts};
+  std::vector<char*> argv;
+  for (std::string& a : argv_storage) argv.push_back(a.data());
+  fuse_args args = FUSE_ARGS_INIT(static_cast<int>(argv.size()), argv.data());
+  fuse_lowlevel_ops ops{};
+  Ops::Assign(ops);
+  fuse_session* se = fuse_session_new(&args, &ops, sizeof ops, this);
+  fuse_opt_free_args(&args);
+  if (se == nullptr) return Err(EINVAL, "fuse_session_new failed");
+  errno = 0;
+  if (fuse_session_mount(se, mountpoint.c_str()) != 0) {
+    int err = errno != 0 ? errno : EIO;
+    fuse_session_destroy(se);
+    return Err(err, "mount of ", mountpoint, " failed");
+  }
+  session_ = se;
+  mountpoint_ = mountpoint;
+  running_ = true;
+  {
+    MutexLock l(notice_mu_);
+    notifier_stop_ = false;
+    notifier_running_ = true;
+    notices_.clear();
+  }
+  notifier_ = std::thread([this] { NotifierLoop(); });
+  int max_threads = std::max(1, options_.max_threads);
+  loop_thread_ = std::thread([se, max_threads] {
+    fuse_loop_config* cfg = fuse_loop_cfg_create();
+    fuse_loop_cfg_set_max_threads(cfg, static_cast<unsigned>(max_threads));
+    fuse_loop_cfg_set_idle_threads(cfg, static_cast<unsigned>(max_threads));
+    fuse_loop_cfg_set_clone_fd(cfg, 0);
+    fuse_session_loop_mt(se, cfg);
+    fuse_loop_cfg_destroy(cfg);
+  });
+  return OkStatus();
+}
+
+void ContainerFs::Stop() {
+  if (!running_) return;
+  StopNotifier();
+  fuse_session_exit(session_);
+  // Unmounting ends the connection, which makes every serving thread's
+  // read of /dev/fuse fail and the loop return. With files still open a
+  // plain umount is EBUSY: MNT_FORCE aborts the connection (open files then
+  // fail with ENOTCONN) and the detach takes it out of the namespace.
+  const char* mp = mountpoint_.c_str();
+  if (umount2(mp, UMOUNT_NOFOLLOW) != 0 && errno == EBUSY) {
+    umount2(mp, MNT_FORCE | UMOUNT_NOFOLLOW);
+    umount2(mp, MNT_DETACH | UMOUNT_NOFOLLOW);
+  }
+  loop_thread_.join();
+  {
+    // Files still open at a forced unmount get no release.
+    MutexLock l(handles_mu_);
+    handles_.clear();
+  }
+  // Closes the device (the mount is gone already, so no second umount).
+  fuse_session_unmount(session_);
+  fuse_session_destroy(session_);
+  session_ = nullptr;
+  running_ = false;
+}
+
+uint64_t ContainerFs::AddHandle(std::unique_ptr<Handle> h) {
+  Handle* raw = h.get();
+  MutexLock l(handles_mu_);
+  handles_.emplace(raw, std::move(h));
+  return reinterpret_cast<uint64_t>(raw);
+}
+
+void ContainerFs::DropHandle(uint64_t fh) {
+  std::unique_ptr<Handle> gone;  // freed after unlocking
+  MutexLock l(handles_mu_);
+  auto it = handles_.find(reinterpret_cast<Handle*>(fh));
+  GPC_CHECK(it != handles_.end(), "release of unknown handle ", fh);
+  gone = std::move(it->second);
+  handles_.erase(it);
+}
+
+void ContainerFs::NoteMadeHere(ContainerId id) {
+  MutexLock l(notice_mu_);
+  if (made_here_.size() >= kMaxMadeHere) made_here_.clear();
+  made_here_.insert(id);
+}
+
+void ContainerFs::OnEvent(const Event& e) {
+  if (e.hierarchy != hierarchy_) return;
+  if (e.kind != EventKind::kCreated && e.kind != EventKind::kRemoved) return;
+  if (e.kind == EventKind::kRemoved) inodes_->EraseUnusedOf(e.container);
+  MutexLock l(notice_mu_);
+  // Made through this mount: the kernel already has the right dentry, and
+  // dropping it would cost a lookup.
+  if (e.kind == EventKind::kCreated && made_here_.erase(e.container) != 0) {
+    return;
+  }
+  if (!notifier_running_) return;
+  notices_.push_back(Notice{e.kind, e.container, e.path});
+  notice_cv_.notify_one();
+}
+
+void ContainerFs::StopNotifier() {
+  {
+    MutexLock l(notice_mu_);
+    notifier_stop_ = true;
+    notifier_running_ = false;
+    notice_cv_.notify_one();
+  }
+  if (notifier_.joinable()) notifier_.join();
+}
+
+void ContainerFs::NotifierLoop() {
+  for (;;) {
+    Notice n;
+    {
+      MutexLock l(notice_mu_);
+      while (!notifier_stop_ && notices_.empty()) {
+        CvLock cv_lock{notice_mu_};
+        notice_cv_.wait(cv_lock);
+      }
+      if (notifier_stop_) return;
+      n = std::move(notices_.front());
+      notices_.pop_front();
+    }
+    SendNotice(n);
+  }
+}
+
+void ContainerFs::SendNotice(const Notice& n) {
+  size_t slash = n.path.rfind('/');
+  if (slash == std::string::npos || slash + 1 >= n.path.size()) return;
+  std::string parent_path = slash == 0 ? "/" : n.path.substr(0, slash);
+  std::string name = n.path.substr(slash + 1);
+  auto parent = fw_.Resolve(hierarchy_, parent_path);
+  if (!parent.ok()) return;  // gone or renamed meanwhile
+  std::optional<InodeNumber> pino = inodes_->FindNumber(*parent, "");
+  if (!pino) return;  // never shown to the kernel: nothing cached
+  // Drops the dentry (positive or negative) and the parent's attributes.
+  // ENOENT when the kernel had nothing cached: fine.
+  fuse_lowlevel_notify_inval_entry(session_, *pino, name.c_str(), name.size());
+}
+
+}  // namespace gpc

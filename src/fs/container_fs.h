@@ -1,0 +1,131 @@
+// The container file system: one hierarchy of a Framework served at a mount
+// point through FUSE (libfuse3, low-level API), as the kernel's cgroup v1
+// file system shows it through system calls.
+//
+//   mount point            the hierarchy's root container
+//   <dir>/                 a container (mkdir, rmdir, rename)
+//   <dir>/<file>           a control file (open, read, write, chmod, chown)
+//
+// What the kernel does is the contract (kernfs + cgroup-v1.c); deliberate
+// differences are marked "Linux:" in container_fs.cc.
+//
+// Threading. Start() runs fuse_session_loop_mt() on its own thread, which
+// serves requests from up to `max_threads` threads. Every handler calls the
+// Framework's public (locking) methods only and never holds a lock of this
+// class across one of them. Kernel cache invalidations (OnEvent) are sent
+// from a separate notifier thread, never from a serving thread: the kernel
+// may be holding a directory lock on behalf of the very request that caused
+// the event, and a notification from that thread would wait for itself.
+#pragma once
+
+#include <condition_variable>
+#include <deque>
+#include <memory>
+#include <string>
+#include <thread>
+#include <unordered_map>
+#include <unordered_set>
+
+#include "core/framework.h"
+#include "core/types.h"
+#include "fs/inode_table.h"
+#include "util/result.h"
+#include "util/thread_annotations.h"
+
+struct fuse_session;
+
+namespace gpc {
+
+struct FsOptions {
+  // How long the kernel may cache names and attributes without asking.
+  double entry_timeout_s = 1.0;
+  double attr_timeout_s = 1.0;
+  // The "device" column of /proc/mounts; the type shows as fuse.gpc.
+  std::string fsname = "gpc";
+  // Serving threads at most.
+  int max_threads = 4;
+};
+
+class ContainerFs {
+ public:
+  ContainerFs(Framework& fw, HierarchyId hierarchy, FsOptions options = {});
+  ~ContainerFs();  // Stop()s if running
+  ContainerFs(const ContainerFs&) = delete;
+  ContainerFs& operator=(const ContainerFs&) = delete;
+
+  // Mounts at `mountpoint` (an existing directory) and starts serving;
+  // returns once mounted. ENOENT unknown hierarchy; EBUSY already started;
+  // the mount's errno otherwise.
+  Status Start(const std::string& mountpoint);
+  // Unmounts (forcibly if files are still open) and joins the serving
+  // threads. Idempotent.
+  void Stop();
+
+  const std::string& mountpoint() const { return mountpoint_; }
+  HierarchyId hierarchy() const { return hierarchy_; }
+
+  // A framework event (from the Framework's listener, after its lock is
+  // released). Containers created or removed through another route (the
+  // CLI, another mount of the same hierarchy) are invalidated in the
+  // kernel's caches, asynchronously. Callable from any thread, including a
+  // serving thread of this file system.
+  void OnEvent(const Event& e);
+
+  // For tests: inode table entries and the kernel's references.
+  const InodeTable& inodes() const { return *inodes_; }
+
+ private:
+  class Ops;  // the FUSE handlers (container_fs.cc)
+  // What fi->fh points to: an open file or directory.
+  struct Handle {
+    virtual ~Handle() = default;
+  };
+  // Handles are owned here, so those a forced unmount never released are
+  // freed by Stop().
+  uint64_t AddHandle(std::unique_ptr<Handle> h) GPC_EXCLUDES(handles_mu_);
+  void DropHandle(uint64_t fh) GPC_EXCLUDES(handles_mu_);
+  struct Notice {
+    EventKind kind = EventKind::kCreated;
+    ContainerId container = kNoContainer;
+    std::string path;
+  };
+  // Lets std::condition_variable_any wait on a gpc::Mutex.
+  struct CvLock {
+    Mutex& mu;
+    void lock() GPC_NO_THREAD_SAFETY_ANALYSIS { mu.Lock(); }
+    void unlock() GPC_NO_THREAD_SAFETY_ANALYSIS { mu.Unlock(); }
+  };
+
+  void NoteMadeHere(ContainerId id) GPC_EXCLUDES(notice_mu_);
+  void NotifierLoop() GPC_EXCLUDES(notice_mu_);
+  void StopNotifier() GPC_EXCLUDES(notice_mu_);
+  void SendNotice(const Notice& n);
+
+  Framework& fw_;
+  const HierarchyId hierarchy_;
+  const FsOptions options_;
+  ContainerId root_ = kNoContainer;
+  // Made once; Start() empties it (a new mount holds no references).
+  const std::unique_ptr<InodeTable> inodes_;
+
+  std::string mountpoint_;
+  fuse_session* session_ = nullptr;
+  std::thread loop_thread_;
+  bool running_ = false;  // Start/Stop are called from one thread
+
+  Mutex handles_mu_;
+  std::unordered_map<Handle*, std::unique_ptr<Handle>> handles_
+      GPC_GUARDED_BY(handles_mu_);
+
+  Mutex notice_mu_;
+  std::condition_variable_any notice_cv_;
+  std::deque<Notice> notices_ GPC_GUARDED_BY(notice_mu_);
+  bool notifier_stop_ GPC_GUARDED_BY(notice_mu_) = false;
+  bool notifier_running_ GPC_GUARDED_BY(notice_mu_) = false;
+  // Containers made through this mount whose kCreated event is still to
+  // come: the kernel has their dentries already.
+  std::unordered_set<ContainerId> made_here_ GPC_GUARDED_BY(notice_mu_);
+  std::thread notifier_;
+};
+
+}  // namespace gpc

@@ -1,0 +1,594 @@
+// The container file system on a real FUSE mount, driven by real system
+// calls and real processes, with the tracker keeping the framework's tasks
+// equal to the machine's. As root. Every mount is unmounted, every child
+// killed by its pid and reaped, and the mount point removed, even when an
+// assertion fails. Expected errnos are the kernel's, as observed on a named
+// cgroup v1 hierarchy of the same machine.
+#include <dirent.h>
+#include <fcntl.h>
+#include <gtest/gtest.h>
+#include <pthread.h>
+#include <signal.h>
+#include <sys/prctl.h>
+#include <sys/stat.h>
+#include <sys/statvfs.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <atomic>
+#include <chrono>
+#include <cstring>
+#include <functional>
+#include <mutex>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "fs/container_fs.h"
+#include "linux/linux_host.h"
+#include "linux/tracker.h"
+#include "subsys/all_subsystems.h"
+
+namespace gpc {
+namespace {
+
+using Clock = std::chrono::steady_clock;
+
+#if defined(__has_feature)
+#if __has_feature(thread_sanitizer)
+#define GPC_FS_TEST_TSAN 1
+#endif
+#endif
+#if defined(__SANITIZE_THREAD__)
+#define GPC_FS_TEST_TSAN 1
+#endif
+
+// Waits for `cond` until a deadline; no fixed sleeps.
+bool WaitFor(const std::function<bool()>& cond,
+             std::chrono::milliseconds limit = std::chrono::seconds(10)) {
+  auto deadline = Clock::now() + limit;
+  while (!cond()) {
+    if (Clock::now() > deadline) return false;
+    std::this_thread::sleep_for(std::chrono::milliseconds(2));
+  }
+  return true;
+}
+
+// 0 or the errno of a system call that returns -1 on failure.
+int ErrnoOf(int rc) { return rc < 0 ? errno : 0; }
+
+// One write(2) of `data` to a fresh descriptor: 0 or the errno.
+int WriteFile(const std::string& path, const std::string& data) {
+  int fd = open(path.c_str(), O_WRONLY | O_CLOEXEC);
+  if (fd < 0) return errno;
+  ssize_t n = write(fd, data.data(), data.size());
+  int err = n < 0 ? errno : 0;
+  close(fd);
+  if (err == 0 && static_cast<size_t>(n) != data.size()) return EIO;
+  return err;
+}
+
+std::string ReadFd(int fd, int* err) {
+  std::string out;
+  char buf[4096];
+  for (;;) {
+    ssize_t n = read(fd, buf, sizeof buf);
+    if (n < 0) {
+      *err = errno;
+      return out;
+    }
+    if (n == 0) break;
+    out.append(buf, static_cast<size_t>(n));
+  }
+  *err = 0;
+  return out;
+}
+
+std::string ReadFile(const std::string& path, int* err = nullptr) {
+  int local;
+  int* e = err ? err : &local;
+  int fd = open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd < 0) {
+    *e = errno;
+    return {};
+  }
+  std::string s = ReadFd(fd, e);
+  close(fd);
+  return s;
+}
+
+std::vector<std::string> ListDir(const std::string& path) {
+  std::vector<std::string> names;
+  DIR* d = opendir(path.c_str());
+  if (d == nullptr) return names;
+  while (dirent* e = readdir(d)) {
+    std::string n = e->d_name;
+    if (n != "." && n != "..") names.push_back(n);
+  }
+  closedir(d);
+  return names;
+}
+
+std::string PidList(std::vector<pid_t> pids) {
+  std::sort(pids.begin(), pids.end());
+  std::string s;
+  for (pid_t p : pids) s += std::to_string(p) + "\n";
+  return s;
+}
+
+// A forked child. `body` runs when Go() is called (so the parent can first
+// let the tracker see the child), reports an int back, and the child then
+// waits to be killed. The body must use system calls only (the parent has
+// threads).
+class Child {
+ public:
+  explicit Child(std::function<int()> body) {
+    if (pipe2(go_, O_CLOEXEC) != 0 || pipe2(done_, O_CLOEXEC) != 0) return;
+    pid_ = fork();
+    if (pid_ == 0) {
+      prctl(PR_SET_PDEATHSIG, SIGKILL);
+      char c;
+      if (read(go_[0], &c, 1) == 1) {
+        int result = body();
+        (void)!write(done_[1], &result, sizeof result);
+      }
+      for (;;) pause();
+    }
+  }
+  ~Child() {
+    Kill();
+    for (int fd : {go_[0], go_[1], done_[0], done_[1]}) {
+      if (fd >= 0) close(fd);
+    }
+  }
+  // Runs the body; returns what it reported (-1 if the child died).
+  int Go() {
+    char c = 1;
+    if (write(go_[1], &c, 1) != 1) return -1;
+    int result = -1;
+    if (read(done_[0], &result, sizeof result) != sizeof result) return -1;
+    return result;
+  }
+  void Kill() {
+    if (pid_ > 0) {
+      kill(pid_, SIGKILL);
+      waitpid(pid_, nullptr, 0);
+      pid_ = -1;
+    }
+  }
+  pid_t pid() const { return pid_; }
+
+ private:
+  pid_t pid_ = -1;
+  int go_[2] = {-1, -1};
+  int done_[2] = {-1, -1};
+};
+
+class FsTest : public ::testing::Test {
+ protected:
+  virtual FsOptions Options() { return FsOptions{}; }
+
+  void SetUp() override {
+    if (geteuid() != 0) GTEST_SKIP() << "needs root (FUSE mount, tracker)";
+    if (access("/dev/fuse", R_OK | W_OK) != 0) GTEST_SKIP() << "no /dev/fuse";
+    fw_ = std::make_unique<Framework>(host_, MakeAllSubsystems(host_),
+                                      FrameworkOptions{.start_time_slack = 1});
+    // Before any concurrent use: events go to the mounted file system.
+    fw_->SetEventListener([this](const Event& e) {
+      if (ContainerFs* fs = fs_ptr_.load()) fs->OnEvent(e);
+    });
+    tracker_ = std::make_unique<Tracker>(*fw_, host_);
+    Status s = tracker_->Start();
+    ASSERT_TRUE(s.ok()) << s.error().ToString();
+    tracker_thread_ = std::thread([this] {
+      while (!stop_tracker_.load()) {
+        std::lock_guard l(tracker_mu_);
+        (void)tracker_->Poll(50);
+      }
+    });
+    auto h = fw_->Mount("debug");
+    ASSERT_TRUE(h.ok()) << h.error().ToString();
+    hierarchy_ = *h;
+    root_ = fw_->GetHierarchy(hierarchy_)->root;
+    char tmpl[] = "/tmp/gpcfs_test.XXXXXX";
+    ASSERT_NE(mkdtemp(tmpl), nullptr);
+    dir_ = tmpl;
+    fs_ = std::make_unique<ContainerFs>(*fw_, hierarchy_, Options());
+    s = fs_->Start(dir_);
+    ASSERT_TRUE(s.ok()) << s.error().ToString();
+    fs_ptr_ = fs_.get();
+    CatchUp();
+  }
+
+  void TearDown() override {
+    fs_ptr_ = nullptr;
+    if (fs_) fs_->Stop();
+    fs_.reset();
+    stop_tracker_ = true;
+    if (tracker_thread_.joinable()) tracker_thread_.join();
+    if (!dir_.empty()) rmdir(dir_.c_str());
+  }
+
+  void CatchUp() {
+    std::lock_guard l(tracker_mu_);
+    Status s = tracker_->CatchUp(10'000);
+    ASSERT_TRUE(s.ok()) << s.error().ToString();
+  }
+
+  std::string P(const std::string& rel) const { return dir_ + "/" + rel; }
+
+  ContainerId Id(const std::string& path) {
+    auto id = fw_->Resolve(hierarchy_, path);
+    return id.ok() ? *id : kNoContainer;
+  }
+  ContainerId Where(pid_t tid) {
+    auto c = fw_->ContainerOf(tid, hierarchy_);
+    return c.ok() ? *c : kNoContainer;
+  }
+
+  LinuxHost host_;
+  std::unique_ptr<Framework> fw_;
+  std::unique_ptr<Tracker> tracker_;
+  std::mutex tracker_mu_;  // Poll and CatchUp never overlap
+  std::thread tracker_thread_;
+  std::atomic<bool> stop_tracker_{false};
+  HierarchyId hierarchy_ = 0;
+  ContainerId root_ = kNoContainer;
+  std::string dir_;
+  std::unique_ptr<ContainerFs> fs_;
+  std::atomic<ContainerFs*> fs_ptr_{nullptr};
+};
+
+TEST_F(FsTest, RootListingIsTheFrameworksAndSane) {
+  auto entries = fw_->ReadDir(root_);
+  ASSERT_TRUE(entries.ok());
+  std::vector<std::string> want;
+  for (const DirEntry& e : *entries) want.push_back(e.name);
+  EXPECT_EQ(ListDir(dir_), want);
+  EXPECT_NE(std::find(want.begin(), want.end(), "tasks"), want.end());
+
+  struct stat st;
+  ASSERT_EQ(stat(dir_.c_str(), &st), 0);
+  EXPECT_TRUE(S_ISDIR(st.st_mode));
+  EXPECT_EQ(st.st_ino, 1u);
+  ASSERT_EQ(stat(P("tasks").c_str(), &st), 0);
+  EXPECT_TRUE(S_ISREG(st.st_mode));
+  EXPECT_EQ(st.st_mode & 07777, 0644u);
+  EXPECT_EQ(st.st_size, 0);
+
+  struct statvfs vfs;
+  ASSERT_EQ(statvfs(dir_.c_str(), &vfs), 0);
+  EXPECT_EQ(vfs.f_namemax, 255u);
+
+  // The same file keeps its inode number.
+  struct stat again;
+  ASSERT_EQ(stat(P("tasks").c_str(), &again), 0);
+  EXPECT_EQ(st.st_ino, again.st_ino);
+}
+
+TEST_F(FsTest, MkdirRmdirRenameAndTheirErrnos) {
+  ASSERT_EQ(ErrnoOf(mkdir(P("a").c_str(), 0755)), 0);
+  struct stat st;
+  ASSERT_EQ(stat(P("a").c_str(), &st), 0);
+  EXPECT_TRUE(S_ISDIR(st.st_mode));
+  EXPECT_EQ(st.st_mode & 07777, 0755u);
+  EXPECT_NE(Id("/a"), kNoContainer);
+  EXPECT_EQ(ListDir(P("a")), ListDir(P("a")));  // stable
+  EXPECT_NE(ListDir(P("a")).size(), 0u);
+
+  EXPECT_EQ(ErrnoOf(mkdir(P("a").c_str(), 0755)), EEXIST);
+  EXPECT_EQ(ErrnoOf(mkdir(P("tasks").c_str(), 0755)), EEXIST);
+  EXPECT_EQ(ErrnoOf(mkdir(P("x\ny").c_str(), 0755)), EINVAL);
+  EXPECT_EQ(ErrnoOf(mkdir(P("nope/b").c_str(), 0755)), ENOENT);
+
+  ASSERT_EQ(ErrnoOf(rename(P("a").c_str(), P("b").c_str())), 0);
+  EXPECT_EQ(Id("/a"), kNoContainer);
+  EXPECT_NE(Id("/b"), kNoContainer);
+  EXPECT_EQ(ErrnoOf(stat(P("a").c_str(), &st)), ENOENT);
+  ASSERT_EQ(ErrnoOf(mkdir(P("c").c_str(), 0755)), 0);
+  EXPECT_EQ(ErrnoOf(rename(P("b").c_str(), P("c").c_str())), EEXIST);
+  EXPECT_EQ(ErrnoOf(rename(P("b").c_str(), P("c/b").c_str())), EIO);
+  EXPECT_EQ(ErrnoOf(rename(P("b").c_str(), P("x\ny").c_str())), EINVAL);
+  EXPECT_EQ(ErrnoOf(rename(P("tasks").c_str(), P("t2").c_str())), ENOTDIR);
+  EXPECT_EQ(ErrnoOf(rename(P("b").c_str(), P("tasks").c_str())), ENOTDIR);
+  EXPECT_EQ(ErrnoOf(rename(P("zz").c_str(), P("yy").c_str())), ENOENT);
+
+  // What cgroupfs has no operation for.
+  EXPECT_EQ(ErrnoOf(rmdir(P("tasks").c_str())), ENOTDIR);
+  EXPECT_EQ(ErrnoOf(rmdir(P("zz").c_str())), ENOENT);
+  EXPECT_EQ(ErrnoOf(unlink(P("tasks").c_str())), EPERM);
+  EXPECT_EQ(ErrnoOf(unlink(P("b").c_str())), EISDIR);
+  EXPECT_EQ(ErrnoOf(open(P("new").c_str(), O_CREAT | O_WRONLY, 0644)), EACCES);
+  EXPECT_EQ(
+      ErrnoOf(open(P("tasks").c_str(), O_CREAT | O_EXCL | O_WRONLY, 0644)),
+      EEXIST);
+  EXPECT_EQ(ErrnoOf(mknod(P("nod").c_str(), S_IFREG | 0644, 0)), EACCES);
+  EXPECT_EQ(ErrnoOf(mkfifo(P("fifo").c_str(), 0644)), EPERM);
+  EXPECT_EQ(ErrnoOf(symlink("tasks", P("sl").c_str())), EPERM);
+  EXPECT_EQ(ErrnoOf(link(P("tasks").c_str(), P("ln").c_str())), EPERM);
+  EXPECT_EQ(ErrnoOf(open(P("b").c_str(), O_WRONLY)), EISDIR);
+
+  // truncate and O_TRUNC (`echo > file`) succeed and change nothing.
+  EXPECT_EQ(ErrnoOf(truncate(P("b/notify_on_release").c_str(), 0)), 0);
+  int fd = open(P("b/notify_on_release").c_str(), O_WRONLY | O_TRUNC);
+  EXPECT_GE(fd, 0);
+  if (fd >= 0) close(fd);
+  EXPECT_EQ(ReadFile(P("b/notify_on_release")), "0\n");
+
+  EXPECT_EQ(ErrnoOf(rmdir(P("b").c_str())), 0);
+  EXPECT_EQ(ErrnoOf(rmdir(P("c").c_str())), 0);
+  EXPECT_EQ(Id("/b"), kNoContainer);
+  EXPECT_EQ(ErrnoOf(stat(P("b").c_str(), &st)), ENOENT);
+  EXPECT_EQ(ListDir(dir_).size(), fw_->ReadDir(root_)->size());
+}
+
+TEST_F(FsTest, AttachByPidAndRmdirOfABusyContainer) {
+  ASSERT_EQ(ErrnoOf(mkdir(P("a").c_str(), 0755)), 0);
+  Child child([] { return 0; });
+  CatchUp();
+  ASSERT_EQ(WriteFile(P("a/tasks"), std::to_string(child.pid()) + "\n"), 0);
+  EXPECT_EQ(Where(child.pid()), Id("/a"));
+  EXPECT_EQ(ReadFile(P("a/tasks")), PidList({child.pid()}));
+  EXPECT_EQ(ErrnoOf(rmdir(P("a").c_str())), EBUSY);
+
+  ASSERT_EQ(WriteFile(P("tasks"), std::to_string(child.pid())), 0);
+  EXPECT_EQ(Where(child.pid()), root_);
+  EXPECT_EQ(ReadFile(P("a/tasks")), "");
+  EXPECT_EQ(ErrnoOf(rmdir(P("a").c_str())), 0);
+}
+
+TEST_F(FsTest, WritingZeroMovesTheWriterThread) {
+  ASSERT_EQ(ErrnoOf(mkdir(P("a").c_str(), 0755)), 0);
+  std::string tasks = P("a/tasks");
+  Child child([&tasks] {
+    int fd = open(tasks.c_str(), O_WRONLY);
+    if (fd < 0) return errno;
+    int err = write(fd, "0", 1) == 1 ? 0 : errno;
+    close(fd);
+    return err;
+  });
+  CatchUp();
+  EXPECT_EQ(Where(child.pid()), root_);
+  EXPECT_EQ(child.Go(), 0);
+  EXPECT_EQ(Where(child.pid()), Id("/a"));
+  EXPECT_EQ(ReadFile(tasks), PidList({child.pid()}));
+  child.Kill();
+  CatchUp();
+  EXPECT_EQ(ReadFile(tasks), "");
+  EXPECT_EQ(ErrnoOf(rmdir(P("a").c_str())), 0);
+}
+
+TEST_F(FsTest, BadWritesFailWithTheKernelsErrnos) {
+  EXPECT_EQ(WriteFile(P("tasks"), "abc"), EINVAL);
+  EXPECT_EQ(WriteFile(P("tasks"), "\n"), EINVAL);
+  pid_t dead;
+  {
+    Child gone([] { return 0; });
+    dead = gone.pid();
+  }
+  CatchUp();
+  EXPECT_EQ(WriteFile(P("tasks"), std::to_string(dead)), ESRCH);
+  EXPECT_EQ(WriteFile(P("tasks"), std::string(5000, '1')), E2BIG);
+  // 4096 bytes is still one acceptable write.
+  EXPECT_EQ(WriteFile(P("tasks"), std::string(4095, ' ') + "0"), 0);
+  EXPECT_EQ(Where(getpid()), root_);
+}
+
+TEST_F(FsTest, TasksOfThousandsOfThreadsIsSortedAndSnapshotAtOpen) {
+#ifdef GPC_FS_TEST_TSAN
+  GTEST_SKIP() << "TSan cannot start threads after a multi-threaded fork";
+#endif
+  constexpr int kThreads = 2000;
+  ASSERT_EQ(ErrnoOf(mkdir(P("big").c_str(), 0755)), 0);
+  Child child([] {
+    pthread_attr_t attr;
+    pthread_attr_init(&attr);
+    pthread_attr_setstacksize(&attr, 64 << 10);
+    for (int i = 0; i < kThreads; ++i) {
+      pthread_t t;
+      int err = pthread_create(
+          &t, &attr,
+          [](void*) -> void* {
+            for (;;) pause();
+          },
+          nullptr);
+      if (err != 0) return err;
+    }
+    return 0;
+  });
+  CatchUp();
+  ASSERT_EQ(WriteFile(P("big/tasks"), std::to_string(child.pid())), 0);
+  ASSERT_EQ(child.Go(), 0);  // threads start in big: forked there
+  CatchUp();
+  auto threads = host_.ListThreads(child.pid());
+  ASSERT_TRUE(threads.ok());
+  ASSERT_EQ(threads->size(), static_cast<size_t>(kThreads + 1));
+  std::string want = PidList(*threads);
+  EXPECT_EQ(ReadFile(P("big/tasks")), want);
+
+  // A descriptor opened before a move keeps the list of its open.
+  int fd = open(P("big/tasks").c_str(), O_RDONLY);
+  ASSERT_GE(fd, 0);
+  pid_t moved = (*threads)[kThreads / 2];
+  ASSERT_EQ(WriteFile(P("tasks"), std::to_string(moved)), 0);
+  int err;
+  EXPECT_EQ(ReadFd(fd, &err), want);
+  EXPECT_EQ(err, 0);
+  close(fd);
+  std::vector<pid_t> rest = *threads;
+  rest.erase(std::find(rest.begin(), rest.end(), moved));
+  EXPECT_EQ(ReadFile(P("big/tasks")), PidList(rest));
+
+  child.Kill();
+  CatchUp();
+  EXPECT_EQ(ReadFile(P("big/tasks")), "");
+  EXPECT_EQ(ErrnoOf(rmdir(P("big").c_str())), 0);
+}
+
+TEST_F(FsTest, ChmodAndChownShowInStat) {
+  ASSERT_EQ(ErrnoOf(mkdir(P("a").c_str(), 0755)), 0);
+  struct stat st;
+  ASSERT_EQ(chmod(P("a").c_str(), 0700), 0);
+  ASSERT_EQ(chown(P("a").c_str(), 1234, 5678), 0);
+  ASSERT_EQ(stat(P("a").c_str(), &st), 0);
+  EXPECT_EQ(st.st_mode, S_IFDIR | 0700u);
+  EXPECT_EQ(st.st_uid, 1234u);
+  EXPECT_EQ(st.st_gid, 5678u);
+  EXPECT_EQ(fw_->GetContainer(Id("/a"))->attr, (FileAttr{1234, 5678, 0700}));
+
+  ASSERT_EQ(chmod(P("a/tasks").c_str(), 0600), 0);
+  ASSERT_EQ(chown(P("a/tasks").c_str(), 42, 43), 0);
+  ASSERT_EQ(stat(P("a/tasks").c_str(), &st), 0);
+  EXPECT_EQ(st.st_mode, S_IFREG | 0600u);
+  EXPECT_EQ(st.st_uid, 42u);
+  EXPECT_EQ(st.st_gid, 43u);
+  // Other files keep theirs.
+  ASSERT_EQ(stat(P("a/notify_on_release").c_str(), &st), 0);
+  EXPECT_EQ(st.st_mode, S_IFREG | 0644u);
+  EXPECT_EQ(st.st_uid, 0u);
+  EXPECT_EQ(ErrnoOf(rmdir(P("a").c_str())), 0);
+}
+
+TEST_F(FsTest, NonRootNeedsOwnershipToWrite) {
+  constexpr uid_t kNobody = 65534;
+  ASSERT_EQ(ErrnoOf(mkdir(P("a").c_str(), 0755)), 0);
+  std::string file = P("a/notify_on_release");
+  auto as_nobody = [&file](const char* data) {
+    return [&file, data] {
+      if (setresgid(kNobody, kNobody, kNobody) != 0) return errno;
+      if (setresuid(kNobody, kNobody, kNobody) != 0) return errno;
+      int fd = open(file.c_str(), O_WRONLY);
+      if (fd < 0) return errno;
+      int err = write(fd, data, strlen(data)) >= 0 ? 0 : errno;
+      close(fd);
+      return err;
+    };
+  };
+  {
+    Child c(as_nobody("1"));
+    EXPECT_EQ(c.Go(), EACCES);  // 0644 root:root (default_permissions)
+  }
+  {
+    // chown and chmod are root's and the owner's.
+    Child c([&file] {
+      if (setresuid(kNobody, kNobody, kNobody) != 0) return errno;
+      if (chown(file.c_str(), kNobody, kNobody) == 0) return 0;
+      return errno;
+    });
+    EXPECT_EQ(c.Go(), EPERM);
+  }
+  ASSERT_EQ(chown(file.c_str(), kNobody, kNobody), 0);
+  {
+    Child c(as_nobody("1"));
+    EXPECT_EQ(c.Go(), 0);
+  }
+  EXPECT_EQ(ReadFile(file), "1\n");
+  {
+    Child c([&file] {
+      if (setresuid(kNobody, kNobody, kNobody) != 0) return errno;
+      return chmod(file.c_str(), 0600) == 0 ? 0 : errno;
+    });
+    EXPECT_EQ(c.Go(), 0);  // the owner may chmod
+  }
+  struct stat st;
+  ASSERT_EQ(stat(file.c_str(), &st), 0);
+  EXPECT_EQ(st.st_mode & 07777, 0600u);
+  EXPECT_EQ(ErrnoOf(rmdir(P("a").c_str())), 0);
+}
+
+TEST_F(FsTest, FilesOfARemovedContainerAnswerEnodev) {
+  ASSERT_EQ(ErrnoOf(mkdir(P("a").c_str(), 0755)), 0);
+  int fd = open(P("a/notify_on_release").c_str(), O_RDWR);
+  ASSERT_GE(fd, 0);
+  int tasks_fd = open(P("a/tasks").c_str(), O_WRONLY);
+  ASSERT_GE(tasks_fd, 0);
+  ASSERT_EQ(ErrnoOf(rmdir(P("a").c_str())), 0);
+  EXPECT_EQ(ErrnoOf(static_cast<int>(write(fd, "1", 1))), ENODEV);
+  EXPECT_EQ(ErrnoOf(static_cast<int>(write(tasks_fd, "0", 1))), ENODEV);
+  char buf[16];
+  EXPECT_EQ(ErrnoOf(static_cast<int>(read(fd, buf, sizeof buf))), ENODEV);
+  struct stat st;
+  EXPECT_EQ(fstat(fd, &st), 0);  // as the kernel: the inode is still there
+  close(fd);
+  close(tasks_fd);
+}
+
+TEST_F(FsTest, RootOpensAnyFileAndEmptyWritesAreNoOps) {
+  ASSERT_EQ(ErrnoOf(mkdir(P("a").c_str(), 0755)), 0);
+  // As kernfs: root is not held back by mode bits, not even 0000.
+  ASSERT_EQ(chmod(P("a/notify_on_release").c_str(), 0), 0);
+  EXPECT_EQ(ReadFile(P("a/notify_on_release")), "0\n");
+  EXPECT_EQ(WriteFile(P("a/notify_on_release"), "1"), 0);
+  int fd = open(P("a/tasks").c_str(), O_WRONLY);
+  ASSERT_GE(fd, 0);
+  EXPECT_EQ(write(fd, "", 0), 0);
+  close(fd);
+  // An open directory that is removed lists empty.
+  DIR* d = opendir(P("a").c_str());
+  ASSERT_NE(d, nullptr);
+  ASSERT_EQ(ErrnoOf(rmdir(P("a").c_str())), 0);
+  int names = 0;
+  while (dirent* e = readdir(d)) {
+    if (strcmp(e->d_name, ".") != 0 && strcmp(e->d_name, "..") != 0) ++names;
+  }
+  closedir(d);
+  EXPECT_EQ(names, 0);
+}
+
+TEST_F(FsTest, NotifyOnReleaseIsInherited) {
+  ASSERT_EQ(WriteFile(P("notify_on_release"), "1"), 0);
+  ASSERT_EQ(ErrnoOf(mkdir(P("a").c_str(), 0755)), 0);
+  EXPECT_EQ(ReadFile(P("a/notify_on_release")), "1\n");
+  ASSERT_EQ(WriteFile(P("a/notify_on_release"), "0"), 0);
+  ASSERT_EQ(ErrnoOf(mkdir(P("a/b").c_str(), 0755)), 0);
+  EXPECT_EQ(ReadFile(P("a/b/notify_on_release")), "0\n");
+  EXPECT_EQ(ErrnoOf(rmdir(P("a/b").c_str())), 0);
+  EXPECT_EQ(ErrnoOf(rmdir(P("a").c_str())), 0);
+  ASSERT_EQ(WriteFile(P("notify_on_release"), "0"), 0);
+}
+
+// Long cache timeouts: only invalidations can make changes made through
+// another route visible.
+class FsEventTest : public FsTest {
+ protected:
+  FsOptions Options() override {
+    return FsOptions{.entry_timeout_s = 3600, .attr_timeout_s = 3600};
+  }
+};
+
+TEST_F(FsEventTest, ContainersChangedElsewhereAreInvalidated) {
+  struct stat st;
+  EXPECT_EQ(ErrnoOf(stat(P("x").c_str(), &st)), ENOENT);
+  auto x = fw_->Mkdir(root_, "x", Credentials::Root(), 0755);
+  ASSERT_TRUE(x.ok());
+  EXPECT_EQ(ErrnoOf(stat(P("x").c_str(), &st)), 0);  // no negative cache
+  ASSERT_EQ(ErrnoOf(stat(P("x/tasks").c_str(), &st)), 0);
+  ASSERT_TRUE(fw_->Rmdir(root_, "x").ok());
+  EXPECT_TRUE(WaitFor([&] { return stat(P("x").c_str(), &st) != 0; }));
+  EXPECT_EQ(errno, ENOENT);
+
+  // Made through this mount: still there, found without a new lookup.
+  ASSERT_EQ(ErrnoOf(mkdir(P("y").c_str(), 0755)), 0);
+  EXPECT_EQ(ErrnoOf(stat(P("y").c_str(), &st)), 0);
+  EXPECT_EQ(ErrnoOf(rmdir(P("y").c_str())), 0);
+}
+
+TEST_F(FsTest, StopWithOpenFilesUnmounts) {
+  ASSERT_EQ(ErrnoOf(mkdir(P("a").c_str(), 0755)), 0);
+  int fd = open(P("a/tasks").c_str(), O_RDONLY);
+  ASSERT_GE(fd, 0);
+  fs_ptr_ = nullptr;
+  fs_->Stop();
+  fs_->Stop();  // idempotent
+  char buf[8];
+  EXPECT_LT(read(fd, buf, sizeof buf), 0);
+  close(fd);
+  struct stat root_st, parent_st;
+  ASSERT_EQ(stat(dir_.c_str(), &root_st), 0);
+  ASSERT_EQ(stat("/tmp", &parent_st), 0);
+  EXPECT_EQ(root_st.st_dev, parent_st.st_dev);  // no longer a mount
+}
+
+}  // namespace
+}  // namespace gpc

@@ -1,0 +1,204 @@
+// gpcd end to end: the real daemon binary with a private configuration
+// (its own socket and mount root under a temp dir), driven only through
+// system calls on its mounts, mount.gpc and SIGTERM. As root.
+#include <fcntl.h>
+#include <gtest/gtest.h>
+#include <signal.h>
+#include <sys/mount.h>
+#include <sys/prctl.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <cstdlib>
+#include <fstream>
+#include <sstream>
+#include <string>
+#include <thread>
+
+#include "daemon/control_protocol.h"
+
+namespace gpc {
+namespace {
+
+using Clock = std::chrono::steady_clock;
+
+std::string ReadAll(const std::string& path) {
+  std::ifstream in(path);
+  std::stringstream ss;
+  ss << in.rdbuf();
+  return ss.str();
+}
+
+// write(2) of `data` to `path`: 0 or the errno.
+int WriteFile(const std::string& path, const std::string& data) {
+  int fd = open(path.c_str(), O_WRONLY | O_CLOEXEC);
+  if (fd < 0) return errno;
+  ssize_t n = write(fd, data.data(), data.size());
+  int err = n < 0 ? errno : 0;
+  close(fd);
+  return err;
+}
+
+bool IsMounted(const std::string& dir) {
+  return ReadAll("/proc/mounts").find(" " + dir + " fuse.gpc ") !=
+         std::string::npos;
+}
+
+// Runs a program, returns its exit status (-1 if it did not exit).
+int RunProgram(const std::vector<std::string>& argv,
+               const std::vector<std::string>& extra_env = {}) {
+  pid_t pid = fork();
+  if (pid == 0) {
+    for (const std::string& e : extra_env) putenv(strdup(e.c_str()));
+    std::vector<char*> args;
+    for (const std::string& a : argv) args.push_back(strdup(a.c_str()));
+    args.push_back(nullptr);
+    int null = open("/dev/null", O_WRONLY);
+    dup2(null, 1);
+    execv(args[0], args.data());
+    _exit(127);
+  }
+  int status = 0;
+  waitpid(pid, &status, 0);
+  return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+}
+
+class GpcdTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    if (geteuid() != 0) GTEST_SKIP() << "gpcd needs root";
+    char tmpl[] = "/tmp/gpcd_test.XXXXXX";
+    ASSERT_NE(mkdtemp(tmpl), nullptr);
+    dir_ = tmpl;
+    chmod(dir_.c_str(), 0755);  // other users reach the socket
+    socket_ = dir_ + "/gpcd.sock";
+    std::ofstream(dir_ + "/gpcd.conf")
+        << "socket " << socket_ << "\nmount_root " << dir_ << "/h\n";
+    daemon_ = fork();
+    if (daemon_ == 0) {
+      prctl(PR_SET_PDEATHSIG, SIGKILL);
+      int log = open((dir_ + "/log").c_str(), O_WRONLY | O_CREAT, 0644);
+      dup2(log, 2);
+      execl(GPCD_PATH, GPCD_PATH, "--config", (dir_ + "/gpcd.conf").c_str(),
+            nullptr);
+      _exit(127);
+    }
+    // Ready when the socket answers.
+    auto deadline = Clock::now() + std::chrono::seconds(20);
+    while (!CallDaemon(socket_, {"ping", "", ""}).ok()) {
+      ASSERT_LT(Clock::now(), deadline) << ReadAll(dir_ + "/log");
+      int status;
+      ASSERT_EQ(waitpid(daemon_, &status, WNOHANG), 0)
+          << "gpcd exited: " << ReadAll(dir_ + "/log");
+      std::this_thread::sleep_for(std::chrono::milliseconds(5));
+    }
+    debug_ = dir_ + "/h/debug";
+  }
+
+  void TearDown() override {
+    if (daemon_ > 0) {
+      kill(daemon_, SIGTERM);
+      waitpid(daemon_, nullptr, 0);
+    }
+    // Whatever gpcd left behind is a failure, but is cleaned up anyway.
+    for (const std::string& m : {debug_, dir_ + "/x"}) {
+      if (!m.empty() && IsMounted(m)) umount2(m.c_str(), MNT_DETACH);
+    }
+    if (!dir_.empty()) std::system(("rm -rf " + dir_).c_str());
+  }
+
+  // Stops gpcd with SIGTERM and reports its exit status.
+  int Terminate() {
+    kill(daemon_, SIGTERM);
+    int status = 0;
+    waitpid(daemon_, &status, 0);
+    daemon_ = -1;
+    return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+  }
+
+  std::string dir_, socket_, debug_;
+  pid_t daemon_ = -1;
+};
+
+TEST_F(GpcdTest, DefaultHierarchyServesTheTour) {
+  ASSERT_TRUE(IsMounted(debug_));
+  // mkdir, echo a pid into tasks, cat it back.
+  ASSERT_EQ(mkdir((debug_ + "/demo").c_str(), 0755), 0);
+  pid_t child = fork();
+  if (child == 0) {
+    prctl(PR_SET_PDEATHSIG, SIGKILL);
+    for (;;) pause();
+  }
+  EXPECT_EQ(WriteFile(debug_ + "/demo/tasks", std::to_string(child)), 0);
+  EXPECT_EQ(ReadAll(debug_ + "/demo/tasks"), std::to_string(child) + "\n");
+  EXPECT_EQ(ReadAll(debug_ + "/demo/debug.taskcount"), "1\n");
+  EXPECT_EQ(rmdir((debug_ + "/demo").c_str()), -1);
+  EXPECT_EQ(errno, EBUSY);
+  kill(child, SIGKILL);
+  waitpid(child, nullptr, 0);
+  auto deadline = Clock::now() + std::chrono::seconds(10);
+  while (rmdir((debug_ + "/demo").c_str()) != 0) {
+    ASSERT_EQ(errno, EBUSY);
+    ASSERT_LT(Clock::now(), deadline) << "the exited child never left";
+    std::this_thread::sleep_for(std::chrono::milliseconds(1));
+  }
+}
+
+TEST_F(GpcdTest, MountHelperMountsRemountsAndGpcdReleasesOnSigterm) {
+  std::string x = dir_ + "/x";
+  ASSERT_EQ(mkdir(x.c_str(), 0755), 0);
+  std::string env = "GPC_SOCKET=" + socket_;
+  // mount(8) would run: mount.gpc none DIR -o rw,OPTIONS
+  ASSERT_EQ(
+      RunProgram({MOUNT_GPC_PATH, "none", x, "-o", "rw,none,name=gpcdtest"},
+                 {env}),
+      0);
+  EXPECT_TRUE(IsMounted(x));
+  EXPECT_NE(ReadAll("/proc/mounts").find("name=gpcdtest " + x + " fuse.gpc"),
+            std::string::npos)
+      << ReadAll("/proc/mounts");
+  EXPECT_EQ(ReadAll(x + "/release_agent"), "\n");
+  // Remount with a release agent.
+  ASSERT_EQ(RunProgram({MOUNT_GPC_PATH, "none", x, "-o",
+                        "remount,none,name=gpcdtest,release_agent=/bin/true"},
+                       {env}),
+            0);
+  EXPECT_EQ(ReadAll(x + "/release_agent"), "/bin/true\n");
+  // A bad option set fails with mount(8)'s failure code and mounts nothing.
+  std::string y = dir_ + "/y";
+  ASSERT_EQ(mkdir(y.c_str(), 0755), 0);
+  EXPECT_EQ(RunProgram({MOUNT_GPC_PATH, "none", y, "-o", "bogus"}, {env}), 32);
+  EXPECT_FALSE(IsMounted(y));
+
+  EXPECT_EQ(Terminate(), 0);
+  EXPECT_FALSE(IsMounted(x)) << "SIGTERM must release every mount";
+  EXPECT_FALSE(IsMounted(debug_));
+  struct stat st;
+  EXPECT_NE(stat(socket_.c_str(), &st), 0) << "the socket must be removed";
+}
+
+TEST_F(GpcdTest, ControlSocketRefusesUnprivilegedMounts) {
+  // A client with another uid: fork, drop to nobody, ask to mount.
+  pid_t pid = fork();
+  if (pid == 0) {
+    if (setresgid(65534, 65534, 65534) != 0 ||
+        setresuid(65534, 65534, 65534) != 0) {
+      _exit(2);
+    }
+    auto reply = CallDaemon(socket_, {"mount", "none,name=evil", "/tmp"});
+    _exit(reply.ok() && reply->find("\"errno\":1") != std::string::npos ? 0
+                                                                        : 1);
+  }
+  int status = 0;
+  waitpid(pid, &status, 0);
+  ASSERT_TRUE(WIFEXITED(status));
+  EXPECT_EQ(WEXITSTATUS(status), 0) << "expected EPERM for a non-root client";
+  auto status_reply = CallDaemon(socket_, {"status", "", ""});
+  ASSERT_TRUE(status_reply.ok());
+  EXPECT_EQ(status_reply->find("evil"), std::string::npos);
+}
+
+}  // namespace
+}  // namespace gpc

@@ -1,0 +1,57 @@
+#include "daemon/config.h"
+
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+
+namespace gpc {
+namespace {
+
+TEST(Config, EmptyMeansBuiltInDefaults) {
+  auto c = ParseConfig("");
+  ASSERT_TRUE(c.ok());
+  EXPECT_EQ(c->socket_path, "/run/gpc/gpcd.sock");
+  EXPECT_TRUE(c->defaults);
+  std::string_view names[] = {"cpuset", "debug"};
+  auto mounts = c->StartupMounts(names);
+  ASSERT_EQ(mounts.size(), 2u);
+  EXPECT_EQ(mounts[0].mountpoint, "/run/gpc/cpuset");
+  EXPECT_EQ(mounts[0].options, "cpuset");
+}
+
+TEST(Config, ExplicitHierarchiesReplaceDefaults) {
+  auto c = ParseConfig(
+      "# comment\n"
+      "socket /tmp/s.sock   # trailing comment\n"
+      "\n"
+      "hierarchy /mnt/a cpuset,noprefix\n"
+      "hierarchy\t/mnt/b\tname=x,none\n");
+  ASSERT_TRUE(c.ok()) << c.error().ToString();
+  EXPECT_EQ(c->socket_path, "/tmp/s.sock");
+  EXPECT_FALSE(c->defaults);
+  std::string_view names[] = {"debug"};
+  auto mounts = c->StartupMounts(names);
+  ASSERT_EQ(mounts.size(), 2u);
+  EXPECT_EQ(mounts[1].options, "name=x,none");
+  auto both = ParseConfig("hierarchy /mnt/a cpuset\ndefaults on\n");
+  ASSERT_TRUE(both.ok());
+  EXPECT_EQ(both->StartupMounts(names).size(), 2u);
+}
+
+TEST(Config, ErrorsNameTheLine) {
+  static const struct {
+    const char* text;
+    const char* line;
+  } kCases[] = {
+      {"bogus x\n", "line 1"},          {"\nsocket relative\n", "line 2"},
+      {"socket\n", "line 1"},           {"defaults maybe\n", "line 1"},
+      {"hierarchy /mnt/a\n", "line 1"}, {"mount_root /a /b\n", "line 1"},
+  };
+  for (const auto& c : kCases) {
+    auto r = ParseConfig(c.text);
+    ASSERT_EQ(r.code(), EINVAL) << c.text;
+    EXPECT_THAT(r.error().message(), ::testing::HasSubstr(c.line)) << c.text;
+  }
+}
+
+}  // namespace
+}  // namespace gpc
