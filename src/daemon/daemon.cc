@@ -79,6 +79,7 @@ Status Daemon::Start() {
     return Err(errno, "control socket ", config_.socket_path);
   }
   wake_fd_ = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+  unmounted_fd_ = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
   control_thread_ = std::thread([this] { ServeControl(); });
 
   std::vector<std::string_view> names;
@@ -105,6 +106,12 @@ Result<HierarchyId> Daemon::MountAt(const std::string& dir,
   GPC_ASSIGN_OR_RETURN(HierarchyId h, fw_->Mount(options));
   GPC_ASSIGN_OR_RETURN(HierarchyInfo info, fw_->GetHierarchy(h));
   FsOptions fs_options;
+  fs_options.on_unmounted = [this, dir] {
+    std::lock_guard nl(notify_mu_);
+    unmounted_.push_back(dir);
+    uint64_t one = 1;
+    (void)!write(unmounted_fd_, &one, sizeof one);
+  };
   // /proc/mounts shows this as the source: the hierarchy's options.
   fs_options.fsname = info.options.substr(info.options.find(',') + 1);
   auto fs = std::make_shared<ContainerFs>(*fw_, h, fs_options);
@@ -247,9 +254,24 @@ int Daemon::Run() {
   sigaddset(&set, SIGTERM);
   sigaddset(&set, SIGINT);
   int sfd = signalfd(-1, &set, SFD_CLOEXEC);
-  pollfd pfd[2] = {{sfd, POLLIN, 0}, {wake_fd_, POLLIN, 0}};
+  pollfd pfd[3] = {
+      {sfd, POLLIN, 0}, {wake_fd_, POLLIN, 0}, {unmounted_fd_, POLLIN, 0}};
   while (!stopping_) {
-    if (poll(pfd, 2, -1) < 0) continue;
+    if (poll(pfd, 3, -1) < 0) continue;
+    if (pfd[2].revents & POLLIN) {
+      uint64_t count;
+      (void)!read(unmounted_fd_, &count, sizeof count);
+      std::vector<std::string> dirs;
+      {
+        std::lock_guard l(notify_mu_);
+        dirs.swap(unmounted_);
+      }
+      for (const std::string& dir : dirs) {
+        Status s = UnmountAt(dir);
+        Log(StrCat("unmounted ", dir, " (umount)",
+                   s.ok() ? "" : ": " + s.error().ToString()));
+      }
+    }
     if (pfd[0].revents & POLLIN) {
       signalfd_siginfo si;
       (void)!read(sfd, &si, sizeof si);
@@ -292,6 +314,8 @@ void Daemon::Shutdown() {
   }
   if (wake_fd_ >= 0) close(wake_fd_);
   wake_fd_ = -1;
+  if (unmounted_fd_ >= 0) close(unmounted_fd_);
+  unmounted_fd_ = -1;
   tracker_.reset();
   fw_.reset();
 }

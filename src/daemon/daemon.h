@@ -67,6 +67,10 @@ class Daemon {
   std::thread control_thread_;
   int listen_fd_ = -1;
   int wake_fd_ = -1;  // eventfd: "shutdown" requests and Run()'s exit
+  // eventfd: a mount was unmounted from outside (umount(8)); Run() then
+  // releases it. The directories wait in unmounted_ (under notify_mu_).
+  int unmounted_fd_ = -1;
+  std::vector<std::string> unmounted_;
   std::atomic<bool> stopping_{false};
 
   // Serialises mount operations. Lock order:

@@ -630,19 +630,23 @@ Status ContainerFs::Start(const std::string& mountpoint) {
   }
   notifier_ = std::thread([this] { NotifierLoop(); });
   int max_threads = std::max(1, options_.max_threads);
-  loop_thread_ = std::thread([se, max_threads] {
+  stopping_ = false;
+  loop_thread_ = std::thread([this, se, max_threads] {
     fuse_loop_config* cfg = fuse_loop_cfg_create();
     fuse_loop_cfg_set_max_threads(cfg, static_cast<unsigned>(max_threads));
     fuse_loop_cfg_set_idle_threads(cfg, static_cast<unsigned>(max_threads));
     fuse_loop_cfg_set_clone_fd(cfg, 0);
     fuse_session_loop_mt(se, cfg);
     fuse_loop_cfg_destroy(cfg);
+    // Not asked to stop: the kernel ended the connection (umount).
+    if (!stopping_ && options_.on_unmounted) options_.on_unmounted();
   });
   return OkStatus();
 }
 
 void ContainerFs::Stop() {
   if (!running_) return;
+  stopping_ = true;
   StopNotifier();
   fuse_session_exit(session_);
   // Unmounting ends the connection, which makes every serving thread's

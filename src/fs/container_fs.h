@@ -18,8 +18,10 @@
 // the event, and a notification from that thread would wait for itself.
 #pragma once
 
+#include <atomic>
 #include <condition_variable>
 #include <deque>
+#include <functional>
 #include <memory>
 #include <string>
 #include <thread>
@@ -44,6 +46,10 @@ struct FsOptions {
   std::string fsname = "gpc";
   // Serving threads at most.
   int max_threads = 4;
+  // Called from the serving thread when the session ends without Stop():
+  // someone ran umount(8) on the mount point. The owner must still call
+  // Stop() (from another thread) to release the session.
+  std::function<void()> on_unmounted;
 };
 
 class ContainerFs {
@@ -111,7 +117,8 @@ class ContainerFs {
   std::string mountpoint_;
   fuse_session* session_ = nullptr;
   std::thread loop_thread_;
-  bool running_ = false;  // Start/Stop are called from one thread
+  bool running_ = false;               // Start/Stop are called from one thread
+  std::atomic<bool> stopping_{false};  // Stop() is ending the session
 
   Mutex handles_mu_;
   std::unordered_map<Handle*, std::unique_ptr<Handle>> handles_

@@ -553,7 +553,10 @@ TEST_F(FsTest, NotifyOnReleaseIsInherited) {
 class FsEventTest : public FsTest {
  protected:
   FsOptions Options() override {
-    return FsOptions{.entry_timeout_s = 3600, .attr_timeout_s = 3600};
+    FsOptions o;
+    o.entry_timeout_s = 3600;
+    o.attr_timeout_s = 3600;
+    return o;
   }
 };
 

@@ -172,6 +172,22 @@ TEST_F(GpcdTest, MountHelperMountsRemountsAndGpcdReleasesOnSigterm) {
   EXPECT_EQ(RunProgram({MOUNT_GPC_PATH, "none", y, "-o", "bogus"}, {env}), 32);
   EXPECT_FALSE(IsMounted(y));
 
+  // umount(8) from outside: gpcd notices and releases the hierarchy, so the
+  // same options mount again (a new mount count, the same tree).
+  ASSERT_EQ(umount(x.c_str()), 0);
+  auto deadline = Clock::now() + std::chrono::seconds(10);
+  for (;;) {
+    auto st = CallDaemon(socket_, {"status", "", ""});
+    ASSERT_TRUE(st.ok());
+    if (st->find(x) == std::string::npos) break;
+    ASSERT_LT(Clock::now(), deadline) << "gpcd never noticed the umount";
+    std::this_thread::sleep_for(std::chrono::milliseconds(2));
+  }
+  ASSERT_EQ(RunProgram({MOUNT_GPC_PATH, "none", x, "-o", "none,name=gpcdtest"},
+                       {env}),
+            0);
+  EXPECT_TRUE(IsMounted(x));
+
   EXPECT_EQ(Terminate(), 0);
   EXPECT_FALSE(IsMounted(x)) << "SIGTERM must release every mount";
   EXPECT_FALSE(IsMounted(debug_));
