@@ -29,7 +29,8 @@ Result<ControlRequest> ParseControlRequest(std::string_view line) {
   if (!field("op", &r.op, true)) return Err(EINVAL, "request needs \"op\"");
   bool needs_dir = r.op == "mount" || r.op == "remount" || r.op == "umount";
   bool needs_options = r.op == "mount" || r.op == "remount";
-  if (!needs_dir && r.op != "ping" && r.op != "status" && r.op != "shutdown") {
+  if (!needs_dir && r.op != "ping" && r.op != "status" && r.op != "shutdown" &&
+      r.op != "events") {
     return Err(EINVAL, "unknown op '", r.op, "'");
   }
   if (!field("dir", &r.dir, needs_dir)) {

@@ -5,8 +5,18 @@
 //   <- {"ok":false,"errno":16,"error":"EBUSY","message":"subsystem ..."}
 //
 // Operations: ping, status, mount {options, dir}, remount {options, dir},
-// umount {dir}, shutdown. Changing mounts needs uid 0 (checked with
+// umount {dir}, shutdown, events. Changing mounts needs uid 0 (checked with
 // SO_PEERCRED), as mount(2) needs CAP_SYS_ADMIN.
+//
+// "events" keeps the connection open: after {"ok":true} the daemon writes
+// one line per container event, for every user —
+//   {"event":"emptied","hierarchy":1,"container":7,"path":"/a/b",
+//    "mounts":["/run/gpc/debug"]}
+// with event one of created, removed, populated, emptied, release. It is
+// the pollable notification that needs no release agent: poll(2) the
+// socket. A subscriber that does not read (its socket buffer full) is
+// disconnected rather than slowing the daemon; it can reconnect and resync
+// from the file system.
 #pragma once
 
 #include <string>

@@ -224,6 +224,20 @@ void Daemon::ServeControl() {
     }
     if (size_t nl = line.find('\n'); nl != std::string::npos) line.resize(nl);
     auto request = ParseControlRequest(line);
+    if (request.ok() && request->op == "events") {
+      // The connection stays open and becomes a subscriber.
+      std::string ok = OkReply() + "\n";
+      int big = 1 << 20;
+      setsockopt(c, SOL_SOCKET, SO_SNDBUF, &big, sizeof big);
+      if (send(c, ok.data(), ok.size(), MSG_NOSIGNAL) ==
+          static_cast<ssize_t>(ok.size())) {
+        std::lock_guard l(subscribers_mu_);
+        subscribers_.push_back(c);
+      } else {
+        close(c);
+      }
+      continue;
+    }
     std::string reply =
         request.ok() ? Handle(*request, cred.uid) : ErrorReply(request.error());
     reply += "\n";
@@ -237,6 +251,7 @@ void Daemon::OnEvent(const Event& e) {
     Log(StrCat("release ", e.path, " in hierarchy ", e.hierarchy,
                e.release_agent.empty() ? "" : " -> " + e.release_agent));
   }
+  Publish(e);
   if (e.kind != EventKind::kCreated && e.kind != EventKind::kRemoved) return;
   std::vector<std::shared_ptr<ContainerFs>> targets;
   {
@@ -246,6 +261,31 @@ void Daemon::OnEvent(const Event& e) {
   for (const auto& fs : targets) {
     if (fs->hierarchy() == e.hierarchy) fs->OnEvent(e);
   }
+}
+
+void Daemon::Publish(const Event& e) {
+  std::vector<std::string> dirs;
+  {
+    std::lock_guard l(notify_mu_);
+    for (const auto& fs : notify_targets_) {
+      if (fs->hierarchy() == e.hierarchy) dirs.push_back(fs->mountpoint());
+    }
+  }
+  std::string line = nlohmann::json{{"event", EventKindName(e.kind)},
+                                    {"hierarchy", e.hierarchy},
+                                    {"container", e.container},
+                                    {"path", e.path},
+                                    {"mounts", dirs}}
+                         .dump() +
+                     "\n";
+  std::lock_guard l(subscribers_mu_);
+  std::erase_if(subscribers_, [&](int fd) {
+    // Never block an event's deliverer on a slow reader.
+    ssize_t n = send(fd, line.data(), line.size(), MSG_DONTWAIT | MSG_NOSIGNAL);
+    if (n == static_cast<ssize_t>(line.size())) return false;
+    close(fd);
+    return true;
+  });
 }
 
 int Daemon::Run() {
@@ -307,6 +347,11 @@ void Daemon::Shutdown() {
   }
   if (tracker_) tracker_->Stop();
   if (tracker_thread_.joinable()) tracker_thread_.join();
+  {
+    std::lock_guard l(subscribers_mu_);
+    for (int fd : subscribers_) close(fd);
+    subscribers_.clear();
+  }
   if (listen_fd_ >= 0) {
     close(listen_fd_);
     unlink(config_.socket_path.c_str());

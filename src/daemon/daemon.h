@@ -57,6 +57,8 @@ class Daemon {
   void ServeControl();
   std::string Handle(const ControlRequest& request, uid_t peer_uid);
   void OnEvent(const Event& e) GPC_EXCLUDES(mounts_mu_);
+  // Writes the event to every "events" subscriber.
+  void Publish(const Event& e);
   void Shutdown() GPC_EXCLUDES(mounts_mu_);
 
   DaemonConfig config_;
@@ -71,6 +73,11 @@ class Daemon {
   // releases it. The directories wait in unmounted_ (under notify_mu_).
   int unmounted_fd_ = -1;
   std::vector<std::string> unmounted_;
+
+  // Connections of "events" subscribers. Lock order: mounts_mu_ ->
+  // subscribers_mu_ (never held across a framework call).
+  std::mutex subscribers_mu_;
+  std::vector<int> subscribers_;
   std::atomic<bool> stopping_{false};
 
   // Serialises mount operations. Lock order:

@@ -3,15 +3,19 @@
 // system calls on its mounts, mount.gpc and SIGTERM. As root.
 #include <fcntl.h>
 #include <gtest/gtest.h>
+#include <poll.h>
 #include <signal.h>
 #include <sys/mount.h>
 #include <sys/prctl.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/un.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
 #include <chrono>
 #include <cstdlib>
+#include <cstring>
 #include <fstream>
 #include <sstream>
 #include <string>
@@ -214,6 +218,71 @@ TEST_F(GpcdTest, ControlSocketRefusesUnprivilegedMounts) {
   auto status_reply = CallDaemon(socket_, {"status", "", ""});
   ASSERT_TRUE(status_reply.ok());
   EXPECT_EQ(status_reply->find("evil"), std::string::npos);
+}
+
+TEST_F(GpcdTest, EventStreamAndReleaseAgentReportAnEmptiedContainer) {
+  // Subscribe: a plain socket a client poll()s.
+  int sub = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  ASSERT_GE(sub, 0);
+  sockaddr_un addr{};
+  addr.sun_family = AF_UNIX;
+  std::memcpy(addr.sun_path, socket_.c_str(), socket_.size() + 1);
+  ASSERT_EQ(connect(sub, reinterpret_cast<sockaddr*>(&addr), sizeof addr), 0);
+  std::string req = "{\"op\":\"events\"}\n";
+  ASSERT_EQ(write(sub, req.data(), req.size()),
+            static_cast<ssize_t>(req.size()));
+  std::string got;
+  auto read_until = [&](const std::string& needle) {
+    auto deadline = Clock::now() + std::chrono::seconds(10);
+    while (got.find(needle) == std::string::npos) {
+      if (Clock::now() > deadline) return false;
+      pollfd p{sub, POLLIN, 0};
+      if (poll(&p, 1, 100) == 1) {
+        char buf[4096];
+        ssize_t n = read(sub, buf, sizeof buf);
+        if (n <= 0) return false;
+        got.append(buf, static_cast<size_t>(n));
+      }
+    }
+    return true;
+  };
+  ASSERT_TRUE(read_until("{\"ok\":true}\n"));
+
+  // A release agent that records its argument and environment.
+  std::string agent = dir_ + "/agent.sh";
+  std::string out = dir_ + "/agent.out";
+  std::ofstream(agent) << "#!/bin/sh\necho \"$1 $HOME $PATH\" >> " << out
+                       << "\n";
+  chmod(agent.c_str(), 0755);
+  ASSERT_EQ(WriteFile(debug_ + "/release_agent", agent), 0);
+  ASSERT_EQ(mkdir((debug_ + "/gone").c_str(), 0755), 0);
+  ASSERT_EQ(WriteFile(debug_ + "/gone/notify_on_release", "1"), 0);
+  pid_t child = fork();
+  if (child == 0) {
+    prctl(PR_SET_PDEATHSIG, SIGKILL);
+    for (;;) pause();
+  }
+  ASSERT_EQ(WriteFile(debug_ + "/gone/tasks", std::to_string(child)), 0);
+  kill(child, SIGKILL);
+  waitpid(child, nullptr, 0);
+
+  EXPECT_TRUE(read_until("\"event\":\"release\"")) << got;
+  for (const char* kind : {"created", "populated", "emptied", "release"}) {
+    EXPECT_NE(got.find(std::string("{\"container\":")), std::string::npos);
+    EXPECT_NE(got.find(std::string("\"event\":\"") + kind + "\""),
+              std::string::npos)
+        << kind << " missing from:\n"
+        << got;
+  }
+  EXPECT_NE(got.find("\"path\":\"/gone\""), std::string::npos) << got;
+  auto deadline = Clock::now() + std::chrono::seconds(10);
+  while (ReadAll(out).empty()) {
+    ASSERT_LT(Clock::now(), deadline) << "the release agent never ran";
+    std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  }
+  EXPECT_EQ(ReadAll(out), "/gone / /sbin:/bin:/usr/sbin:/usr/bin\n");
+  close(sub);
+  EXPECT_EQ(rmdir((debug_ + "/gone").c_str()), 0);
 }
 
 }  // namespace

@@ -35,6 +35,7 @@ TEST(ControlProtocol, BadRequests) {
       {std::string(kMaxRequestBytes + 1, ' '), E2BIG},
       {R"({"op":"umount","dir":"/x"})", 0},
       {R"({"op":"status","extra":[1]})", 0},
+      {R"({"op":"events"})", 0},
   };
   for (const auto& c : kCases) {
     EXPECT_EQ(ParseControlRequest(c.line).code(), c.err)
