@@ -80,7 +80,6 @@ Status Daemon::Start() {
   }
   wake_fd_ = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
   unmounted_fd_ = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
-  control_thread_ = std::thread([this] { ServeControl(); });
 
   std::vector<std::string_view> names;
   for (Subsystem* ss : fw_->subsystems()) names.push_back(ss->name());
@@ -93,6 +92,9 @@ Status Daemon::Start() {
     }
     Log(StrCat("mounted ", spec.options, " at ", spec.mountpoint));
   }
+  // Answer clients only now: an answer means every configured mount is up
+  // (clients that connected meanwhile wait in the listen backlog).
+  control_thread_ = std::thread([this] { ServeControl(); });
   return OkStatus();
 }
 
