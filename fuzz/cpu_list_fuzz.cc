@@ -13,6 +13,7 @@
 #include <string_view>
 #include <vector>
 
+#include "fuzz_check.h"
 #include "util/cpu_list.h"
 
 namespace {
@@ -24,17 +25,8 @@ constexpr size_t kMaxInput = 1024;
 constexpr size_t kSizes[] = {0, 1, 2, 7, 8, 63, 64, 65, 128, 1000};
 
 [[noreturn]] void Fail(const char* what, std::string_view text, size_t nbits) {
-  std::fprintf(stderr, "cpu_list_fuzz: %s (nbits=%zu, input=\"", what, nbits);
-  for (char c : text) {
-    unsigned char u = static_cast<unsigned char>(c);
-    if (u >= 0x20 && u < 0x7f && u != '"' && u != '\\') {
-      std::fputc(u, stderr);
-    } else {
-      std::fprintf(stderr, "\\x%02x", u);
-    }
-  }
-  std::fprintf(stderr, "\")\n");
-  std::abort();
+  std::string context = gpc::StrCat(what, " (nbits=", nbits, ")");
+  gpc::fuzz::Fail("cpu_list_fuzz", context.c_str(), text);
 }
 
 #define CHECK_PROP(cond, text, nbits)      \

@@ -10,6 +10,7 @@
 #include <string>
 #include <string_view>
 
+#include "fuzz_check.h"
 #include "util/parse.h"
 
 namespace {
@@ -20,17 +21,7 @@ constexpr uint64_t kU64Max = std::numeric_limits<uint64_t>::max();
 constexpr uint64_t kS64Max = std::numeric_limits<int64_t>::max();
 
 [[noreturn]] void Fail(const char* what, std::string_view text) {
-  std::fprintf(stderr, "parse_fuzz: %s (input=\"", what);
-  for (char c : text) {
-    unsigned char u = static_cast<unsigned char>(c);
-    if (u >= 0x20 && u < 0x7f && u != '"' && u != '\\') {
-      std::fputc(u, stderr);
-    } else {
-      std::fprintf(stderr, "\\x%02x", u);
-    }
-  }
-  std::fprintf(stderr, "\")\n");
-  std::abort();
+  gpc::fuzz::Fail("parse_fuzz", what, text);
 }
 
 #define CHECK_PROP(cond, text)      \

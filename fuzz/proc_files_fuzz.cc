@@ -12,6 +12,7 @@
 #include <string>
 #include <string_view>
 
+#include "fuzz_check.h"
 #include "linux/proc_files.h"
 
 namespace {
@@ -19,17 +20,7 @@ namespace {
 constexpr size_t kMaxInput = 8192;
 
 [[noreturn]] void Fail(const char* what, std::string_view text) {
-  std::fprintf(stderr, "proc_files_fuzz: %s (input=\"", what);
-  for (char c : text) {
-    unsigned char u = static_cast<unsigned char>(c);
-    if (u >= 0x20 && u < 0x7f && u != '"' && u != '\\') {
-      std::fputc(u, stderr);
-    } else {
-      std::fprintf(stderr, "\\x%02x", u);
-    }
-  }
-  std::fprintf(stderr, "\")\n");
-  std::abort();
+  gpc::fuzz::Fail("proc_files_fuzz", what, text);
 }
 
 #define CHECK_PROP(cond, text)      \
