@@ -158,7 +158,9 @@ Result<size_t> Tracker::Poll(int timeout_ms) {
   if (tick) DrainTaskstats();
   GPC_ASSIGN_OR_RETURN(size_t handled, HandleBatch());
   if (sync) {
-    for (size_t more = handled; more > 0;) {
+    // Everything stamped before now: see CaughtUp().
+    MonoNanos since = host_.MonotonicNow();
+    for (size_t more = handled; more > 0 && !CaughtUp(since);) {
       GPC_ASSIGN_OR_RETURN(more, HandleBatch());
       handled += more;
     }
@@ -189,7 +191,10 @@ Result<size_t> Tracker::HandleBatch() {
   for (const ProcEvent& e : events_) Handle(e);
   if (!events_.empty()) {
     MonoNanos now = host_.MonotonicNow();
-    for (const ProcEvent& e : events_) RecordLag(now - e.timestamp);
+    for (const ProcEvent& e : events_) {
+      RecordLag(now - e.timestamp);
+      last_batch_max_ts_ = std::max(last_batch_max_ts_, e.timestamp);
+    }
   }
   const ConnectorCounters& c = connector_->counters();
   counts_.overflows = c.overflows;
@@ -210,12 +215,21 @@ void Tracker::Sync(int timeout_ms) {
                     [&] { return sync_served_ >= ticket; });
 }
 
+bool Tracker::CaughtUp(MonoNanos since) const {
+  // The kernel stamps an event and queues it within microseconds, so once a
+  // batch holds an event stamped well after `since`, every event stamped
+  // before it has been read. (Waiting for an empty socket instead would
+  // never end while other processes keep forking.)
+  constexpr MonoNanos kMargin = 5'000'000;
+  return last_batch_max_ts_ >= since + kMargin;
+}
+
 Status Tracker::CatchUp(int timeout_ms) {
-  MonoNanos deadline =
-      host_.MonotonicNow() + static_cast<MonoNanos>(timeout_ms) * 1'000'000;
+  MonoNanos since = host_.MonotonicNow();
+  MonoNanos deadline = since + static_cast<MonoNanos>(timeout_ms) * 1'000'000;
   for (;;) {
     GPC_ASSIGN_OR_RETURN(size_t n, Poll(0));
-    if (n == 0) {
+    if (n == 0 || CaughtUp(since)) {
       PublishStats();
       return OkStatus();
     }

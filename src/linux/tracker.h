@@ -88,8 +88,9 @@ class Tracker {
   Status Run();
   // Makes Run() return; callable from any thread.
   void Stop();
-  // Handles events until none is pending: afterwards every event the kernel
-  // had sent before the call has been applied. ETIMEDOUT after `timeout_ms`.
+  // Handles events until every event the kernel stamped before the call
+  // has been applied (the socket is empty, or events stamped well after the
+  // call are arriving). ETIMEDOUT after `timeout_ms`.
   Status CatchUp(int timeout_ms);
   // Rescans /proc and repairs the framework's view (see the file comment).
   Status Resync();
@@ -111,6 +112,8 @@ class Tracker {
   std::vector<Scanned> ScanProc();
   // Reads and applies one batch; the number of events.
   Result<size_t> HandleBatch();
+  // Has every event stamped before `since` been handled?
+  bool CaughtUp(MonoNanos since) const;
   void Handle(const ProcEvent& e);
   void HandleFork(const ProcEvent& e);
   void HandleExit(const ProcEvent& e);
@@ -131,6 +134,8 @@ class Tracker {
   bool resync_wanted_ = false;
   MonoNanos last_prune_ = 0;
   MonoNanos last_publish_ = 0;
+  // Latest timestamp among the events handled so far.
+  MonoNanos last_batch_max_ts_ = 0;
 
   // Final CPU times of exited threads, waiting for their exit event.
   std::unordered_map<pid_t, CpuTimes> exit_times_;

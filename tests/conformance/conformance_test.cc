@@ -1,0 +1,857 @@
+// cgroup v1 conformance: every case runs against the kernel's own cgroup v1
+// on this machine and against gpc (see target.h), through system calls
+// only, and expects the same result from both. The expected values are the
+// kernel's, as observed on this machine (Linux 6.x); where gpc departs on
+// purpose, the case asserts each target's documented value and names the
+// row of docs/differences.md. Where gpc departs by mistake, the case
+// documents the kernel's behaviour and is skipped on gpc with
+// "known difference: see docs/differences.md".
+//
+// As root. Children are killed by their pids and reaped; every directory,
+// mount and temp dir a case made is removed, even when an assertion fails.
+#include <fcntl.h>
+#include <gtest/gtest.h>
+#include <pthread.h>
+#include <sched.h>
+#include <signal.h>
+#include <sys/mount.h>
+#include <sys/prctl.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
+#include <iostream>
+#include <map>
+#include <sstream>
+#include <string>
+#include <thread>
+#include <tuple>
+#include <vector>
+
+#include "daemon/control_protocol.h"
+#include "target.h"
+
+namespace gpc::conformance {
+namespace {
+
+#if defined(__has_feature)
+#if __has_feature(thread_sanitizer)
+#define GPC_CONF_TSAN 1
+#endif
+#endif
+#if defined(__SANITIZE_THREAD__)
+#define GPC_CONF_TSAN 1
+#endif
+
+constexpr const char* kKnownDifference =
+    "known difference: see docs/differences.md";
+
+// GPC_CONFORMANCE_STRICT=1 runs the known differences on gpc too, expecting
+// the kernel's behaviour (for whoever fixes them).
+bool Strict() {
+  const char* s = getenv("GPC_CONFORMANCE_STRICT");
+  return s != nullptr && *s != '\0' && *s != '0';
+}
+
+// A forked child. `body` runs when Go() is called and reports an int back;
+// the child then waits to be killed. The body must use system calls only
+// (the parent has threads). Killed by its pid and reaped on destruction.
+class Child {
+ public:
+  explicit Child(std::function<int()> body = [] { return 0; }) {
+    if (pipe2(go_, O_CLOEXEC) != 0 || pipe2(done_, O_CLOEXEC) != 0) return;
+    pid_ = fork();
+    if (pid_ == 0) {
+      prctl(PR_SET_PDEATHSIG, SIGKILL);
+      char c;
+      if (read(go_[0], &c, 1) == 1) {
+        int result = body();
+        (void)!write(done_[1], &result, sizeof result);
+      }
+      for (;;) pause();
+    }
+  }
+  ~Child() {
+    Kill();
+    for (int fd : {go_[0], go_[1], done_[0], done_[1]}) {
+      if (fd >= 0) close(fd);
+    }
+  }
+  Child(const Child&) = delete;
+  Child& operator=(const Child&) = delete;
+
+  // Runs the body; returns what it reported (-1 if the child died).
+  int Go() {
+    char c = 1;
+    if (write(go_[1], &c, 1) != 1) return -1;
+    int result = -1;
+    if (read(done_[0], &result, sizeof result) != sizeof result) return -1;
+    return result;
+  }
+  void Kill() {
+    if (pid_ > 0) {
+      kill(pid_, SIGKILL);
+      waitpid(pid_, nullptr, 0);
+      pid_ = -1;
+    }
+  }
+  pid_t pid() const { return pid_; }
+
+ private:
+  pid_t pid_ = -1;
+  int go_[2] = {-1, -1};
+  int done_[2] = {-1, -1};
+};
+
+// write(2) from inside a Child body: system calls only.
+int RawWrite(const char* path, const char* data, size_t len) {
+  int fd = open(path, O_WRONLY | O_CLOEXEC);
+  if (fd < 0) return errno;
+  int err = write(fd, data, len) == static_cast<ssize_t>(len) ? 0 : errno;
+  close(fd);
+  return err;
+}
+
+std::string ModeOf(const std::string& path) {
+  struct stat st;
+  if (stat(path.c_str(), &st) != 0) return strerror(errno);
+  char buf[32];
+  snprintf(buf, sizeof buf, "%s%04o", S_ISDIR(st.st_mode) ? "d" : "-",
+           st.st_mode & 07777);
+  return buf;
+}
+
+std::string KindName(const ::testing::TestParamInfo<std::string>& info) {
+  return info.param;
+}
+
+// ---- the named hierarchy
+// -----------------------------------------------------
+
+class Conformance : public ::testing::TestWithParam<std::string> {
+ protected:
+  void SetUp() override {
+    std::string skip;
+    target_ = MakeTarget(GetParam(), Flavor::kNamed, &skip);
+    if (!target_) GTEST_SKIP() << skip;
+  }
+  void TearDown() override { target_.reset(); }
+
+  std::string P(std::string_view rel) const { return target_->P(rel); }
+  int Mkdir(std::string_view rel) {
+    return ErrnoOf(mkdir(P(rel).c_str(), 0755));
+  }
+  bool is_gpc() const { return !target_->is_kernel(); }
+
+  std::unique_ptr<Target> target_;
+};
+
+TEST_P(Conformance, RootFileList) {
+  EXPECT_EQ(ListNames(target_->root()),
+            (std::vector<std::string>{
+                "cgroup.clone_children", "cgroup.procs", "cgroup.sane_behavior",
+                "notify_on_release", "release_agent", "tasks"}));
+}
+
+TEST_P(Conformance, ChildFileList) {
+  ASSERT_EQ(Mkdir("a"), 0);
+  EXPECT_EQ(ListNames(P("a")),
+            (std::vector<std::string>{"cgroup.clone_children", "cgroup.procs",
+                                      "notify_on_release", "tasks"}));
+  ASSERT_EQ(Mkdir("a/b"), 0);
+  EXPECT_EQ(ListNames(P("a")), (std::vector<std::string>{
+                                   "b", "cgroup.clone_children", "cgroup.procs",
+                                   "notify_on_release", "tasks"}));
+}
+
+TEST_P(Conformance, FileModes) {
+  std::map<std::string, std::string> want = {
+      {"cgroup.clone_children", "-0644"}, {"cgroup.procs", "-0644"},
+      {"cgroup.sane_behavior", "-0444"},  {"notify_on_release", "-0644"},
+      {"release_agent", "-0644"},         {"tasks", "-0644"}};
+  for (const auto& [name, mode] : want) {
+    EXPECT_EQ(ModeOf(P(name)), mode) << name;
+  }
+  ASSERT_EQ(ErrnoOf(mkdir(P("a").c_str(), 0750)), 0);
+  EXPECT_EQ(ModeOf(P("a")), "d0750");
+  EXPECT_EQ(ModeOf(P("a/tasks")), "-0644");
+}
+
+TEST_P(Conformance, TasksAndProcsFormat) {
+  ASSERT_EQ(Mkdir("a"), 0);
+  EXPECT_EQ(ReadFile(P("a/tasks")), "");
+  EXPECT_EQ(ReadFile(P("a/cgroup.procs")), "");
+  Child c1, c2;
+  ASSERT_GT(c1.pid(), 0);
+  ASSERT_GT(c2.pid(), 0);
+  // The larger pid first: the file is sorted, not in order of arrival.
+  pid_t first = std::max(c1.pid(), c2.pid());
+  pid_t second = std::min(c1.pid(), c2.pid());
+  ASSERT_EQ(WriteFile(P("a/tasks"), std::to_string(first) + "\n"), 0);
+  ASSERT_EQ(WriteFile(P("a/cgroup.procs"), std::to_string(second)), 0);
+  EXPECT_EQ(ReadFile(P("a/tasks")), PidList({first, second}));
+  EXPECT_EQ(ReadFile(P("a/cgroup.procs")), PidList({first, second}));
+  // Gone from the root's lists.
+  std::string root_tasks = ReadFile(P("tasks"));
+  EXPECT_EQ(root_tasks.find("\n" + std::to_string(first) + "\n"),
+            std::string::npos);
+  // Moving one back.
+  ASSERT_EQ(WriteFile(P("tasks"), std::to_string(first)), 0);
+  EXPECT_EQ(ReadFile(P("a/tasks")), PidList({second}));
+}
+
+TEST_P(Conformance, NotifyOnReleaseWrites) {
+  ASSERT_EQ(Mkdir("a"), 0);
+  std::string f = P("a/notify_on_release");
+  EXPECT_EQ(ReadFile(P("notify_on_release")), "0\n");
+  EXPECT_EQ(ReadFile(f), "0\n");
+  EXPECT_EQ(WriteFile(f, "1"), 0);
+  EXPECT_EQ(ReadFile(f), "1\n");
+  EXPECT_EQ(WriteFile(f, "0\n"), 0);
+  EXPECT_EQ(ReadFile(f), "0\n");
+  EXPECT_EQ(WriteFile(f, "2"), 0);
+  EXPECT_EQ(ReadFile(f), "1\n");
+  EXPECT_EQ(WriteFile(f, "0"), 0);
+  EXPECT_EQ(WriteFile(f, "0x10"), 0);  // kstrtoull base 0
+  EXPECT_EQ(ReadFile(f), "1\n");
+  // Non-numeric, negative: EINVAL and nothing changes.
+  EXPECT_EQ(WriteFile(f, "abc"), EINVAL);
+  EXPECT_EQ(WriteFile(f, "-1"), EINVAL);
+  EXPECT_EQ(WriteFile(f, "1 2"), EINVAL);
+  EXPECT_EQ(ReadFile(f), "1\n");
+  // A zero-length write succeeds and changes nothing.
+  EXPECT_EQ(WriteFile(f, ""), 0);
+  EXPECT_EQ(ReadFile(f), "1\n");
+}
+
+TEST_P(Conformance, CloneChildrenWrites) {
+  ASSERT_EQ(Mkdir("a"), 0);
+  std::string f = P("a/cgroup.clone_children");
+  EXPECT_EQ(ReadFile(P("cgroup.clone_children")), "0\n");
+  EXPECT_EQ(ReadFile(f), "0\n");
+  EXPECT_EQ(WriteFile(f, "2"), 0);
+  EXPECT_EQ(ReadFile(f), "1\n");
+  EXPECT_EQ(WriteFile(f, "abc"), EINVAL);
+  EXPECT_EQ(ReadFile(f), "1\n");
+  EXPECT_EQ(WriteFile(f, "0"), 0);
+  EXPECT_EQ(ReadFile(f), "0\n");
+}
+
+TEST_P(Conformance, ReleaseAgentFile) {
+  std::string f = P("release_agent");
+  EXPECT_EQ(ReadFile(f), "\n");
+  EXPECT_EQ(WriteFile(f, "/x/y"), 0);
+  EXPECT_EQ(ReadFile(f), "/x/y\n");
+  EXPECT_EQ(WriteFile(f, "/x/z\n"), 0);  // one trailing newline stripped
+  EXPECT_EQ(ReadFile(f), "/x/z\n");
+  // Only the root has one.
+  ASSERT_EQ(Mkdir("a"), 0);
+  int err = 0;
+  ReadFile(P("a/release_agent"), &err);
+  EXPECT_EQ(err, ENOENT);
+}
+
+TEST_P(Conformance, SaneBehaviorIsReadOnlyZero) {
+  EXPECT_EQ(ReadFile(P("cgroup.sane_behavior")), "0\n");
+  EXPECT_EQ(WriteFile(P("cgroup.sane_behavior"), "1"), EINVAL);
+}
+
+TEST_P(Conformance, MkdirErrnos) {
+  ASSERT_EQ(Mkdir("a"), 0);
+  EXPECT_EQ(Mkdir("a"), EEXIST);
+  EXPECT_EQ(Mkdir("tasks"), EEXIST);
+  EXPECT_EQ(Mkdir("x\ny"), EINVAL);
+  EXPECT_EQ(Mkdir("nope/b"), ENOENT);
+  EXPECT_EQ(ListNames(target_->root()).size(), 7u);  // 6 files + a
+}
+
+// A name longer than NAME_MAX (255).
+TEST_P(Conformance, MkdirOfALongName) {
+  std::string name(256, 'n');
+  if (target_->is_kernel()) {
+    // Linux: kernfs has no NAME_MAX check of its own, and the VFS leaves it
+    // to the file system: the kernel's cgroupfs accepts the name.
+    EXPECT_EQ(Mkdir(name), 0);
+    EXPECT_EQ(ErrnoOf(rmdir(P(name).c_str())), 0);
+  } else {
+    // gpc: EINVAL, as SPEC's name rules ask (docs/differences.md, "container
+    // name longer than 255 bytes").
+    EXPECT_EQ(Mkdir(name), EINVAL);
+  }
+  EXPECT_EQ(Mkdir(std::string(255, 'n')), 0);
+}
+
+TEST_P(Conformance, RmdirErrnos) {
+  ASSERT_EQ(Mkdir("a"), 0);
+  ASSERT_EQ(Mkdir("b"), 0);
+  ASSERT_EQ(Mkdir("b/c"), 0);
+  Child child;
+  ASSERT_EQ(WriteFile(P("a/tasks"), std::to_string(child.pid())), 0);
+  EXPECT_EQ(ErrnoOf(rmdir(P("a").c_str())), EBUSY);  // populated
+  EXPECT_EQ(ErrnoOf(rmdir(P("b").c_str())), EBUSY);  // has a child
+  EXPECT_EQ(ErrnoOf(rmdir(P("tasks").c_str())), ENOTDIR);
+  EXPECT_EQ(ErrnoOf(rmdir(P("zz").c_str())), ENOENT);
+  EXPECT_EQ(ErrnoOf(rmdir(target_->root().c_str())), EBUSY);  // mount point
+  child.Kill();
+  EXPECT_EQ(RmdirWithDeadline(P("a")), 0);
+  EXPECT_EQ(ErrnoOf(rmdir(P("b/c").c_str())), 0);
+  EXPECT_EQ(ErrnoOf(rmdir(P("b").c_str())), 0);
+  struct stat st;
+  EXPECT_EQ(ErrnoOf(stat(P("a").c_str(), &st)), ENOENT);
+}
+
+TEST_P(Conformance, RenameErrnos) {
+  ASSERT_EQ(Mkdir("a"), 0);
+  ASSERT_EQ(Mkdir("c"), 0);
+  ASSERT_EQ(ErrnoOf(rename(P("a").c_str(), P("b").c_str())), 0);
+  struct stat st;
+  EXPECT_EQ(ErrnoOf(stat(P("a").c_str(), &st)), ENOENT);
+  EXPECT_EQ(ErrnoOf(stat(P("b/tasks").c_str(), &st)), 0);
+  EXPECT_EQ(ErrnoOf(rename(P("b").c_str(), P("c/b").c_str())), EIO);
+  EXPECT_EQ(ErrnoOf(rename(P("b").c_str(), P("c").c_str())), EEXIST);
+  EXPECT_EQ(ErrnoOf(rename(P("tasks").c_str(), P("t2").c_str())), ENOTDIR);
+  EXPECT_EQ(ErrnoOf(rename(P("b").c_str(), P("tasks").c_str())), ENOTDIR);
+  EXPECT_EQ(ErrnoOf(rename(P("zz").c_str(), P("yy").c_str())), ENOENT);
+  EXPECT_EQ(ListNames(P("c")).size(), 4u);  // nothing moved in
+}
+
+TEST_P(Conformance, UnlinkAndCreate) {
+  ASSERT_EQ(Mkdir("a"), 0);
+  EXPECT_EQ(ErrnoOf(unlink(P("tasks").c_str())), EPERM);
+  EXPECT_EQ(ErrnoOf(unlink(P("a/notify_on_release").c_str())), EPERM);
+  EXPECT_EQ(ErrnoOf(unlink(P("a").c_str())), EISDIR);
+  EXPECT_EQ(ErrnoOf(open(P("new").c_str(), O_CREAT | O_WRONLY, 0644)), EACCES);
+  EXPECT_EQ(ErrnoOf(open(P("a/new").c_str(), O_CREAT | O_WRONLY, 0644)),
+            EACCES);
+}
+
+TEST_P(Conformance, AttachErrnos) {
+  ASSERT_EQ(Mkdir("a"), 0);
+  for (const char* file : {"a/tasks", "a/cgroup.procs"}) {
+    SCOPED_TRACE(file);
+    EXPECT_EQ(WriteFile(P(file), "abc"), EINVAL);
+    EXPECT_EQ(WriteFile(P(file), "\n"), EINVAL);
+    EXPECT_EQ(WriteFile(P(file), "-1"), EINVAL);
+    EXPECT_EQ(WriteFile(P(file), "12abc"), EINVAL);
+  }
+  EXPECT_EQ(ReadFile(P("a/tasks")), "");
+}
+
+bool Lists(const std::string& list, pid_t pid) {
+  return ("\n" + list).find("\n" + std::to_string(pid) + "\n") !=
+         std::string::npos;
+}
+
+// A pid whose process has exited and been reaped: ESRCH at once.
+TEST_P(Conformance, AttachOfAReapedPidIsEsrchAtOnce) {
+  if (is_gpc() && !Strict()) {
+    // Known difference: gpc learns of the exit from the proc connector a
+    // moment later and, until then, attaches the dead task (success). The
+    // attach path syncs with the tracker only after an ESRCH, not before a
+    // success.
+    GTEST_SKIP() << kKnownDifference << " (attach of a just-reaped pid)";
+  }
+  ASSERT_EQ(Mkdir("a"), 0);
+  pid_t dead;
+  {
+    Child gone;
+    dead = gone.pid();
+  }
+  EXPECT_EQ(WriteFile(P("a/tasks"), std::to_string(dead)), ESRCH);
+  EXPECT_EQ(WriteFile(P("a/cgroup.procs"), std::to_string(dead)), ESRCH);
+  EXPECT_EQ(ReadFile(P("a/tasks")), "");
+}
+
+// The same once the root's tasks no longer lists it.
+TEST_P(Conformance, AttachOfAnExitedPidIsEsrch) {
+  ASSERT_EQ(Mkdir("a"), 0);
+  pid_t dead;
+  {
+    Child gone;
+    dead = gone.pid();
+  }
+  ASSERT_TRUE(WaitFor([&] { return !Lists(ReadFile(P("tasks")), dead); }));
+  EXPECT_EQ(WriteFile(P("a/tasks"), std::to_string(dead)), ESRCH);
+  EXPECT_EQ(WriteFile(P("a/cgroup.procs"), std::to_string(dead)), ESRCH);
+  EXPECT_EQ(ReadFile(P("a/tasks")), "");
+}
+
+TEST_P(Conformance, AttachTwoPidsInOneWrite) {
+  ASSERT_EQ(Mkdir("a"), 0);
+  Child c1, c2;
+  EXPECT_EQ(WriteFile(P("a/tasks"), std::to_string(c1.pid()) + " " +
+                                        std::to_string(c2.pid())),
+            EINVAL);
+  EXPECT_EQ(ReadFile(P("a/tasks")), "");
+}
+
+TEST_P(Conformance, AttachZeroMovesTheWriter) {
+  ASSERT_EQ(Mkdir("a"), 0);
+  std::string tasks = P("a/tasks");
+  Child child([&tasks] { return RawWrite(tasks.c_str(), "0", 1); });
+  EXPECT_EQ(child.Go(), 0);
+  EXPECT_EQ(ReadFile(tasks), PidList({child.pid()}));
+  std::string procs = P("a/cgroup.procs");
+  Child child2([&procs] { return RawWrite(procs.c_str(), "0\n", 2); });
+  EXPECT_EQ(child2.Go(), 0);
+  EXPECT_EQ(ReadFile(procs), PidList({child.pid(), child2.pid()}));
+}
+
+TEST_P(Conformance, AttachAnotherUsersTaskIsEacces) {
+  ASSERT_EQ(Mkdir("a"), 0);
+  // The file is made writable for everyone, so the permission check on the
+  // task (not the file's mode) is what decides.
+  ASSERT_EQ(ErrnoOf(chmod(P("a/tasks").c_str(), 0666)), 0);
+  Child root_child;
+  std::string tasks = P("a/tasks");
+  std::string victim = std::to_string(root_child.pid());
+  auto as_nobody = [&tasks](const std::string& what) {
+    return [&tasks, what] {
+      if (syscall(SYS_setresgid, 65534, 65534, 65534) != 0 ||
+          syscall(SYS_setresuid, 65534, 65534, 65534) != 0) {
+        return 1000 + errno;
+      }
+      return RawWrite(tasks.c_str(), what.c_str(), what.size());
+    };
+  };
+  Child nobody(as_nobody(victim));
+  EXPECT_EQ(nobody.Go(), EACCES);
+  EXPECT_EQ(ReadFile(tasks), "");
+  // Its own task, by "0": allowed (euid equals the target's uid).
+  Child self(as_nobody("0"));
+  EXPECT_EQ(self.Go(), 0);
+  EXPECT_EQ(ReadFile(tasks), PidList({self.pid()}));
+}
+
+TEST_P(Conformance, NotifyOnReleaseAndCloneChildrenInheritedAtMkdir) {
+  ASSERT_EQ(WriteFile(P("notify_on_release"), "1"), 0);
+  ASSERT_EQ(WriteFile(P("cgroup.clone_children"), "1"), 0);
+  ASSERT_EQ(Mkdir("a"), 0);
+  EXPECT_EQ(ReadFile(P("a/notify_on_release")), "1\n");
+  EXPECT_EQ(ReadFile(P("a/cgroup.clone_children")), "1\n");
+  ASSERT_EQ(WriteFile(P("a/notify_on_release"), "0"), 0);
+  ASSERT_EQ(WriteFile(P("a/cgroup.clone_children"), "0"), 0);
+  ASSERT_EQ(Mkdir("a/b"), 0);
+  EXPECT_EQ(ReadFile(P("a/b/notify_on_release")), "0\n");
+  EXPECT_EQ(ReadFile(P("a/b/cgroup.clone_children")), "0\n");
+  ASSERT_EQ(WriteFile(P("notify_on_release"), "0"), 0);
+  ASSERT_EQ(WriteFile(P("cgroup.clone_children"), "0"), 0);
+}
+
+// A child process with three threads (the leader and two more).
+int StartTwoThreads() {
+  for (int i = 0; i < 2; ++i) {
+    pthread_t t;
+    int err = pthread_create(
+        &t, nullptr,
+        [](void*) -> void* {
+          for (;;) pause();
+        },
+        nullptr);
+    if (err != 0) return err;
+  }
+  return 0;
+}
+
+// Starts a three-thread child; with `settle`, waits until the root's tasks
+// lists every thread (the kernel at once; gpc once its tracker saw them).
+void StartThreaded(Child& child, std::vector<pid_t>* tids, bool settle,
+                   const std::string& root_tasks) {
+  ASSERT_EQ(child.Go(), 0);
+  *tids = ThreadsOf(child.pid());
+  ASSERT_EQ(tids->size(), 3u);
+  if (!settle) return;
+  ASSERT_TRUE(WaitFor([&] {
+    std::string list = ReadFile(root_tasks);
+    return std::all_of(tids->begin(), tids->end(),
+                       [&](pid_t tid) { return Lists(list, tid); });
+  }));
+}
+
+// Threads created just before the write move with their process.
+TEST_P(Conformance, ProcsWriteMovesThreadsJustCreated) {
+#ifdef GPC_CONF_TSAN
+  GTEST_SKIP() << "TSan cannot start threads after a multi-threaded fork";
+#endif
+  if (is_gpc() && !Strict()) {
+    // Known difference: gpc moves the threads its tracker knows of; threads
+    // whose clone event is still in flight stay behind (the kernel moves
+    // every thread). The attach path does not sync with the tracker first.
+    GTEST_SKIP() << kKnownDifference << " (cgroup.procs and new threads)";
+  }
+  ASSERT_EQ(Mkdir("a"), 0);
+  Child child(StartTwoThreads);
+  std::vector<pid_t> tids;
+  StartThreaded(child, &tids, false, P("tasks"));
+  ASSERT_EQ(WriteFile(P("a/cgroup.procs"), std::to_string(child.pid())), 0);
+  EXPECT_EQ(ReadFile(P("a/tasks")), PidList(tids));
+}
+
+TEST_P(Conformance, ProcsWriteMovesEveryThread) {
+#ifdef GPC_CONF_TSAN
+  GTEST_SKIP() << "TSan cannot start threads after a multi-threaded fork";
+#endif
+  ASSERT_EQ(Mkdir("a"), 0);
+  Child child(StartTwoThreads);
+  std::vector<pid_t> tids;
+  StartThreaded(child, &tids, true, P("tasks"));
+  if (HasFatalFailure()) return;
+  ASSERT_EQ(WriteFile(P("a/cgroup.procs"), std::to_string(child.pid())), 0);
+  EXPECT_EQ(ReadFile(P("a/tasks")), PidList(tids));
+  EXPECT_EQ(ReadFile(P("a/cgroup.procs")), PidList({child.pid()}));
+  std::string root_tasks = "\n" + ReadFile(P("tasks"));
+  for (pid_t t : tids) {
+    EXPECT_EQ(root_tasks.find("\n" + std::to_string(t) + "\n"),
+              std::string::npos)
+        << t;
+  }
+}
+
+TEST_P(Conformance, TasksWriteMovesOneThread) {
+#ifdef GPC_CONF_TSAN
+  GTEST_SKIP() << "TSan cannot start threads after a multi-threaded fork";
+#endif
+  ASSERT_EQ(Mkdir("a"), 0);
+  ASSERT_EQ(Mkdir("b"), 0);
+  Child child(StartTwoThreads);
+  std::vector<pid_t> tids;
+  StartThreaded(child, &tids, true, P("tasks"));
+  if (HasFatalFailure()) return;
+  ASSERT_EQ(WriteFile(P("a/cgroup.procs"), std::to_string(child.pid())), 0);
+  pid_t other = tids[0] == child.pid() ? tids[1] : tids[0];
+  ASSERT_EQ(WriteFile(P("b/tasks"), std::to_string(other)), 0);
+  EXPECT_EQ(ReadFile(P("b/tasks")), PidList({other}));
+  std::vector<pid_t> rest;
+  for (pid_t t : tids) {
+    if (t != other) rest.push_back(t);
+  }
+  EXPECT_EQ(ReadFile(P("a/tasks")), PidList(rest));
+  // cgroup.procs (v1) lists the TGID of every task in the container, so the
+  // process shows in both.
+  EXPECT_EQ(ReadFile(P("a/cgroup.procs")), PidList({child.pid()}));
+  EXPECT_EQ(ReadFile(P("b/cgroup.procs")), PidList({child.pid()}));
+}
+
+TEST_P(Conformance, ReleaseAgentGetsThePathAndEnvironment) {
+  char tmpl[] = "/tmp/gpcconf_agent.XXXXXX";
+  ASSERT_NE(mkdtemp(tmpl), nullptr);
+  std::string dir = tmpl;
+  struct Cleanup {
+    std::string dir;
+    ~Cleanup() { std::filesystem::remove_all(dir); }
+  } cleanup{dir};
+  std::string agent = dir + "/agent";
+  std::string out = dir + "/out";
+  {
+    std::ofstream f(agent);
+    f << "#!/bin/sh\n"
+      << "{ echo \"arg=$1\"; echo \"argc=$#\"; echo \"cwd=$(pwd)\";\n"
+      << "  env | grep -v -e '^PWD=' -e '^SHLVL=' -e '^_=' -e '^OLDPWD=' |"
+      << " sort; } > " << out << ".$$\n"
+      << "mv " << out << ".$$ " << out << "\n";
+  }
+  ASSERT_EQ(chmod(agent.c_str(), 0755), 0);
+  ASSERT_EQ(WriteFile(P("release_agent"), agent), 0);
+  ASSERT_EQ(Mkdir("rel"), 0);
+  ASSERT_EQ(WriteFile(P("rel/notify_on_release"), "1"), 0);
+  Child child;
+  ASSERT_EQ(WriteFile(P("rel/tasks"), std::to_string(child.pid())), 0);
+  child.Kill();
+  struct stat st;
+  ASSERT_TRUE(WaitFor([&] { return stat(out.c_str(), &st) == 0; },
+                      std::chrono::seconds(20)))
+      << "the release agent never ran";
+  std::string got = ReadFile(out);
+  std::string want_env = "HOME=/\nPATH=/sbin:/bin:/usr/sbin:/usr/bin\n";
+  EXPECT_NE(got.find("arg=/rel\nargc=1\n"), std::string::npos) << got;
+  EXPECT_NE(got.find(want_env), std::string::npos) << got;
+  EXPECT_EQ(got.substr(got.find("HOME=")), want_env) << got;
+  // Restored so the hierarchy ends as it began.
+  EXPECT_EQ(WriteFile(P("rel/notify_on_release"), "0"), 0);
+}
+
+// The working directory the release agent starts in.
+TEST_P(Conformance, ReleaseAgentRunsInTheRootDirectory) {
+  if (is_gpc() && !Strict()) {
+    // Linux: call_usermodehelper() starts the agent as a child of a kernel
+    // thread whose working directory is "/". gpc's LinuxHost::Spawn keeps
+    // the daemon's working directory.
+    GTEST_SKIP() << kKnownDifference << " (release agent cwd)";
+  }
+  char tmpl[] = "/tmp/gpcconf_agent.XXXXXX";
+  ASSERT_NE(mkdtemp(tmpl), nullptr);
+  std::string dir = tmpl;
+  struct Cleanup {
+    std::string dir;
+    ~Cleanup() { std::filesystem::remove_all(dir); }
+  } cleanup{dir};
+  std::string agent = dir + "/agent";
+  std::string out = dir + "/out";
+  {
+    std::ofstream f(agent);
+    f << "#!/bin/sh\n"
+      << "pwd -P > " << out << ".$$\n"
+      << "mv " << out << ".$$ " << out << "\n";
+  }
+  ASSERT_EQ(chmod(agent.c_str(), 0755), 0);
+  ASSERT_EQ(WriteFile(P("release_agent"), agent), 0);
+  ASSERT_EQ(Mkdir("rel"), 0);
+  ASSERT_EQ(WriteFile(P("rel/notify_on_release"), "1"), 0);
+  Child child;
+  ASSERT_EQ(WriteFile(P("rel/tasks"), std::to_string(child.pid())), 0);
+  child.Kill();
+  struct stat st;
+  ASSERT_TRUE(WaitFor([&] { return stat(out.c_str(), &st) == 0; },
+                      std::chrono::seconds(20)))
+      << "the release agent never ran";
+  EXPECT_EQ(ReadFile(out), "/\n");
+}
+
+INSTANTIATE_TEST_SUITE_P(Targets, Conformance,
+                         ::testing::Values("kernel", "gpc"), KindName);
+
+// ---- cpuset
+// ---------------------------------------------------------------------
+
+class CpusetConformance : public Conformance {
+ protected:
+  void SetUp() override {
+    std::string skip;
+    target_ = MakeTarget(GetParam(), Flavor::kCpuset, &skip);
+    if (!target_) GTEST_SKIP() << skip;
+  }
+};
+
+TEST_P(CpusetConformance, ChildFileList) {
+  EXPECT_EQ(
+      ListNames(target_->root()),
+      (std::vector<std::string>{
+          "cgroup.clone_children", "cgroup.procs", "cpuset.cpu_exclusive",
+          "cpuset.cpus", "cpuset.effective_cpus", "cpuset.effective_mems",
+          "cpuset.mem_exclusive", "cpuset.mem_hardwall",
+          "cpuset.memory_migrate", "cpuset.memory_pressure",
+          "cpuset.memory_spread_page", "cpuset.memory_spread_slab",
+          "cpuset.mems", "cpuset.sched_load_balance",
+          "cpuset.sched_relax_domain_level", "notify_on_release", "tasks"}));
+}
+
+TEST_P(CpusetConformance, EmptyUntilSetAndTheErrnos) {
+  EXPECT_EQ(ReadFile(P("cpuset.cpus")), "\n");
+  EXPECT_EQ(ReadFile(P("cpuset.mems")), "\n");
+  Child child;
+  // No CPUs (then no memory nodes): nobody may enter.
+  EXPECT_EQ(WriteFile(P("tasks"), std::to_string(child.pid())), ENOSPC);
+  EXPECT_EQ(WriteFile(P("cpuset.cpus"), "abc"), EINVAL);
+  EXPECT_EQ(WriteFile(P("cpuset.cpus"), "1-0"), EINVAL);
+  EXPECT_EQ(WriteFile(P("cpuset.cpus"), "99999"), ERANGE);
+  EXPECT_EQ(ReadFile(P("cpuset.cpus")), "\n");
+  ASSERT_EQ(WriteFile(P("cpuset.cpus"), "0"), 0);
+  EXPECT_EQ(ReadFile(P("cpuset.cpus")), "0\n");
+  EXPECT_EQ(ReadFile(P("cpuset.effective_cpus")), "0\n");
+  EXPECT_EQ(WriteFile(P("tasks"), std::to_string(child.pid())), ENOSPC);
+  ASSERT_EQ(WriteFile(P("cpuset.mems"), "0"), 0);
+  ASSERT_EQ(WriteFile(P("tasks"), std::to_string(child.pid())), 0);
+  EXPECT_EQ(ReadFile(P("tasks")), PidList({child.pid()}));
+  cpu_set_t set;
+  CPU_ZERO(&set);
+  ASSERT_EQ(sched_getaffinity(child.pid(), sizeof set, &set), 0);
+  EXPECT_EQ(CPU_COUNT(&set), 1);
+  EXPECT_TRUE(CPU_ISSET(0, &set));
+  // Emptying a populated cpuset: ENOSPC. (A zero-length write is a no-op.)
+  EXPECT_EQ(WriteFile(P("cpuset.cpus"), "\n"), ENOSPC);
+  EXPECT_EQ(WriteFile(P("cpuset.cpus"), ""), 0);
+  EXPECT_EQ(ReadFile(P("cpuset.cpus")), "0\n");
+  EXPECT_EQ(WriteFile(P("cpuset.cpu_exclusive"), "2"), 0);
+  EXPECT_EQ(ReadFile(P("cpuset.cpu_exclusive")), "1\n");
+  EXPECT_EQ(WriteFile(P("cpuset.cpu_exclusive"), "0"), 0);
+  EXPECT_EQ(ErrnoOf(rmdir(target_->root().c_str())), EBUSY);
+}
+
+INSTANTIATE_TEST_SUITE_P(Targets, CpusetConformance,
+                         ::testing::Values("kernel", "gpc"), KindName);
+
+// ---- mount options
+// --------------------------------------------------------------
+
+struct MountCase {
+  const char* label;
+  const char* options;  // "{name}" becomes a fresh hierarchy name
+  int kernel_errno;
+  int gpc_errno;       // gpc's documented value
+  bool gpc_known_bug;  // gpc_errno is a bug listed in differences.md
+  // Through gpcd only: the mount fails (EINVAL from fuse_session_new) because
+  // the hierarchy's options, used as the FUSE fsname, hold a comma that is
+  // not escaped. A bug listed in differences.md.
+  bool gpcd_known_bug = false;
+};
+
+const std::string kLongName(64, 'n');
+const std::string kLongNameOpts = "none,name=" + kLongName;
+
+const MountCase kMountCases[] = {
+    // Deliberate: 2.6.24's ENOENT (docs/differences.md, first row).
+    {"UnknownSubsystem", "bogus", EINVAL, ENOENT, false},
+    {"UnknownSubsystemInNamed", "none,name={name},bogus", EINVAL, ENOENT,
+     false},
+    {"NamedNoSubsystem", "none,name={name}", 0, 0, false},
+    {"NoneAlone", "none", EINVAL, EINVAL, false},
+    {"EmptyName", "name=", EINVAL, EINVAL, false},
+    {"NameWithSlash", "none,name=a/b", EINVAL, EINVAL, false},
+    {"NameTooLong", kLongNameOpts.c_str(), EINVAL, EINVAL, false},
+    {"NameTwice", "none,name={name},name=b", EINVAL, EINVAL, false},
+    {"AllWithNone", "none,name={name},all", EINVAL, EINVAL, false},
+    {"ReleaseAgentTwice", "none,name={name},release_agent=/a,release_agent=/b",
+     EINVAL, EINVAL, false},
+    {"NoprefixNamed", "none,name={name},noprefix", 0, 0, false, true},
+    {"CloneChildren", "none,name={name},clone_children", 0, 0, false, true},
+    {"WithReleaseAgent", "none,name={name},release_agent=/bin/true", 0, 0,
+     false, true},
+    // Known differences (bugs of gpc's parser, to fix).
+    {"EmptyReleaseAgent", "none,name={name},release_agent=", EINVAL, 0, true},
+    {"EmptyToken", "none,name={name},,", 0, EINVAL, true},
+    {"Xattr", "none,name={name},xattr", 0, ENOENT, true},
+};
+
+using MountParam = std::tuple<std::string, int>;
+
+class MountConformance : public ::testing::TestWithParam<MountParam> {};
+
+TEST_P(MountConformance, Errno) {
+  const auto& [kind, index] = GetParam();
+  const MountCase& c = kMountCases[index];
+  if (kind == "gpc" && c.gpc_known_bug && !Strict()) {
+    GTEST_SKIP() << kKnownDifference << " (mount -o " << c.options
+                 << ": the kernel says "
+                 << (c.kernel_errno ? strerror(c.kernel_errno) : "success")
+                 << ", gpc "
+                 << (c.gpc_errno ? strerror(c.gpc_errno) : "success") << ")";
+  }
+  std::string skip;
+  int got = TryMount(kind, c.options, &skip);
+  if (!skip.empty()) GTEST_SKIP() << skip;
+  int want = kind == "kernel" || c.gpc_known_bug ? c.kernel_errno : c.gpc_errno;
+  EXPECT_EQ(got, want) << "mount -o " << c.options << ": got " << strerror(got)
+                       << ", want " << strerror(want);
+}
+
+INSTANTIATE_TEST_SUITE_P(
+    Targets, MountConformance,
+    ::testing::Combine(
+        ::testing::Values("kernel", "gpc"),
+        ::testing::Range(0, static_cast<int>(std::size(kMountCases)))),
+    [](const ::testing::TestParamInfo<MountParam>& info) {
+      return std::get<0>(info.param) + "_" +
+             kMountCases[std::get<1>(info.param)].label;
+    });
+
+// The same mount errnos through the real gpcd: its control socket is what
+// mount.gpc and `gpc mount` call, and it answers with mount(2)'s errno.
+class GpcdMountConformance : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    if (geteuid() != 0) GTEST_SKIP() << "gpcd needs root";
+    if (access("/dev/fuse", R_OK | W_OK) != 0) GTEST_SKIP() << "no /dev/fuse";
+    char tmpl[] = "/tmp/gpcconf_gpcd.XXXXXX";
+    ASSERT_NE(mkdtemp(tmpl), nullptr);
+    dir_ = tmpl;
+    socket_ = dir_ + "/gpcd.sock";
+    // Default hierarchies go below the temp dir, unmounted by gpcd itself.
+    std::ofstream(dir_ + "/gpcd.conf")
+        << "socket " << socket_ << "\nmount_root " << dir_ << "/h\n";
+    daemon_ = fork();
+    if (daemon_ == 0) {
+      prctl(PR_SET_PDEATHSIG, SIGKILL);
+      int log = open((dir_ + "/log").c_str(), O_WRONLY | O_CREAT, 0644);
+      dup2(log, 2);
+      execl(GPCD_PATH, GPCD_PATH, "--config", (dir_ + "/gpcd.conf").c_str(),
+            nullptr);
+      _exit(127);
+    }
+    ASSERT_GT(daemon_, 0);
+    bool up = WaitFor(
+        [&] {
+          return CallDaemon(socket_, {"ping", "", ""}).ok() ||
+                 waitpid(daemon_, nullptr, WNOHANG) != 0;
+        },
+        std::chrono::seconds(20));
+    ASSERT_TRUE(up && CallDaemon(socket_, {"ping", "", ""}).ok())
+        << ReadFile(dir_ + "/log");
+    mnt_ = dir_ + "/m";
+    ASSERT_EQ(mkdir(mnt_.c_str(), 0755), 0);
+  }
+  void TearDown() override {
+    if (daemon_ > 0) {
+      kill(daemon_, SIGTERM);
+      waitpid(daemon_, nullptr, 0);
+    }
+    if (dir_.empty()) return;
+    // Whatever gpcd left mounted below the temp dir is detached before
+    // anything is removed.
+    std::ifstream mounts("/proc/mounts");
+    std::string line;
+    std::vector<std::string> left;
+    while (std::getline(mounts, line)) {
+      std::istringstream in(line);
+      std::string dev, where;
+      in >> dev >> where;
+      if (where.starts_with(dir_ + "/")) left.push_back(where);
+    }
+    for (const std::string& m : left) umount2(m.c_str(), MNT_DETACH);
+    std::error_code ec;
+    std::filesystem::remove_all(dir_, ec);
+  }
+
+  // The errno of a mount through gpcd (0 on success, then unmounted).
+  int Mount(std::string options) {
+    if (size_t at = options.find("{name}"); at != std::string::npos) {
+      options.replace(at, 6, UniqueName());
+    }
+    auto reply = CallDaemon(socket_, {"mount", options, mnt_});
+    if (!reply.ok()) return -1;
+    if (reply->find("\"ok\":true") != std::string::npos) {
+      auto u = CallDaemon(socket_, {"umount", "", mnt_});
+      EXPECT_TRUE(u.ok() && u->find("\"ok\":true") != std::string::npos)
+          << (u.ok() ? *u : u.error().ToString());
+      return 0;
+    }
+    size_t at = reply->find("\"errno\":");
+    if (at == std::string::npos) return -1;
+    last_reply_ = *reply;
+    return std::atoi(reply->c_str() + at + 8);
+  }
+
+  std::string dir_, socket_, mnt_, last_reply_;
+  pid_t daemon_ = -1;
+};
+
+TEST_F(GpcdMountConformance, SameErrnosAsInProcess) {
+  for (const MountCase& c : kMountCases) {
+    if (c.gpc_known_bug && !Strict()) continue;  // see MountConformance
+    if (c.gpcd_known_bug && !Strict()) {
+      // Known difference: see docs/differences.md (gpcd mounts of option
+      // sets with a comma fail with EINVAL).
+      std::cout << "[  SKIPPED ] " << c.label
+                << " through gpcd: " << kKnownDifference << "\n";
+      continue;
+    }
+    int want = c.gpc_known_bug ? c.kernel_errno : c.gpc_errno;
+    EXPECT_EQ(Mount(c.options), want)
+        << c.label << ": " << c.options << ": " << last_reply_;
+  }
+}
+
+class GpcEnvironment : public ::testing::Environment {
+ public:
+  void TearDown() override { ShutdownGpc(); }
+};
+
+const auto* const kEnv =
+    ::testing::AddGlobalTestEnvironment(new GpcEnvironment);
+
+}  // namespace
+}  // namespace gpc::conformance

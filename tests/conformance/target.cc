@@ -1,0 +1,435 @@
+#include "target.h"
+
+#include <dirent.h>
+#include <fcntl.h>
+#include <stdlib.h>
+#include <sys/mount.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <atomic>
+#include <cerrno>
+#include <mutex>
+#include <thread>
+
+#include "core/framework.h"
+#include "fs/container_fs.h"
+#include "linux/linux_host.h"
+#include "linux/tracker.h"
+#include "subsys/all_subsystems.h"
+
+namespace gpc::conformance {
+
+// ---- system call helpers ----------------------------------------------------
+
+int ErrnoOf(long rc) { return rc < 0 ? errno : 0; }
+
+int WriteFile(const std::string& path, std::string_view data) {
+  int fd = open(path.c_str(), O_WRONLY | O_CLOEXEC);
+  if (fd < 0) return errno;
+  ssize_t n = write(fd, data.data(), data.size());
+  int err = n < 0 ? errno : 0;
+  close(fd);
+  if (err == 0 && static_cast<size_t>(n) != data.size()) return EIO;
+  return err;
+}
+
+std::string ReadFile(const std::string& path, int* err) {
+  int local = 0;
+  int* e = err ? err : &local;
+  int fd = open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd < 0) {
+    *e = errno;
+    return {};
+  }
+  std::string out;
+  char buf[4096];
+  *e = 0;
+  for (;;) {
+    ssize_t n = read(fd, buf, sizeof buf);
+    if (n < 0) {
+      *e = errno;
+      break;
+    }
+    if (n == 0) break;
+    out.append(buf, static_cast<size_t>(n));
+  }
+  close(fd);
+  return out;
+}
+
+std::vector<std::string> ListNames(const std::string& dir) {
+  std::vector<std::string> names;
+  DIR* d = opendir(dir.c_str());
+  if (d == nullptr) return names;
+  while (dirent* e = readdir(d)) {
+    std::string n = e->d_name;
+    if (n != "." && n != "..") names.push_back(n);
+  }
+  closedir(d);
+  std::sort(names.begin(), names.end());
+  return names;
+}
+
+bool WaitFor(const std::function<bool()>& cond,
+             std::chrono::milliseconds limit) {
+  auto deadline = Clock::now() + limit;
+  while (!cond()) {
+    if (Clock::now() > deadline) return false;
+    std::this_thread::sleep_for(std::chrono::milliseconds(2));
+  }
+  return true;
+}
+
+int RmdirWithDeadline(const std::string& dir, std::chrono::milliseconds limit) {
+  int err = 0;
+  WaitFor(
+      [&] {
+        err = ErrnoOf(rmdir(dir.c_str()));
+        return err != EBUSY;
+      },
+      limit);
+  return err;
+}
+
+void RemoveSubdirs(const std::string& dir) {
+  for (const std::string& name : ListNames(dir)) {
+    std::string path = dir + "/" + name;
+    struct stat st;
+    if (lstat(path.c_str(), &st) != 0 || !S_ISDIR(st.st_mode)) continue;
+    RemoveSubdirs(path);
+    RmdirWithDeadline(path);
+  }
+}
+
+std::string PidList(std::vector<pid_t> pids) {
+  std::sort(pids.begin(), pids.end());
+  std::string s;
+  for (pid_t p : pids) s += std::to_string(p) + "\n";
+  return s;
+}
+
+std::vector<pid_t> ThreadsOf(pid_t pid) {
+  std::vector<pid_t> tids;
+  for (const std::string& n :
+       ListNames("/proc/" + std::to_string(pid) + "/task")) {
+    tids.push_back(static_cast<pid_t>(std::stol(n)));
+  }
+  std::sort(tids.begin(), tids.end());
+  return tids;
+}
+
+std::string UniqueName() {
+  static std::atomic<int> n{0};
+  return "gpcconf" + std::to_string(getpid()) + "_" + std::to_string(++n);
+}
+
+namespace {
+
+std::string MakeTempDir() {
+  char tmpl[] = "/tmp/gpcconf.XXXXXX";
+  if (mkdtemp(tmpl) == nullptr) return {};
+  return tmpl;
+}
+
+std::string Substitute(std::string options) {
+  if (size_t at = options.find("{name}"); at != std::string::npos) {
+    options.replace(at, 6, UniqueName());
+  }
+  return options;
+}
+
+// ---- the kernel
+// ---------------------------------------------------------------
+
+constexpr const char* kKernelCpuset = "/sys/fs/cgroup/cpuset";
+
+class KernelTarget : public Target {
+ public:
+  KernelTarget() : Target("kernel") {}
+  ~KernelTarget() override {
+    if (!sub_.empty()) {
+      RemoveSubdirs(sub_);
+      RmdirWithDeadline(sub_);
+    }
+    if (!mountpoint_.empty()) {
+      if (mounted_) {
+        RemoveSubdirs(mountpoint_);
+        if (umount2(mountpoint_.c_str(), 0) != 0) {
+          umount2(mountpoint_.c_str(), MNT_DETACH);
+        }
+        Release();
+      }
+      rmdir(mountpoint_.c_str());
+    }
+  }
+
+  // Linux: an unmounted v1 hierarchy is destroyed only if its root had no
+  // children at umount time, and children removed by rmdir a moment before
+  // may still be on the list while the kernel releases them. Such a
+  // hierarchy would stay alive, empty and unmounted, forever (visible in
+  // /proc/PID/cgroup). So: while it is still listed, mount it again and
+  // unmount it, with a deadline.
+  void Release() {
+    std::string line = ":name=" + name_ + ":";
+    auto listed = [&] {
+      return ReadFile("/proc/self/cgroup").find(line) != std::string::npos;
+    };
+    std::string opts = "none,name=" + name_;
+    WaitFor(
+        [&] {
+          if (!WaitFor([&] { return !listed(); },
+                       std::chrono::milliseconds(100))) {
+            if (mount("cgroup", mountpoint_.c_str(), "cgroup", 0,
+                      opts.c_str()) == 0) {
+              RemoveSubdirs(mountpoint_);
+              umount2(mountpoint_.c_str(), 0);
+            }
+            return false;
+          }
+          return true;
+        },
+        std::chrono::seconds(10));
+  }
+
+  bool Init(Flavor flavor, std::string* skip) {
+    if (flavor == Flavor::kCpuset) {
+      struct stat st;
+      if (stat((std::string(kKernelCpuset) + "/cpuset.cpus").c_str(), &st) !=
+          0) {
+        *skip = "no cgroup v1 cpuset hierarchy at /sys/fs/cgroup/cpuset";
+        return false;
+      }
+      std::string sub = std::string(kKernelCpuset) + "/" + UniqueName();
+      if (mkdir(sub.c_str(), 0755) != 0) {
+        *skip = "mkdir " + sub + ": " + strerror(errno);
+        return false;
+      }
+      sub_ = root_ = sub;
+      return true;
+    }
+    mountpoint_ = MakeTempDir();
+    if (mountpoint_.empty()) {
+      *skip = "mkdtemp failed";
+      return false;
+    }
+    name_ = UniqueName();
+    std::string opts = "none,name=" + name_;
+    if (mount("cgroup", mountpoint_.c_str(), "cgroup", 0, opts.c_str()) != 0) {
+      *skip = "mount -t cgroup -o " + opts + ": " + strerror(errno);
+      return false;
+    }
+    mounted_ = true;
+    root_ = mountpoint_;
+    return true;
+  }
+
+ private:
+  std::string mountpoint_;
+  std::string name_;
+  bool mounted_ = false;
+  std::string sub_;  // kCpuset: the child of the cpuset root we made
+};
+
+int KernelTryMount(const std::string& options, std::string* skip) {
+  std::string dir = MakeTempDir();
+  if (dir.empty()) {
+    *skip = "mkdtemp failed";
+    return 0;
+  }
+  int err = ErrnoOf(mount("cgroup", dir.c_str(), "cgroup", 0, options.c_str()));
+  if (err == 0) umount2(dir.c_str(), 0);
+  rmdir(dir.c_str());
+  return err;
+}
+
+// ---- gpc
+// ------------------------------------------------------------------------
+
+// One framework and tracker for the whole test binary (a /proc scan per test
+// would be slow); each target mounts its own hierarchy in it.
+class GpcEnv {
+ public:
+  static GpcEnv* Get(std::string* skip) {
+    std::lock_guard l(mu_);
+    if (instance_ == nullptr) {
+      if (geteuid() != 0) {
+        *skip = "needs root (FUSE mount, proc connector)";
+        return nullptr;
+      }
+      if (access("/dev/fuse", R_OK | W_OK) != 0) {
+        *skip = "no /dev/fuse";
+        return nullptr;
+      }
+      auto env = std::unique_ptr<GpcEnv>(new GpcEnv);
+      if (!env->Start(skip)) return nullptr;
+      instance_ = env.release();
+    }
+    return instance_;
+  }
+  static void Shutdown() {
+    std::lock_guard l(mu_);
+    delete instance_;
+    instance_ = nullptr;
+  }
+
+  Framework& fw() { return *fw_; }
+  void Register(ContainerFs* fs) {
+    std::lock_guard l(fs_mu_);
+    fs_.push_back(fs);
+  }
+  void Unregister(ContainerFs* fs) {
+    std::lock_guard l(fs_mu_);
+    fs_.erase(std::remove(fs_.begin(), fs_.end(), fs), fs_.end());
+  }
+
+  ~GpcEnv() {
+    if (tracker_) tracker_->Stop();
+    if (thread_.joinable()) thread_.join();
+    tracker_.reset();
+    fw_.reset();
+  }
+
+ private:
+  GpcEnv() = default;
+  bool Start(std::string* skip) {
+    fw_ = std::make_unique<Framework>(host_, MakeAllSubsystems(host_),
+                                      FrameworkOptions{.start_time_slack = 1});
+    fw_->SetEventListener([this](const Event& e) {
+      std::lock_guard l(fs_mu_);
+      for (ContainerFs* fs : fs_) {
+        if (fs->hierarchy() == e.hierarchy) fs->OnEvent(e);
+      }
+    });
+    tracker_ = std::make_unique<Tracker>(*fw_, host_);
+    Tracker* t = tracker_.get();
+    fw_->SetSyncHook([t] { t->Sync(100); });
+    Status s = tracker_->Start();
+    if (!s.ok()) {
+      *skip = "tracker: " + s.error().ToString();
+      return false;
+    }
+    thread_ = std::thread([t] { (void)t->Run(); });
+    return true;
+  }
+
+  static inline std::mutex mu_;
+  static inline GpcEnv* instance_ = nullptr;
+
+  LinuxHost host_;
+  std::unique_ptr<Framework> fw_;
+  std::unique_ptr<Tracker> tracker_;
+  std::thread thread_;
+  std::mutex fs_mu_;
+  std::vector<ContainerFs*> fs_;
+};
+
+class GpcTarget : public Target {
+ public:
+  GpcTarget() : Target("gpc") {}
+  ~GpcTarget() override {
+    if (fs_) {
+      RemoveSubdirs(mountpoint_);
+      env_->Unregister(fs_.get());
+      fs_->Stop();
+      fs_.reset();
+    }
+    if (mounted_) (void)env_->fw().Unmount(hierarchy_);
+    if (!mountpoint_.empty()) rmdir(mountpoint_.c_str());
+  }
+
+  bool Init(Flavor flavor, std::string* skip) {
+    env_ = GpcEnv::Get(skip);
+    if (env_ == nullptr) return false;
+    std::string opts = "none,name=" + UniqueName();
+    if (flavor == Flavor::kCpuset) {
+      if (env_->fw().FindSubsystem("cpuset") == nullptr) {
+        *skip =
+            "gpc has no cpuset subsystem yet (SPEC lists it; not "
+            "implemented): the kernel's behaviour is recorded for when it "
+            "lands";
+        return false;
+      }
+      opts = "cpuset";
+    }
+    auto h = env_->fw().Mount(opts);
+    if (!h.ok()) {
+      *skip = "gpc mount " + opts + ": " + h.error().ToString();
+      return false;
+    }
+    hierarchy_ = *h;
+    mounted_ = true;
+    mountpoint_ = MakeTempDir();
+    if (mountpoint_.empty()) {
+      *skip = "mkdtemp failed";
+      return false;
+    }
+    fs_ = std::make_unique<ContainerFs>(env_->fw(), hierarchy_);
+    env_->Register(fs_.get());
+    Status s = fs_->Start(mountpoint_);
+    if (!s.ok()) {
+      *skip = "ContainerFs: " + s.error().ToString();
+      env_->Unregister(fs_.get());
+      fs_.reset();
+      return false;
+    }
+    root_ = mountpoint_;
+    if (flavor == Flavor::kCpuset) {
+      root_ = mountpoint_ + "/" + UniqueName();
+      if (mkdir(root_.c_str(), 0755) != 0) {
+        *skip = "mkdir " + root_ + ": " + strerror(errno);
+        return false;
+      }
+    }
+    return true;
+  }
+
+ private:
+  GpcEnv* env_ = nullptr;
+  HierarchyId hierarchy_ = 0;
+  bool mounted_ = false;
+  std::string mountpoint_;
+  std::unique_ptr<ContainerFs> fs_;
+};
+
+int GpcTryMount(const std::string& options, std::string* skip) {
+  GpcEnv* env = GpcEnv::Get(skip);
+  if (env == nullptr) return 0;
+  auto h = env->fw().Mount(options);
+  if (!h.ok()) return h.error().code();
+  (void)env->fw().Unmount(*h);
+  return 0;
+}
+
+}  // namespace
+
+std::unique_ptr<Target> MakeTarget(std::string_view kind, Flavor flavor,
+                                   std::string* skip) {
+  if (geteuid() != 0) {
+    *skip = "needs root";
+    return nullptr;
+  }
+  if (kind == "kernel") {
+    auto t = std::make_unique<KernelTarget>();
+    if (!t->Init(flavor, skip)) return nullptr;
+    return t;
+  }
+  auto t = std::make_unique<GpcTarget>();
+  if (!t->Init(flavor, skip)) return nullptr;
+  return t;
+}
+
+int TryMount(std::string_view kind, std::string options, std::string* skip) {
+  if (geteuid() != 0) {
+    *skip = "needs root";
+    return 0;
+  }
+  options = Substitute(std::move(options));
+  return kind == "kernel" ? KernelTryMount(options, skip)
+                          : GpcTryMount(options, skip);
+}
+
+void ShutdownGpc() { GpcEnv::Shutdown(); }
+
+}  // namespace gpc::conformance
