@@ -34,9 +34,21 @@ static_assert(FUSE_ROOT_ID == kRootInode);
 
 namespace {
 
-// Cap on the set of containers this mount created whose kCreated event has
-// not come back yet (events may never come when nobody forwards them).
-constexpr size_t kMaxMadeHere = 1 << 16;
+// The mount whose mkdir or rmdir this thread is running, if any. The
+// Framework delivers an operation's events on the calling thread before the
+// call returns, so the kCreated/kRemoved event of that container arrives
+// while this is set. The kernel already has the right dentry for it (made
+// by the MKDIR reply, dropped after the RMDIR reply); an invalidation would
+// only cost a FORGET and a LOOKUP, and could hit the next dentry of the
+// same name (mkdir x; rmdir x; mkdir x).
+thread_local const ContainerFs* tl_changing_here = nullptr;
+
+struct ChangingHere {
+  explicit ChangingHere(const ContainerFs* fs) { tl_changing_here = fs; }
+  ~ChangingHere() { tl_changing_here = nullptr; }
+  ChangingHere(const ChangingHere&) = delete;
+  ChangingHere& operator=(const ChangingHere&) = delete;
+};
 
 ContainerId RootOf(Framework& fw, HierarchyId hierarchy) {
   auto h = fw.GetHierarchy(hierarchy);
@@ -95,13 +107,20 @@ class ContainerFs::Ops {
     ops.releasedir = ReleaseDir;
     ops.statfs = StatFs;
     ops.create = Create;
-    // No flush: the kernel stops sending FLUSH after the first ENOSYS,
-    // which saves a round trip per close(2).
+    // FLUSH and GETXATTR answer ENOSYS, as libfuse does for a missing
+    // handler: the kernel then stops sending them, which saves a round trip
+    // per close(2) and per write(2). They are here only to be counted.
+    ops.flush = Flush;
+    ops.getxattr = GetXattr;
   }
 
  private:
   static ContainerFs& Self(fuse_req_t req) {
     return *static_cast<ContainerFs*>(fuse_req_userdata(req));
+  }
+  static void Count(fuse_req_t req, FsOp op) {
+    Self(req).counts_[static_cast<size_t>(op)].fetch_add(
+        1, std::memory_order_relaxed);
   }
 
   static void Init(void* userdata, fuse_conn_info* conn) {
@@ -191,6 +210,7 @@ class ContainerFs::Ops {
     return 0;
   }
   static void Lookup(fuse_req_t req, fuse_ino_t parent, const char* name) {
+    Count(req, FsOp::kLookup);
     fuse_entry_param e;
     // Linux: kernfs caches negative dentries; gpc does not, so a container
     // made through another route needs no invalidation to appear.
@@ -210,11 +230,13 @@ class ContainerFs::Ops {
     }
   }
   static void Forget(fuse_req_t req, fuse_ino_t ino, uint64_t nlookup) {
+    Count(req, FsOp::kForget);
     ForgetOne(Self(req), ino, nlookup);
     fuse_reply_none(req);
   }
   static void ForgetMulti(fuse_req_t req, size_t count,
                           fuse_forget_data* forgets) {
+    Count(req, FsOp::kForget);
     for (size_t i = 0; i < count; ++i) {
       ForgetOne(Self(req), forgets[i].ino, forgets[i].nlookup);
     }
@@ -228,6 +250,7 @@ class ContainerFs::Ops {
     return 0;
   }
   static void GetAttr(fuse_req_t req, fuse_ino_t ino, fuse_file_info*) {
+    Count(req, FsOp::kGetAttr);
     struct stat st;
     if (int err = DoGetAttr(Self(req), ino, &st)) {
       fuse_reply_err(req, err);
@@ -294,6 +317,7 @@ class ContainerFs::Ops {
   }
   static void SetAttr(fuse_req_t req, fuse_ino_t ino, struct stat* attr,
                       int to_set, fuse_file_info*) {
+    Count(req, FsOp::kSetAttr);
     struct stat st;
     if (int err = DoSetAttr(req, ino, *attr, to_set, &st)) {
       fuse_reply_err(req, err);
@@ -309,9 +333,11 @@ class ContainerFs::Ops {
     ContainerFs& fs = Self(req);
     InodeInfo dir;
     if (int err = DirOf(fs, parent, &dir)) return err;
-    auto id = fs.fw_.Mkdir(dir.container, name, CredentialsOf(req), mode);
+    Result<ContainerId> id = [&] {
+      ChangingHere here(&fs);
+      return fs.fw_.Mkdir(dir.container, name, CredentialsOf(req), mode);
+    }();
     if (!id.ok()) return id.code();
-    fs.NoteMadeHere(*id);
     auto c = fs.fw_.GetContainer(*id);
     if (!c.ok()) return c.code();  // removed again meanwhile
     MakeEntry(fs, parent, dir, DirEntry{name, *id, c->attr}, 1, e);
@@ -319,6 +345,7 @@ class ContainerFs::Ops {
   }
   static void Mkdir(fuse_req_t req, fuse_ino_t parent, const char* name,
                     mode_t mode) {
+    Count(req, FsOp::kMkdir);
     fuse_entry_param e;
     if (int err = DoMkdir(req, parent, name, mode, &e)) {
       fuse_reply_err(req, err);
@@ -331,7 +358,10 @@ class ContainerFs::Ops {
     InodeInfo dir;
     if (int err = DirOf(fs, parent, &dir)) return err;
     auto child = fs.fw_.Lookup(dir.container, name);
-    Status s = fs.fw_.Rmdir(dir.container, name);
+    Status s = [&] {
+      ChangingHere here(&fs);
+      return fs.fw_.Rmdir(dir.container, name);
+    }();
     if (!s.ok()) return s.code();
     if (child.ok() && child->is_dir()) {
       fs.inodes_->EraseUnusedOf(child->container);
@@ -339,6 +369,7 @@ class ContainerFs::Ops {
     return 0;
   }
   static void Rmdir(fuse_req_t req, fuse_ino_t parent, const char* name) {
+    Count(req, FsOp::kRmdir);
     fuse_reply_err(req, DoRmdir(Self(req), parent, name));
   }
 
@@ -355,6 +386,7 @@ class ContainerFs::Ops {
   static void Rename(fuse_req_t req, fuse_ino_t parent, const char* name,
                      fuse_ino_t newparent, const char* newname,
                      unsigned flags) {
+    Count(req, FsOp::kRename);
     fuse_reply_err(
         req, DoRename(Self(req), parent, name, newparent, newname, flags));
   }
@@ -363,20 +395,25 @@ class ContainerFs::Ops {
   // VFS gives EPERM for a missing unlink/symlink/link/mknod operation and
   // EACCES for a missing create (open(O_CREAT), mknod(S_IFREG)).
   static void Unlink(fuse_req_t req, fuse_ino_t, const char*) {
+    Count(req, FsOp::kOther);
     fuse_reply_err(req, EPERM);
   }
   static void Symlink(fuse_req_t req, const char*, fuse_ino_t, const char*) {
+    Count(req, FsOp::kOther);
     fuse_reply_err(req, EPERM);
   }
   static void Link(fuse_req_t req, fuse_ino_t, fuse_ino_t, const char*) {
+    Count(req, FsOp::kOther);
     fuse_reply_err(req, EPERM);
   }
   static void Mknod(fuse_req_t req, fuse_ino_t, const char*, mode_t mode,
                     dev_t) {
+    Count(req, FsOp::kOther);
     fuse_reply_err(req, S_ISREG(mode) ? EACCES : EPERM);
   }
   static void Create(fuse_req_t req, fuse_ino_t, const char*, mode_t,
                      fuse_file_info*) {
+    Count(req, FsOp::kOther);
     fuse_reply_err(req, EACCES);
   }
 
@@ -422,6 +459,7 @@ class ContainerFs::Ops {
     return 0;
   }
   static void Open(fuse_req_t req, fuse_ino_t ino, fuse_file_info* fi) {
+    Count(req, FsOp::kOpen);
     std::unique_ptr<OpenFile> f;
     if (int err = DoOpen(req, ino, fi, &f)) {
       fuse_reply_err(req, err);
@@ -452,6 +490,7 @@ class ContainerFs::Ops {
   }
   static void Read(fuse_req_t req, fuse_ino_t, size_t size, off_t off,
                    fuse_file_info* fi) {
+    Count(req, FsOp::kRead);
     std::unique_ptr<char[]> buf;
     size_t n = 0;
     if (int err = DoRead(Self(req), FileOf(fi), size, off, &buf, &n)) {
@@ -463,6 +502,7 @@ class ContainerFs::Ops {
 
   static void Write(fuse_req_t req, fuse_ino_t, const char* buf, size_t size,
                     off_t, fuse_file_info* fi) {
+    Count(req, FsOp::kWrite);
     // Linux: the offset is ignored, as cgroup files do.
     OpenFile& f = FileOf(fi);
     Status s = Self(req).fw_.WriteFile(
@@ -475,6 +515,7 @@ class ContainerFs::Ops {
   }
 
   static void Release(fuse_req_t req, fuse_ino_t, fuse_file_info* fi) {
+    Count(req, FsOp::kRelease);
     Self(req).DropHandle(fi->fh);
     fuse_reply_err(req, 0);
   }
@@ -483,6 +524,7 @@ class ContainerFs::Ops {
 
   static void OpenDirectory(fuse_req_t req, fuse_ino_t ino,
                             fuse_file_info* fi) {
+    Count(req, FsOp::kOpenDir);
     InodeInfo dir;
     if (int err = DirOf(Self(req), ino, &dir)) {
       fuse_reply_err(req, err);
@@ -560,19 +602,32 @@ class ContainerFs::Ops {
   }
   static void ReadDir(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
                       fuse_file_info* fi) {
+    Count(req, FsOp::kReadDir);
     ReadDirCommon(req, ino, size, off, fi, false);
   }
   static void ReadDirPlus(fuse_req_t req, fuse_ino_t ino, size_t size,
                           off_t off, fuse_file_info* fi) {
+    Count(req, FsOp::kReadDir);
     ReadDirCommon(req, ino, size, off, fi, true);
   }
 
   static void ReleaseDir(fuse_req_t req, fuse_ino_t, fuse_file_info* fi) {
+    Count(req, FsOp::kReleaseDir);
     Self(req).DropHandle(fi->fh);
     fuse_reply_err(req, 0);
   }
 
+  static void Flush(fuse_req_t req, fuse_ino_t, fuse_file_info*) {
+    Count(req, FsOp::kFlush);
+    fuse_reply_err(req, ENOSYS);
+  }
+  static void GetXattr(fuse_req_t req, fuse_ino_t, const char*, size_t) {
+    Count(req, FsOp::kGetXattr);
+    fuse_reply_err(req, ENOSYS);
+  }
+
   static void StatFs(fuse_req_t req, fuse_ino_t) {
+    Count(req, FsOp::kOther);
     // What statfs(2) says on a cgroup v1 mount: no blocks, no inode counts.
     struct statvfs st {};
     st.f_bsize = 4096;
@@ -583,6 +638,62 @@ class ContainerFs::Ops {
 };
 
 // ---- ContainerFs --------------------------------------------------------
+
+const char* FsOpName(FsOp op) {
+  switch (op) {
+    case FsOp::kLookup:
+      return "lookup";
+    case FsOp::kForget:
+      return "forget";
+    case FsOp::kGetAttr:
+      return "getattr";
+    case FsOp::kSetAttr:
+      return "setattr";
+    case FsOp::kMkdir:
+      return "mkdir";
+    case FsOp::kRmdir:
+      return "rmdir";
+    case FsOp::kRename:
+      return "rename";
+    case FsOp::kOpen:
+      return "open";
+    case FsOp::kRead:
+      return "read";
+    case FsOp::kWrite:
+      return "write";
+    case FsOp::kRelease:
+      return "release";
+    case FsOp::kOpenDir:
+      return "opendir";
+    case FsOp::kReadDir:
+      return "readdir";
+    case FsOp::kReleaseDir:
+      return "releasedir";
+    case FsOp::kFlush:
+      return "flush";
+    case FsOp::kGetXattr:
+      return "getxattr";
+    case FsOp::kOther:
+      return "other";
+    case FsOp::kCount:
+      break;
+  }
+  return "?";
+}
+
+uint64_t RequestCounts::total() const {
+  uint64_t sum = 0;
+  for (uint64_t v : n) sum += v;
+  return sum;
+}
+
+RequestCounts ContainerFs::counts() const {
+  RequestCounts c;
+  for (size_t i = 0; i < static_cast<size_t>(FsOp::kCount); ++i) {
+    c.n[i] = counts_[i].load(std::memory_order_relaxed);
+  }
+  return c;
+}
 
 ContainerFs::ContainerFs(Framework& fw, HierarchyId hierarchy,
                          FsOptions options)
@@ -687,22 +798,13 @@ void ContainerFs::DropHandle(uint64_t fh) {
   handles_.erase(it);
 }
 
-void ContainerFs::NoteMadeHere(ContainerId id) {
-  MutexLock l(notice_mu_);
-  if (made_here_.size() >= kMaxMadeHere) made_here_.clear();
-  made_here_.insert(id);
-}
-
 void ContainerFs::OnEvent(const Event& e) {
   if (e.hierarchy != hierarchy_) return;
   if (e.kind != EventKind::kCreated && e.kind != EventKind::kRemoved) return;
   if (e.kind == EventKind::kRemoved) inodes_->EraseUnusedOf(e.container);
+  // Made or removed through this mount, by this very thread.
+  if (tl_changing_here == this) return;
   MutexLock l(notice_mu_);
-  // Made through this mount: the kernel already has the right dentry, and
-  // dropping it would cost a lookup.
-  if (e.kind == EventKind::kCreated && made_here_.erase(e.container) != 0) {
-    return;
-  }
   if (!notifier_running_) return;
   notices_.push_back(Notice{e.kind, e.container, e.path});
   notice_cv_.notify_one();

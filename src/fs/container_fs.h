@@ -26,7 +26,6 @@
 #include <string>
 #include <thread>
 #include <unordered_map>
-#include <unordered_set>
 
 #include "core/framework.h"
 #include "core/types.h"
@@ -37,6 +36,36 @@
 struct fuse_session;
 
 namespace gpc {
+
+// FUSE requests served by one mount, by opcode (for benchmarks and tests:
+// the kernel's round trips per system call).
+enum class FsOp {
+  kLookup,
+  kForget,  // FORGET and BATCH_FORGET
+  kGetAttr,
+  kSetAttr,
+  kMkdir,
+  kRmdir,
+  kRename,
+  kOpen,
+  kRead,
+  kWrite,
+  kRelease,
+  kOpenDir,
+  kReadDir,  // READDIR and READDIRPLUS
+  kReleaseDir,
+  kFlush,     // answered ENOSYS: the kernel stops sending it
+  kGetXattr,  // answered ENOSYS: the kernel stops sending it
+  kOther,     // statfs, create, mknod, unlink, symlink, link
+  kCount
+};
+const char* FsOpName(FsOp op);
+
+struct RequestCounts {
+  uint64_t n[static_cast<size_t>(FsOp::kCount)] = {};
+  uint64_t operator[](FsOp op) const { return n[static_cast<size_t>(op)]; }
+  uint64_t total() const;
+};
 
 struct FsOptions {
   // How long the kernel may cache names and attributes without asking.
@@ -79,6 +108,9 @@ class ContainerFs {
 
   // For tests: inode table entries and the kernel's references.
   const InodeTable& inodes() const { return *inodes_; }
+  // Requests served since construction, by opcode. Requests the kernel
+  // answers itself (FLUSH, GETXATTR... after their first ENOSYS) never come.
+  RequestCounts counts() const;
 
  private:
   class Ops;  // the FUSE handlers (container_fs.cc)
@@ -102,7 +134,6 @@ class ContainerFs {
     void unlock() GPC_NO_THREAD_SAFETY_ANALYSIS { mu.Unlock(); }
   };
 
-  void NoteMadeHere(ContainerId id) GPC_EXCLUDES(notice_mu_);
   void NotifierLoop() GPC_EXCLUDES(notice_mu_);
   void StopNotifier() GPC_EXCLUDES(notice_mu_);
   void SendNotice(const Notice& n);
@@ -119,6 +150,7 @@ class ContainerFs {
   std::thread loop_thread_;
   bool running_ = false;               // Start/Stop are called from one thread
   std::atomic<bool> stopping_{false};  // Stop() is ending the session
+  std::atomic<uint64_t> counts_[static_cast<size_t>(FsOp::kCount)] = {};
 
   Mutex handles_mu_;
   std::unordered_map<Handle*, std::unique_ptr<Handle>> handles_
@@ -129,9 +161,6 @@ class ContainerFs {
   std::deque<Notice> notices_ GPC_GUARDED_BY(notice_mu_);
   bool notifier_stop_ GPC_GUARDED_BY(notice_mu_) = false;
   bool notifier_running_ GPC_GUARDED_BY(notice_mu_) = false;
-  // Containers made through this mount whose kCreated event is still to
-  // come: the kernel has their dentries already.
-  std::unordered_set<ContainerId> made_here_ GPC_GUARDED_BY(notice_mu_);
   std::thread notifier_;
 };
 

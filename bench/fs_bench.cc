@@ -1,0 +1,572 @@
+// gpc's container file system (FUSE) against the kernel's own cgroup v1, in
+// one run on one machine: a private named v1 hierarchy of the kernel and a
+// named gpc hierarchy served by ContainerFs in this process, with the Linux
+// tracker keeping gpc's tasks equal to the machine's.
+//
+//   fs_bench [--attach=N] [--mkdir=N] [--read=N] [--threads=N] [--rounds=R]
+//            [--fuse-threads=N] [--steps]
+//
+// Operations, each timed per call with CLOCK_MONOTONIC; kernel and gpc
+// alternate in R rounds so both share the machine's drift:
+//   attach      open("<c>/tasks", O_WRONLY) + write(pid) + close, moving a
+//               pausing child between containers a and b
+//   mkdir_rmdir mkdir("<root>/x") + rmdir("<root>/x")
+//   tasks_read  open("t/tasks") + read() to EOF (128 KiB buffer, as cat)
+//               + close, t holding a process of N threads
+// Prints medians and p90 per side, the ratio gpc/kernel against the target,
+// and the FUSE requests gpc was sent per operation, by opcode. Ends with
+// one line per operation:
+//   fs_bench <op>: kernel_us=K gpc_us=G ratio=R target=T PASS|MISS
+//   requests_per_op=Q
+// Needs root. Every child is killed by its pid and reaped, every container
+// removed and every mount undone, also when a step fails.
+#include <fcntl.h>
+#include <pthread.h>
+#include <signal.h>
+#include <sys/mount.h>
+#include <sys/prctl.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <atomic>
+#include <cerrno>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <functional>
+#include <memory>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "fs/container_fs.h"
+#include "linux/linux_host.h"
+#include "linux/tracker.h"
+#include "subsys/all_subsystems.h"
+
+namespace gpc {
+namespace {
+
+struct Args {
+  int attach = 2000;  // attaches per side (half to a, half to b)
+  int mkdir = 1000;   // mkdir+rmdir pairs per side
+  int read = 50;      // tasks reads per side
+  int threads = 10000;
+  int rounds = 10;
+  int fuse_threads = 0;  // FsOptions::max_threads; 0 = the default
+  bool steps = false;    // print the requests of each system call, 3 times
+};
+
+bool ParseArgs(int argc, char** argv, Args* a) {
+  for (int i = 1; i < argc; ++i) {
+    std::string s = argv[i];
+    if (s == "--steps") {
+      a->steps = true;
+      continue;
+    }
+    auto num = [&](const char* key, int* out) {
+      std::string k = std::string("--") + key + "=";
+      if (s.rfind(k, 0) != 0) return false;
+      *out = std::atoi(s.c_str() + k.size());
+      return *out > 0;
+    };
+    if (!num("attach", &a->attach) && !num("mkdir", &a->mkdir) &&
+        !num("read", &a->read) && !num("threads", &a->threads) &&
+        !num("rounds", &a->rounds) && !num("fuse-threads", &a->fuse_threads)) {
+      std::fprintf(stderr, "fs_bench: bad argument %s\n", s.c_str());
+      return false;
+    }
+  }
+  return true;
+}
+
+int64_t NowNs() {
+  timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return int64_t{ts.tv_sec} * 1'000'000'000 + ts.tv_nsec;
+}
+
+double Quantile(std::vector<double> v, double q) {
+  if (v.empty()) return 0;
+  std::sort(v.begin(), v.end());
+  size_t i = static_cast<size_t>(q * static_cast<double>(v.size() - 1) + 0.5);
+  return v[std::min(i, v.size() - 1)];
+}
+
+[[noreturn]] void Die(const char* what) {
+  std::fprintf(stderr, "fs_bench: %s: %s\n", what, std::strerror(errno));
+  std::exit(2);
+}
+
+// 0 or the errno: one write(2) of `data` on a fresh descriptor.
+int WriteFile(const std::string& path, const std::string& data) {
+  int fd = open(path.c_str(), O_WRONLY | O_CLOEXEC);
+  if (fd < 0) return errno;
+  ssize_t n = write(fd, data.data(), data.size());
+  int err = n < 0 ? errno : (static_cast<size_t>(n) == data.size() ? 0 : EIO);
+  close(fd);
+  return err;
+}
+
+// Bytes of a whole file read with a 128 KiB buffer, or -errno.
+ssize_t ReadAll(const std::string& path, char* buf, size_t size) {
+  int fd = open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd < 0) return -errno;
+  ssize_t total = 0;
+  for (;;) {
+    ssize_t n = read(fd, buf, size);
+    if (n < 0) {
+      int err = errno;
+      close(fd);
+      return -err;
+    }
+    if (n == 0) break;
+    total += n;
+  }
+  close(fd);
+  return total;
+}
+
+size_t CountLines(const std::string& path) {
+  std::vector<char> buf(128 << 10);
+  int fd = open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd < 0) return 0;
+  size_t lines = 0;
+  ssize_t n;
+  while ((n = read(fd, buf.data(), buf.size())) > 0) {
+    lines += static_cast<size_t>(std::count(buf.data(), buf.data() + n, '\n'));
+  }
+  close(fd);
+  return lines;
+}
+
+// A forked child, made before this process starts any thread. It waits for
+// a byte on a pipe, then starts `threads` pthreads (64 KiB stacks) that
+// pause, reports back with a byte, and pauses itself. It dies with us.
+class Child {
+ public:
+  explicit Child(int threads) {
+    if (pipe2(go_, O_CLOEXEC) != 0 || pipe2(ready_, O_CLOEXEC) != 0) {
+      Die("pipe");
+    }
+    pid_t parent = getpid();
+    pid_ = fork();
+    if (pid_ < 0) Die("fork");
+    if (pid_ == 0) {
+      prctl(PR_SET_PDEATHSIG, SIGKILL);
+      if (getppid() != parent) _exit(0);
+      char c;
+      if (read(go_[0], &c, 1) != 1) _exit(0);
+      pthread_attr_t attr;
+      pthread_attr_init(&attr);
+      pthread_attr_setstacksize(&attr, 64 << 10);
+      int started = 0;
+      for (int i = 0; i < threads; ++i) {
+        pthread_t t;
+        if (pthread_create(
+                &t, &attr,
+                [](void*) -> void* {
+                  for (;;) pause();
+                },
+                nullptr) != 0) {
+          break;
+        }
+        ++started;
+      }
+      c = started == threads ? 'y' : 'n';
+      (void)!write(ready_[1], &c, 1);
+      for (;;) pause();
+    }
+    close(go_[0]);
+    close(ready_[1]);
+  }
+  ~Child() { Kill(); }
+
+  // Starts the threads; true once they all run.
+  bool Go() {
+    char c = 'g';
+    if (write(go_[1], &c, 1) != 1) return false;
+    return read(ready_[0], &c, 1) == 1 && c == 'y';
+  }
+  void Kill() {
+    if (pid_ <= 0) return;
+    kill(pid_, SIGKILL);
+    int status;
+    while (waitpid(pid_, &status, 0) < 0 && errno == EINTR) {
+    }
+    close(go_[1]);
+    close(ready_[0]);
+    pid_ = -1;
+  }
+  pid_t pid() const { return pid_; }
+
+ private:
+  pid_t pid_ = -1;
+  int go_[2] = {-1, -1};
+  int ready_[2] = {-1, -1};
+};
+
+// rmdir, retried while the kernel still counts a reaped task (EBUSY).
+void RemoveDir(const std::string& path) {
+  for (int i = 0; i < 200; ++i) {
+    if (rmdir(path.c_str()) == 0 || errno == ENOENT) return;
+    if (errno != EBUSY) break;
+    usleep(10'000);
+  }
+  std::fprintf(stderr, "fs_bench: rmdir %s: %s\n", path.c_str(),
+               std::strerror(errno));
+}
+
+struct Side {
+  const char* name;
+  std::string root;
+  std::vector<double> us;  // per-op wall time
+};
+
+struct OpResult {
+  std::string op;
+  double target;
+  double kernel_p50 = 0, kernel_p90 = 0, gpc_p50 = 0, gpc_p90 = 0;
+  RequestCounts requests;  // gpc, over all measured ops
+  size_t ops = 0;          // gpc ops measured
+};
+
+RequestCounts Diff(const RequestCounts& after, const RequestCounts& before) {
+  RequestCounts d;
+  for (size_t i = 0; i < static_cast<size_t>(FsOp::kCount); ++i) {
+    d.n[i] = after.n[i] - before.n[i];
+  }
+  return d;
+}
+
+// Runs `op(side_root, i)` (returns the op's wall time in µs, < 0 on
+// failure) `n` times per side in `rounds` rounds, alternating which side
+// goes first. Sets `*failed` and stops at the first failure.
+OpResult Measure(bool* failed, const std::string& name, double target, int n,
+                 int rounds, Side& kernel, Side& gpcs, ContainerFs& fs,
+                 const std::function<double(const std::string&, int)>& op) {
+  kernel.us.clear();
+  gpcs.us.clear();
+  // Warm-up: dentries, attributes and first-ENOSYS answers settle.
+  for (int i = 0; i < std::max(2, n / 50); ++i) {
+    if (op(kernel.root, i) < 0 || op(gpcs.root, i) < 0) {
+      std::fprintf(stderr, "fs_bench: %s failed: %s\n", name.c_str(),
+                   std::strerror(errno));
+      *failed = true;
+      return {};
+    }
+  }
+  RequestCounts total;
+  int per_round = std::max(1, n / rounds);
+  int done = 0;
+  for (int r = 0; done < n; ++r) {
+    int count = std::min(per_round, n - done);
+    Side* order[2] = {&kernel, &gpcs};
+    if (r % 2 == 1) std::swap(order[0], order[1]);
+    for (Side* s : order) {
+      RequestCounts before = fs.counts();
+      for (int i = 0; i < count; ++i) {
+        double us = op(s->root, done + i);
+        if (us < 0) {
+          std::fprintf(stderr, "fs_bench: %s on %s failed: %s\n", name.c_str(),
+                       s->name, std::strerror(errno));
+          *failed = true;
+          return {};
+        }
+        s->us.push_back(us);
+      }
+      if (s == &gpcs) {
+        RequestCounts d = Diff(fs.counts(), before);
+        for (size_t k = 0; k < static_cast<size_t>(FsOp::kCount); ++k) {
+          total.n[k] += d.n[k];
+        }
+      }
+    }
+    done += count;
+  }
+  OpResult res;
+  res.op = name;
+  res.target = target;
+  res.kernel_p50 = Quantile(kernel.us, 0.5);
+  res.kernel_p90 = Quantile(kernel.us, 0.9);
+  res.gpc_p50 = Quantile(gpcs.us, 0.5);
+  res.gpc_p90 = Quantile(gpcs.us, 0.9);
+  res.requests = total;
+  res.ops = gpcs.us.size();
+  return res;
+}
+
+std::string RequestBreakdown(const OpResult& r) {
+  std::string out;
+  char buf[64];
+  for (size_t k = 0; k < static_cast<size_t>(FsOp::kCount); ++k) {
+    if (r.requests.n[k] == 0) continue;
+    std::snprintf(
+        buf, sizeof buf, "%s%s=%.3f", out.empty() ? "" : " ",
+        FsOpName(static_cast<FsOp>(k)),
+        static_cast<double>(r.requests.n[k]) / static_cast<double>(r.ops));
+    out += buf;
+  }
+  return out.empty() ? "none" : out;
+}
+
+int Main(int argc, char** argv) {
+  Args args;
+  if (!ParseArgs(argc, argv, &args)) return 2;
+  if (geteuid() != 0) {
+    std::fprintf(stderr, "fs_bench: needs root (mounts, tracker)\n");
+    return 2;
+  }
+  // Children first, while this process has one thread.
+  Child victim(0);
+  Child crowd(args.threads);
+
+  // ---- the kernel: a private named v1 hierarchy ----
+  std::string tag = "gpcbench" + std::to_string(getpid());
+  char ktmpl[] = "/tmp/fs_bench_kernel.XXXXXX";
+  char gtmpl[] = "/tmp/fs_bench_gpc.XXXXXX";
+  if (mkdtemp(ktmpl) == nullptr || mkdtemp(gtmpl) == nullptr) Die("mkdtemp");
+  std::string kdir = ktmpl, gdir = gtmpl;
+  std::string kopts = "none,name=" + tag;
+  if (mount("cgroup", kdir.c_str(), "cgroup", 0, kopts.c_str()) != 0) {
+    int err = errno;
+    rmdir(kdir.c_str());
+    rmdir(gdir.c_str());
+    errno = err;
+    Die("mount cgroup");
+  }
+
+  // ---- gpc in this process ----
+  LinuxHost host;
+  Framework fw(host, MakeAllSubsystems(host),
+               FrameworkOptions{.start_time_slack = 1});
+  Tracker tracker(fw, host);
+  std::atomic<ContainerFs*> fs_ptr{nullptr};
+  // Before any concurrent use.
+  fw.SetEventListener([&](const Event& e) {
+    if (ContainerFs* f = fs_ptr.load()) f->OnEvent(e);
+  });
+  fw.SetSyncHook([&] { tracker.Sync(100); });
+  int rc = 0;
+  std::thread tracker_thread;
+  std::unique_ptr<ContainerFs> fs;
+  std::vector<OpResult> results;
+  auto cleanup = [&] {
+    victim.Kill();
+    crowd.Kill();
+    if (fs) {
+      fs_ptr = nullptr;
+      for (const char* c : {"a", "b", "t", "x"})
+        rmdir((gdir + "/" + c).c_str());
+      fs->Stop();
+    }
+    tracker.Stop();
+    if (tracker_thread.joinable()) tracker_thread.join();
+    for (const char* c : {"x", "a", "b", "t"}) RemoveDir(kdir + "/" + c);
+    if (umount2(kdir.c_str(), UMOUNT_NOFOLLOW) != 0) {
+      std::fprintf(stderr, "fs_bench: umount %s: %s\n", kdir.c_str(),
+                   std::strerror(errno));
+      umount2(kdir.c_str(), MNT_DETACH | UMOUNT_NOFOLLOW);
+    }
+    rmdir(kdir.c_str());
+    rmdir(gdir.c_str());
+  };
+  auto fail = [&](const std::string& what, int err) {
+    std::fprintf(stderr, "fs_bench: %s: %s\n", what.c_str(),
+                 std::strerror(err));
+    rc = 2;
+  };
+
+  do {
+    Status s = tracker.Start();
+    if (!s.ok()) {
+      fail("tracker start " + s.error().ToString(), s.code());
+      break;
+    }
+    tracker_thread = std::thread([&] { (void)tracker.Run(); });
+    auto h = fw.Mount("none,name=gpcbench");
+    if (!h.ok()) {
+      fail("gpc mount " + h.error().ToString(), h.code());
+      break;
+    }
+    FsOptions fs_options;
+    if (args.fuse_threads > 0) fs_options.max_threads = args.fuse_threads;
+    fs = std::make_unique<ContainerFs>(fw, *h, fs_options);
+    s = fs->Start(gdir);
+    if (!s.ok()) {
+      fs.reset();
+      fail("fuse mount " + s.error().ToString(), s.code());
+      break;
+    }
+    fs_ptr = fs.get();
+
+    bool ok = true;
+    for (const std::string& root : {kdir, gdir}) {
+      for (const char* c : {"a", "b", "t"}) {
+        if (mkdir((root + "/" + c).c_str(), 0755) != 0) {
+          fail("mkdir " + root + "/" + c, errno);
+          ok = false;
+        }
+      }
+    }
+    if (!ok) break;
+
+    if (args.steps) {
+      // Each system call of each operation, with the requests it caused
+      // (asynchronous ones too: a short pause before counting).
+      std::string pid = std::to_string(victim.pid());
+      auto step = [&](const char* what, const std::function<int()>& call) {
+        RequestCounts before = fs->counts();
+        int r = call();
+        usleep(20'000);
+        RequestCounts d = Diff(fs->counts(), before);
+        std::string out;
+        for (size_t k = 0; k < static_cast<size_t>(FsOp::kCount); ++k) {
+          if (d.n[k] == 0) continue;
+          out += " " + std::string(FsOpName(static_cast<FsOp>(k))) + "=" +
+                 std::to_string(d.n[k]);
+        }
+        std::printf("  %-22s rc=%d%s\n", what, r, out.c_str());
+      };
+      std::string at = gdir + "/a/tasks", x = gdir + "/x";
+      for (int i = 0; i < 3; ++i) {
+        std::printf("steps, round %d:\n", i);
+        int fd = -1;
+        step("open a/tasks", [&] { return fd = open(at.c_str(), O_WRONLY); });
+        step("write pid", [&] {
+          return static_cast<int>(write(fd, pid.data(), pid.size()));
+        });
+        step("close", [&] { return close(fd); });
+        step("mkdir x", [&] { return mkdir(x.c_str(), 0755); });
+        struct stat st;
+        step("stat x", [&] { return stat(x.c_str(), &st); });
+        step("stat x", [&] { return stat(x.c_str(), &st); });
+        step("rmdir x", [&] { return rmdir(x.c_str()); });
+        step("mkdir x", [&] { return mkdir(x.c_str(), 0755); });
+        step("rmdir x", [&] { return rmdir(x.c_str()); });
+      }
+    }
+
+    Side kernel{"kernel", kdir, {}};
+    Side gpcs{"gpc", gdir, {}};
+    std::string victim_pid = std::to_string(victim.pid());
+
+    // attach: even i to a, odd i to b, so every write moves the victim.
+    bool failed = false;
+    results.push_back(Measure(
+        &failed, "attach", 2.5, args.attach, args.rounds, kernel, gpcs, *fs,
+        [&](const std::string& root, int i) -> double {
+          std::string path = root + ((i % 2) == 0 ? "/a/tasks" : "/b/tasks");
+          int64_t t0 = NowNs();
+          int fd = open(path.c_str(), O_WRONLY | O_CLOEXEC);
+          if (fd < 0) return -1;
+          ssize_t n = write(fd, victim_pid.data(), victim_pid.size());
+          close(fd);
+          int64_t t1 = NowNs();
+          if (n != static_cast<ssize_t>(victim_pid.size())) return -1;
+          return static_cast<double>(t1 - t0) / 1e3;
+        }));
+
+    if (failed) {
+      rc = 2;
+      break;
+    }
+    results.push_back(Measure(&failed, "mkdir_rmdir", 3.0, args.mkdir,
+                              args.rounds, kernel, gpcs, *fs,
+                              [&](const std::string& root, int) -> double {
+                                std::string path = root + "/x";
+                                int64_t t0 = NowNs();
+                                if (mkdir(path.c_str(), 0755) != 0) return -1;
+                                if (rmdir(path.c_str()) != 0) return -1;
+                                return static_cast<double>(NowNs() - t0) / 1e3;
+                              }));
+
+    if (failed) {
+      rc = 2;
+      break;
+    }
+    // A process of args.threads threads in t on both sides.
+    std::string crowd_pid = std::to_string(crowd.pid());
+    for (const std::string& root : {kdir, gdir}) {
+      if (int err = WriteFile(root + "/t/cgroup.procs", crowd_pid)) {
+        fail("attach crowd to " + root, err);
+        ok = false;
+      }
+    }
+    if (!ok) break;
+    int64_t t0 = NowNs();
+    if (!crowd.Go()) {
+      fail("starting threads", EAGAIN);
+      break;
+    }
+    std::printf("started %d threads in %.0f ms\n", args.threads,
+                static_cast<double>(NowNs() - t0) / 1e6);
+    size_t want = static_cast<size_t>(args.threads) + 1;
+    size_t klines = CountLines(kdir + "/t/tasks");
+    size_t glines = 0;
+    for (int i = 0; i < 500 && (glines = CountLines(gdir + "/t/tasks")) != want;
+         ++i) {
+      usleep(20'000);
+    }
+    std::printf("tasks lines: kernel %zu gpc %zu (want %zu)\n", klines, glines,
+                want);
+    if (klines != want || glines != want) {
+      fail("tasks of t", EIO);
+      break;
+    }
+    std::vector<char> buf(128 << 10);
+    results.push_back(Measure(
+        &failed, "tasks_read", 1.0, args.read, std::min(args.rounds, args.read),
+        kernel, gpcs, *fs, [&](const std::string& root, int) -> double {
+          std::string path = root + "/t/tasks";
+          int64_t t0 = NowNs();
+          ssize_t n = ReadAll(path, buf.data(), buf.size());
+          int64_t t1 = NowNs();
+          if (n <= 0) return -1;
+          return static_cast<double>(t1 - t0) / 1e3;
+        }));
+    if (failed) {
+      rc = 2;
+      break;
+    }
+  } while (false);
+
+  cleanup();
+  if (rc != 0) results.clear();
+
+  if (!results.empty()) {
+    std::printf("\n%-12s %10s %10s %10s %10s %7s %7s %9s\n", "op", "kernel_p50",
+                "kernel_p90", "gpc_p50", "gpc_p90", "ratio", "target",
+                "req/op");
+    for (const OpResult& r : results) {
+      double ratio = r.kernel_p50 > 0 ? r.gpc_p50 / r.kernel_p50 : 0;
+      std::printf(
+          "%-12s %10.1f %10.1f %10.1f %10.1f %7.2f %7.1f %9.3f\n", r.op.c_str(),
+          r.kernel_p50, r.kernel_p90, r.gpc_p50, r.gpc_p90, ratio, r.target,
+          static_cast<double>(r.requests.total()) / static_cast<double>(r.ops));
+    }
+    std::printf("\ngpc FUSE requests per op, by opcode:\n");
+    for (const OpResult& r : results) {
+      std::printf("  %-12s %s\n", r.op.c_str(), RequestBreakdown(r).c_str());
+    }
+    std::printf("\n");
+    for (const OpResult& r : results) {
+      double ratio = r.kernel_p50 > 0 ? r.gpc_p50 / r.kernel_p50 : 0;
+      std::printf(
+          "fs_bench %s: kernel_us=%.1f gpc_us=%.1f ratio=%.2f target=%.1f "
+          "%s requests_per_op=%.3f\n",
+          r.op.c_str(), r.kernel_p50, r.gpc_p50, ratio, r.target,
+          ratio <= r.target ? "PASS" : "MISS",
+          static_cast<double>(r.requests.total()) / static_cast<double>(r.ops));
+    }
+  }
+  return rc;
+}
+
+}  // namespace
+}  // namespace gpc
+
+int main(int argc, char** argv) { return gpc::Main(argc, argv); }
