@@ -133,6 +133,13 @@ Status Tracker::Run() {
 }
 
 Result<size_t> Tracker::Poll(int timeout_ms) {
+  if (resync_pending_) {
+    // Wake up in time for the deferred rescan.
+    MonoNanos due =
+        last_resync_ + options_.min_resync_interval_ns - host_.MonotonicNow();
+    int due_ms = static_cast<int>(std::max<MonoNanos>(due, 0) / 1'000'000) + 1;
+    if (timeout_ms < 0 || due_ms < timeout_ms) timeout_ms = due_ms;
+  }
   epoll_event ready[4];
   int n = epoll_wait(epoll_fd_, ready, 4, timeout_ms);
   if (n < 0 && errno != EINTR) return Err(errno, "epoll_wait");
@@ -149,6 +156,10 @@ Result<size_t> Tracker::Poll(int timeout_ms) {
     }
   }
   uint64_t serving = 0;
+  if (resync_pending_ && n == 0) {
+    // Woken by the timeout set below for a deferred rescan.
+    GPC_RETURN_IF_ERROR(MaybeResync(/*force=*/false));
+  }
   if (sync) {
     // Everything queued before this point must be applied before we
     // answer the requests made so far.
@@ -164,6 +175,7 @@ Result<size_t> Tracker::Poll(int timeout_ms) {
       GPC_ASSIGN_OR_RETURN(more, HandleBatch());
       handled += more;
     }
+    GPC_RETURN_IF_ERROR(MaybeResync(/*force=*/true));
     std::lock_guard l(sync_mu_);
     sync_served_ = std::max(sync_served_, serving);
     sync_cv_.notify_all();
@@ -200,10 +212,25 @@ Result<size_t> Tracker::HandleBatch() {
   counts_.overflows = c.overflows;
   counts_.seq_missing = c.seq_missing;
   if ((lost || resync_wanted_) && options_.resync_on_loss) {
-    GPC_RETURN_IF_ERROR(Resync());
+    resync_pending_ = true;
   }
   resync_wanted_ = false;
+  GPC_RETURN_IF_ERROR(MaybeResync(/*force=*/false));
   return events_.size();
+}
+
+Status Tracker::MaybeResync(bool force) {
+  if (!resync_pending_) return OkStatus();
+  // A rescan reads every task's /proc entry; under sustained losses they
+  // are coalesced, one per min_resync_interval_ns, unless a caller needs
+  // the view consistent now (CatchUp, Sync).
+  MonoNanos now = host_.MonotonicNow();
+  if (!force && now - last_resync_ < options_.min_resync_interval_ns) {
+    return OkStatus();
+  }
+  resync_pending_ = false;
+  last_resync_ = now;
+  return Resync();
 }
 
 void Tracker::Sync(int timeout_ms) {
@@ -230,6 +257,7 @@ Status Tracker::CatchUp(int timeout_ms) {
   for (;;) {
     GPC_ASSIGN_OR_RETURN(size_t n, Poll(0));
     if (n == 0 || CaughtUp(since)) {
+      GPC_RETURN_IF_ERROR(MaybeResync(/*force=*/true));
       PublishStats();
       return OkStatus();
     }

@@ -46,6 +46,9 @@ struct TrackerOptions {
   size_t batch = 1024;
   // Disables the resync after a loss (tests that count losses only).
   bool resync_on_loss = true;
+  // Rescans after losses are at most this frequent (CatchUp and Sync force
+  // a pending one at once).
+  MonoNanos min_resync_interval_ns = 250'000'000;
 };
 
 struct TrackerStats {
@@ -114,6 +117,8 @@ class Tracker {
   Result<size_t> HandleBatch();
   // Has every event stamped before `since` been handled?
   bool CaughtUp(MonoNanos since) const;
+  // Runs a pending rescan if it is due (or `force`).
+  Status MaybeResync(bool force);
   void Handle(const ProcEvent& e);
   void HandleFork(const ProcEvent& e);
   void HandleExit(const ProcEvent& e);
@@ -132,6 +137,8 @@ class Tracker {
   int sync_fd_ = -1;   // eventfd: Sync() requests
   std::atomic<bool> stopping_{false};
   bool resync_wanted_ = false;
+  bool resync_pending_ = false;
+  MonoNanos last_resync_ = 0;
   MonoNanos last_prune_ = 0;
   MonoNanos last_publish_ = 0;
   // Latest timestamp among the events handled so far.

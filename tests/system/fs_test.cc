@@ -212,7 +212,7 @@ class FsTest : public ::testing::Test {
 
   void CatchUp() {
     std::lock_guard l(tracker_mu_);
-    Status s = tracker_->CatchUp(10'000);
+    Status s = tracker_->CatchUp(30'000);
     ASSERT_TRUE(s.ok()) << s.error().ToString();
   }
 
