@@ -77,6 +77,8 @@ const ControlFile kBaseFiles[] = {
      .read_u64 = ReadCloneChildren,
      .write_u64 = WriteCloneChildren},
     {.name = "cgroup.procs",
+     // Every thread must move, including those created a moment ago.
+     .flags = kSyncBeforeWrite,
      .enforcement = Enforcement::kFramework,
      .help = "processes (TGIDs) here; write a pid to move its whole process",
      .read_pids = ReadProcs,

@@ -130,6 +130,7 @@ class Hierarchy {
   HierarchyId id_ = 0;
   SubsysMask subsys_mask_ = 0;
   bool noprefix_ = false;
+  bool xattr_ = false;  // accepted and shown; gpc has no xattrs
   std::string name_;
   std::string release_agent_;
   std::unique_ptr<Container> root_;

@@ -58,6 +58,8 @@ struct FileContext {
 enum ControlFileFlags : unsigned {
   kNotOnRoot = 1u << 0,   // not in a hierarchy's root directory
   kOnlyOnRoot = 1u << 1,  // only in a hierarchy's root directory
+  // Catch up with task events (Framework::SetSyncHook) before each write.
+  kSyncBeforeWrite = 1u << 2,
 };
 
 struct ControlFile {

@@ -330,6 +330,7 @@ Result<Hierarchy*> Framework::CreateHierarchyLocked(const MountOptions& opts) {
   Hierarchy* h = owned.get();
   h->id_ = next_hierarchy_id_++;
   h->noprefix_ = opts.noprefix;
+  h->xattr_ = opts.xattr;
   h->name_ = opts.name.value_or("");
   h->release_agent_ = opts.release_agent.value_or("");
   size_t slot = 1;
@@ -434,6 +435,7 @@ std::string Framework::MountOptionsStringLocked(const Hierarchy& h) const {
     out += subsys_names_[i];
   }
   if (h.noprefix_) out += ",noprefix";
+  if (h.xattr_) out += ",xattr";
   if (!h.release_agent_.empty()) out += ",release_agent=" + h.release_agent_;
   if (h.root_->clone_children_) out += ",clone_children";
   if (!h.name_.empty()) out += ",name=" + h.name_;
@@ -876,23 +878,30 @@ Result<FileSnapshot> Framework::ReadFileOnce(ContainerId dir,
 
 Status Framework::WriteFile(ContainerId dir, std::string_view file,
                             std::string_view data, const Credentials& writer) {
-  Status s = WriteFileOnce(dir, file, data, writer);
-  if (s.code() == ESRCH && sync_hook_) {
-    // The task may have been forked a moment ago.
+  bool synced = !sync_hook_;
+  Status s = WriteFileOnce(dir, file, data, writer, &synced);
+  if (!synced && (s.code() == ESRCH || s.code() == EAGAIN)) {
+    // The task may have been forked, or have exited, a moment ago; or the
+    // file wants an up-to-date view (cgroup.procs: threads just created).
     Sync();
-    return WriteFileOnce(dir, file, data, writer);
+    synced = true;
+    return WriteFileOnce(dir, file, data, writer, &synced);
   }
   return s;
 }
 
 Status Framework::WriteFileOnce(ContainerId dir, std::string_view file,
                                 std::string_view data,
-                                const Credentials& writer) {
+                                const Credentials& writer, bool* synced) {
   OpLock l(this);
   GPC_ASSIGN_OR_RETURN(Container * c, FindDirLocked(dir, ENODEV));
   auto ref = FindFileLocked(*c, file);
   if (!ref) return Err(ENOENT, "no file '", file, "' in ", c->Path());
   const ControlFile& f = *ref->file;
+  // EAGAIN here is internal, "sync first": WriteFile never returns it.
+  if ((f.flags & kSyncBeforeWrite) && !*synced) {
+    return Err(EAGAIN, "sync first");
+  }
   if (data.size() > f.max_write) {
     return Err(E2BIG, "write of ", data.size(), " bytes to ", file,
                " (at most ", f.max_write, ")");
@@ -1179,6 +1188,11 @@ Status Framework::AttachLocked(Container& dest, pid_t pid, bool whole_process,
   }
   Task* t = FindTaskLocked(target);
   if (t == nullptr) return Err(ESRCH, "no task ", target);
+  // Our view trails the machine: a task reaped a moment ago may still be
+  // here. (ESRCH makes the caller sync with the tracker and retry.)
+  if (!host_.TaskExists(t->tid())) {
+    return Err(ESRCH, "task ", target, " has exited");
+  }
 
   // Linux: __cgroup1_procs_write() checks one task, even for a process.
   if (!writer.privileged()) {
@@ -1245,6 +1259,8 @@ Status Framework::AttachLocked(Container& dest, pid_t pid, bool whole_process,
 
 Status Framework::Attach(ContainerId dest_id, pid_t pid, bool whole_process,
                          const Credentials& writer) {
+  // A whole process: its threads created a moment ago must come along.
+  if (whole_process) Sync();
   Status s = AttachOnce(dest_id, pid, whole_process, writer);
   if (s.code() == ESRCH && sync_hook_) {
     Sync();

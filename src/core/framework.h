@@ -313,8 +313,8 @@ class Framework {
                                     const Credentials& reader, bool* synced)
       GPC_EXCLUDES(mu_);
   Status WriteFileOnce(ContainerId dir, std::string_view file,
-                       std::string_view data, const Credentials& writer)
-      GPC_EXCLUDES(mu_);
+                       std::string_view data, const Credentials& writer,
+                       bool* synced) GPC_EXCLUDES(mu_);
   Status AttachOnce(ContainerId dest, pid_t pid, bool whole_process,
                     const Credentials& writer) GPC_EXCLUDES(mu_);
 

@@ -31,7 +31,12 @@ Result<MountOptions> ParseMountOptions(
     std::string_view token = text.substr(pos, comma - pos);
     pos = comma + 1;
 
-    if (token.empty()) return Err(EINVAL, "empty mount option");
+    if (token.empty()) {
+      // Linux: current kernels skip empty options ("a,,b"); 2.6.24 said
+      // EINVAL.
+      if (comma == text.size()) break;
+      continue;
+    }
     if (token == "all") {
       all = true;
     } else if (token == "none") {
@@ -40,9 +45,14 @@ Result<MountOptions> ParseMountOptions(
       opts.noprefix = true;
     } else if (token == "clone_children") {
       opts.clone_children = true;
+    } else if (token == "xattr") {
+      // Linux: user xattrs on the cgroup files; gpc has none, so the option
+      // is accepted and shown, and changes nothing.
+      opts.xattr = true;
     } else if (token.starts_with(kAgent)) {
       if (opts.release_agent) return Err(EINVAL, "release_agent given twice");
       std::string_view path = token.substr(kAgent.size());
+      if (path.empty()) return Err(EINVAL, "empty release_agent");
       if (path.size() > kMaxReleaseAgentPath) {
         return Err(EINVAL, "release_agent path too long");
       }

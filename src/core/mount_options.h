@@ -2,11 +2,13 @@
 //
 // Parsing follows 2.6.24 (seed-semantics §1.2) with the later `none`,
 // `name=` and `clone_children` options of current kernels:
-//  - tokens are comma-separated; an empty token ("a,,b") -> EINVAL;
+//  - tokens are comma-separated; empty tokens ("a,,b") are skipped (current
+//    kernels; 2.6.24 said EINVAL);
 //  - a subsystem name selects it; `all` selects every subsystem; `none`
 //    selects none; an unknown token -> ENOENT (2.6.24; current kernels say
 //    EINVAL — a difference listed in docs/differences.md);
-//  - `release_agent=` or `name=` given twice -> EINVAL; `name=` must be 1-63
+//  - `release_agent=` or `name=` given twice, or an empty `release_agent=`
+//    -> EINVAL; `xattr` is accepted (and has no effect); `name=` must be 1-63
 //    characters of [A-Za-z0-9_.-], else EINVAL;
 //  - `all` together with a subsystem name or `none` -> EINVAL; `none`
 //    together with a subsystem -> EINVAL;
@@ -29,6 +31,7 @@ struct MountOptions {
   bool none = false;  // `none` was given explicitly
   bool noprefix = false;
   bool clone_children = false;
+  bool xattr = false;
   std::optional<std::string> release_agent;
   std::optional<std::string> name;
 };

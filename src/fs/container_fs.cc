@@ -713,7 +713,14 @@ Status ContainerFs::Start(const std::string& mountpoint) {
   // A new mount: the kernel holds no reference from an earlier one.
   inodes_->Reset();
 
-  std::string opts = StrCat("fsname=", options_.fsname,
+  // libfuse splits -o at commas; a backslash escapes one (the fsname is a
+  // hierarchy's option list, "cpuset,cpuacct").
+  std::string fsname;
+  for (char c : options_.fsname) {
+    if (c == ',' || c == '\\') fsname += '\\';
+    fsname += c;
+  }
+  std::string opts = StrCat("fsname=", fsname,
                             ",subtype=gpc,default_permissions,allow_other");
   std::vector<std::string> argv_storage = {"gpc", "-o", opts};
   std::vector<char*> argv;

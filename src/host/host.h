@@ -84,6 +84,9 @@ class Host {
   virtual Result<std::vector<pid_t>> ListThreads(pid_t tgid) = 0;
   // ESRCH if the task does not exist (or is a zombie that has exited).
   virtual Result<TaskInfo> GetTaskInfo(pid_t tid) = 0;
+  // Does a task with this tid exist now (a zombie counts)? One cheap check,
+  // for operations that must not act on a task already reaped.
+  virtual bool TaskExists(pid_t tid) = 0;
   virtual Result<CpuTimes> GetCpuTimes(const TaskKey& task) = 0;
   // Number of open file descriptors of a process.
   virtual Result<uint64_t> CountOpenFiles(pid_t tgid) = 0;
@@ -102,8 +105,9 @@ class Host {
   virtual Status SendSignal(const TaskKey& process, int signal) = 0;
 
   // --- programs ---
-  // Starts argv[0] with exactly `env`, stdin/stdout/stderr on /dev/null, no
-  // other inherited descriptor, in a new session; does not wait for it.
+  // Starts argv[0] with exactly `env`, in "/", stdin/stdout/stderr on
+  // /dev/null, no other inherited descriptor, in a new session; does not
+  // wait for it.
   virtual Status Spawn(const std::vector<std::string>& argv,
                        const std::vector<std::string>& env) = 0;
 };

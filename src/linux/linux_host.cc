@@ -397,6 +397,11 @@ Result<TaskInfo> LinuxHost::GetTaskInfo(pid_t tid) {
   return info;
 }
 
+bool LinuxHost::TaskExists(pid_t tid) {
+  // kill(2) with signal 0 checks existence only; it accepts a thread's id.
+  return ::kill(tid, 0) == 0 || errno == EPERM;
+}
+
 Result<CpuTimes> LinuxHost::GetCpuTimes(const TaskKey& task) {
   GPC_ASSIGN_OR_RETURN(Fd dir, OpenTaskDir(proc_, task.tid));
   GPC_ASSIGN_OR_RETURN(ProcStat stat, ReadStatOfKey(dir.get(), task));
@@ -606,6 +611,8 @@ Status LinuxHost::Spawn(const std::vector<std::string>& argv,
       ::sigaction(sig, &sa, nullptr);  // fails harmlessly for KILL/STOP
     }
     ::setsid();
+    // Linux: usermode helpers (the release agent) start in "/".
+    if (::chdir("/") != 0) ::_exit(ChildExitCode(errno));
     int null_fd = ::open(kDevNull, O_RDWR);
     if (null_fd < 0) ::_exit(ChildExitCode(errno));
     for (int target = 0; target <= 2; ++target) {

@@ -195,6 +195,11 @@ Result<TaskInfo> FakeHost::GetTaskInfo(pid_t tid) {
   return t->info;
 }
 
+bool FakeHost::TaskExists(pid_t tid) {
+  std::lock_guard l(mu_);
+  return tasks_.contains(tid);
+}
+
 Result<CpuTimes> FakeHost::GetCpuTimes(const TaskKey& key) {
   std::lock_guard l(mu_);
   FakeTask* t = LiveKeyLocked(key);

@@ -72,6 +72,7 @@ class FakeHost : public Host {
   Result<std::vector<pid_t>> ListProcesses() override;
   Result<std::vector<pid_t>> ListThreads(pid_t tgid) override;
   Result<TaskInfo> GetTaskInfo(pid_t tid) override;
+  bool TaskExists(pid_t tid) override;
   Result<CpuTimes> GetCpuTimes(const TaskKey& task) override;
   Result<uint64_t> CountOpenFiles(pid_t tgid) override;
   Result<BitMask> GetAffinity(const TaskKey& task) override;

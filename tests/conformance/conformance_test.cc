@@ -349,13 +349,8 @@ bool Lists(const std::string& list, pid_t pid) {
 
 // A pid whose process has exited and been reaped: ESRCH at once.
 TEST_P(Conformance, AttachOfAReapedPidIsEsrchAtOnce) {
-  if (is_gpc() && !Strict()) {
-    // Known difference: gpc learns of the exit from the proc connector a
-    // moment later and, until then, attaches the dead task (success). The
-    // attach path syncs with the tracker only after an ESRCH, not before a
-    // success.
-    GTEST_SKIP() << kKnownDifference << " (attach of a just-reaped pid)";
-  }
+  // gpc checks that the named task still exists before moving it, and on
+  // ESRCH catches up with the tracker and answers as the kernel does.
   ASSERT_EQ(Mkdir("a"), 0);
   pid_t dead;
   {
@@ -478,12 +473,7 @@ TEST_P(Conformance, ProcsWriteMovesThreadsJustCreated) {
 #ifdef GPC_CONF_TSAN
   GTEST_SKIP() << "TSan cannot start threads after a multi-threaded fork";
 #endif
-  if (is_gpc() && !Strict()) {
-    // Known difference: gpc moves the threads its tracker knows of; threads
-    // whose clone event is still in flight stay behind (the kernel moves
-    // every thread). The attach path does not sync with the tracker first.
-    GTEST_SKIP() << kKnownDifference << " (cgroup.procs and new threads)";
-  }
+  // gpc catches up with the tracker before every cgroup.procs write.
   ASSERT_EQ(Mkdir("a"), 0);
   Child child(StartTwoThreads);
   std::vector<pid_t> tids;
@@ -577,12 +567,8 @@ TEST_P(Conformance, ReleaseAgentGetsThePathAndEnvironment) {
 
 // The working directory the release agent starts in.
 TEST_P(Conformance, ReleaseAgentRunsInTheRootDirectory) {
-  if (is_gpc() && !Strict()) {
-    // Linux: call_usermodehelper() starts the agent as a child of a kernel
-    // thread whose working directory is "/". gpc's LinuxHost::Spawn keeps
-    // the daemon's working directory.
-    GTEST_SKIP() << kKnownDifference << " (release agent cwd)";
-  }
+  // Linux: call_usermodehelper() starts the agent as a child of a kernel
+  // thread whose working directory is "/"; LinuxHost::Spawn does the same.
   char tmpl[] = "/tmp/gpcconf_agent.XXXXXX";
   ASSERT_NE(mkdtemp(tmpl), nullptr);
   std::string dir = tmpl;
@@ -684,10 +670,6 @@ struct MountCase {
   int kernel_errno;
   int gpc_errno;       // gpc's documented value
   bool gpc_known_bug;  // gpc_errno is a bug listed in differences.md
-  // Through gpcd only: the mount fails (EINVAL from fuse_session_new) because
-  // the hierarchy's options, used as the FUSE fsname, hold a comma that is
-  // not escaped. A bug listed in differences.md.
-  bool gpcd_known_bug = false;
 };
 
 const std::string kLongName(64, 'n');
@@ -707,14 +689,14 @@ const MountCase kMountCases[] = {
     {"AllWithNone", "none,name={name},all", EINVAL, EINVAL, false},
     {"ReleaseAgentTwice", "none,name={name},release_agent=/a,release_agent=/b",
      EINVAL, EINVAL, false},
-    {"NoprefixNamed", "none,name={name},noprefix", 0, 0, false, true},
-    {"CloneChildren", "none,name={name},clone_children", 0, 0, false, true},
+    {"NoprefixNamed", "none,name={name},noprefix", 0, 0, false},
+    {"CloneChildren", "none,name={name},clone_children", 0, 0, false},
     {"WithReleaseAgent", "none,name={name},release_agent=/bin/true", 0, 0,
-     false, true},
-    // Known differences (bugs of gpc's parser, to fix).
-    {"EmptyReleaseAgent", "none,name={name},release_agent=", EINVAL, 0, true},
-    {"EmptyToken", "none,name={name},,", 0, EINVAL, true},
-    {"Xattr", "none,name={name},xattr", 0, ENOENT, true},
+     false},
+    {"EmptyReleaseAgent", "none,name={name},release_agent=", EINVAL, EINVAL,
+     false},
+    {"EmptyToken", "none,name={name},,", 0, 0, false},
+    {"Xattr", "none,name={name},xattr", 0, 0, false},
 };
 
 using MountParam = std::tuple<std::string, int>;
@@ -832,13 +814,6 @@ class GpcdMountConformance : public ::testing::Test {
 TEST_F(GpcdMountConformance, SameErrnosAsInProcess) {
   for (const MountCase& c : kMountCases) {
     if (c.gpc_known_bug && !Strict()) continue;  // see MountConformance
-    if (c.gpcd_known_bug && !Strict()) {
-      // Known difference: see docs/differences.md (gpcd mounts of option
-      // sets with a comma fail with EINVAL).
-      std::cout << "[  SKIPPED ] " << c.label
-                << " through gpcd: " << kKnownDifference << "\n";
-      continue;
-    }
     int want = c.gpc_known_bug ? c.kernel_errno : c.gpc_errno;
     EXPECT_EQ(Mount(c.options), want)
         << c.label << ": " << c.options << ": " << last_reply_;

@@ -124,7 +124,8 @@ bool ValidContainerName(std::string_view name) {
 // The reference model
 // ===========================================================================
 
-// mount_options.h, token by token; the first bad token decides.
+// mount_options.h, token by token; the first bad token decides; empty
+// tokens are skipped.
 struct ParsedOptions {
   int err = 0;
   SubsysMask mask = 0;  // after the "default all" rule
@@ -141,7 +142,7 @@ ParsedOptions ModelParse(std::string_view text) {
   for (const std::string& tok : Split(text, ',')) {
     int err = 0;
     if (tok.empty()) {
-      err = EINVAL;
+      continue;  // current kernels skip empty options
     } else if (tok == "all") {
       all = true;
     } else if (tok == "none") {
@@ -151,7 +152,7 @@ ParsedOptions ModelParse(std::string_view text) {
     } else if (tok == "clone_children") {
       // accepted; only affects new children, not modelled
     } else if (tok.starts_with("release_agent=")) {
-      if (p.release_agent) {
+      if (p.release_agent || tok == "release_agent=") {
         err = EINVAL;
       } else {
         p.release_agent = tok.substr(std::string_view("release_agent=").size());

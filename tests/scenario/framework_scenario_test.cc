@@ -167,7 +167,7 @@ TEST_F(FrameworkScenario, TwoHierarchiesTreesMovesForksExitsAndRelease) {
 
 TEST_F(FrameworkScenario, MountOptionsBindingAndReuse) {
   EXPECT_EQ(fw_->Mount("bogus").code(), ENOENT);
-  EXPECT_EQ(fw_->Mount("ca,,cb").code(), EINVAL);
+  EXPECT_EQ(fw_->Mount("ca,,cb,release_agent=").code(), EINVAL);
   EXPECT_EQ(fw_->Mount("all,ca").code(), EINVAL);
   EXPECT_EQ(fw_->Mount("none").code(), EINVAL);  // needs a name
   // noprefix alone means every subsystem, without prefixes.
