@@ -140,6 +140,11 @@ Result<size_t> Tracker::Poll(int timeout_ms) {
     int due_ms = static_cast<int>(std::max<MonoNanos>(due, 0) / 1'000'000) + 1;
     if (timeout_ms < 0 || due_ms < timeout_ms) timeout_ms = due_ms;
   }
+  if (!deferred_exits_.empty()) {
+    // Wake up for the deferred exits' deadline.
+    int due_ms = static_cast<int>(kExitRecordWaitNs / 1'000'000) + 1;
+    if (timeout_ms < 0 || due_ms < timeout_ms) timeout_ms = due_ms;
+  }
   epoll_event ready[4];
   int n = epoll_wait(epoll_fd_, ready, 4, timeout_ms);
   if (n < 0 && errno != EINTR) return Err(errno, "epoll_wait");
@@ -167,6 +172,7 @@ Result<size_t> Tracker::Poll(int timeout_ms) {
     serving = sync_requested_;
   }
   if (tick) DrainTaskstats();
+  ApplyDeferredExits(/*force=*/false);
   GPC_ASSIGN_OR_RETURN(size_t handled, HandleBatch());
   if (sync) {
     // Everything stamped before now: see CaughtUp().
@@ -175,6 +181,7 @@ Result<size_t> Tracker::Poll(int timeout_ms) {
       GPC_ASSIGN_OR_RETURN(more, HandleBatch());
       handled += more;
     }
+    ApplyDeferredExits(/*force=*/true);
     GPC_RETURN_IF_ERROR(MaybeResync(/*force=*/true));
     std::lock_guard l(sync_mu_);
     sync_served_ = std::max(sync_served_, serving);
@@ -200,6 +207,9 @@ Result<size_t> Tracker::HandleBatch() {
   bool exits = false;
   for (const ProcEvent& e : events_) exits |= e.kind == ProcEvent::Kind::kExit;
   if (exits) DrainTaskstats();
+  // Exits waiting for their record go first: a fork in this batch may
+  // reuse their tid.
+  ApplyDeferredExits(/*force=*/false);
   for (const ProcEvent& e : events_) Handle(e);
   if (!events_.empty()) {
     MonoNanos now = host_.MonotonicNow();
@@ -257,6 +267,7 @@ Status Tracker::CatchUp(int timeout_ms) {
   for (;;) {
     GPC_ASSIGN_OR_RETURN(size_t n, Poll(0));
     if (n == 0 || CaughtUp(since)) {
+      ApplyDeferredExits(/*force=*/true);
       GPC_RETURN_IF_ERROR(MaybeResync(/*force=*/true));
       PublishStats();
       return OkStatus();
@@ -323,10 +334,40 @@ void Tracker::HandleExit(const ProcEvent& e) {
     exit_times_.erase(it);
     ++counts_.exit_times_captured;
     fw_.Exit({e.pid, 0}, &final_times);
-  } else {
-    ++counts_.exits_without_times;
-    fw_.Exit({e.pid, 0});
+    return;
   }
+  std::optional<TaskKey> key = fw_.FindTask(e.pid);
+  if (taskstats_ && key) {
+    // The record is sent just before the exit event, on another socket; it
+    // may be a moment behind. Wait for it briefly, then exit regardless.
+    // The exact key keeps a recycled tid from being hit meanwhile.
+    deferred_exits_.push_back({*key, host_.MonotonicNow() + kExitRecordWaitNs});
+    return;
+  }
+  ++counts_.exits_without_times;
+  fw_.Exit({e.pid, 0});
+}
+
+void Tracker::ApplyDeferredExits(bool force) {
+  if (deferred_exits_.empty()) return;
+  DrainTaskstats();
+  MonoNanos now = host_.MonotonicNow();
+  std::erase_if(deferred_exits_, [&](const DeferredExit& d) {
+    auto it = exit_times_.find(d.key.tid);
+    if (it != exit_times_.end()) {
+      CpuTimes final_times = it->second;
+      exit_times_.erase(it);
+      ++counts_.exit_times_captured;
+      fw_.Exit(d.key, &final_times);
+      return true;
+    }
+    if (force || now >= d.due) {
+      ++counts_.exits_without_times;
+      fw_.Exit(d.key);
+      return true;
+    }
+    return false;
+  });
 }
 
 std::vector<Tracker::Scanned> Tracker::ScanProc() {

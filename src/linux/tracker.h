@@ -122,6 +122,9 @@ class Tracker {
   void Handle(const ProcEvent& e);
   void HandleFork(const ProcEvent& e);
   void HandleExit(const ProcEvent& e);
+  // Applies the deferred exits whose record arrived or whose wait is over
+  // (all of them with `force`).
+  void ApplyDeferredExits(bool force);
   void DrainTaskstats();
   void RecordLag(MonoNanos lag);
   void PublishStats();
@@ -146,6 +149,13 @@ class Tracker {
 
   // Final CPU times of exited threads, waiting for their exit event.
   std::unordered_map<pid_t, CpuTimes> exit_times_;
+  // Exit events waiting (briefly) for their taskstats record.
+  struct DeferredExit {
+    TaskKey key;
+    MonoNanos due;
+  };
+  static constexpr MonoNanos kExitRecordWaitNs = 5'000'000;
+  std::vector<DeferredExit> deferred_exits_;
   std::vector<ProcEvent> events_;
   std::vector<TaskExitStats> exit_stats_;
 
