@@ -412,10 +412,21 @@ Status Tracker::Resync() {
   live.reserve(scan.size());
   for (const Scanned& s : scan) live.emplace(s.tid, s.start_ticks);
 
+  // Vanished tasks may have their final CPU times waiting in taskstats.
+  DrainTaskstats();
   for (const TaskKey& k : fw_.ListTasks()) {
     auto it = live.find(k.tid);
     if (it == live.end() || !LinuxHost::SameStart(k.start_time, it->second)) {
-      fw_.Exit(k);
+      auto times =
+          it == live.end() ? exit_times_.find(k.tid) : exit_times_.end();
+      if (times != exit_times_.end()) {
+        CpuTimes final_times = times->second;
+        exit_times_.erase(times);
+        ++counts_.exit_times_captured;
+        fw_.Exit(k, &final_times);
+      } else {
+        fw_.Exit(k);
+      }
       ++counts_.resync_exited;
     }
   }
