@@ -46,6 +46,7 @@
 #include "linux/linux_host.h"
 #include "linux/tracker.h"
 #include "subsys/all_subsystems.h"
+#include "testing/kernel_cgroup.h"
 
 namespace gpc {
 namespace {
@@ -371,6 +372,7 @@ int Main(int argc, char** argv) {
                    std::strerror(errno));
       umount2(kdir.c_str(), MNT_DETACH | UMOUNT_NOFOLLOW);
     }
+    ReleaseKernelHierarchy(tag, kdir);
     rmdir(kdir.c_str());
     rmdir(gdir.c_str());
   };

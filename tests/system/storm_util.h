@@ -32,6 +32,8 @@
 #include <thread>
 #include <vector>
 
+#include "testing/kernel_cgroup.h"
+
 namespace gpc::storm {
 
 inline int64_t NowNs() {
@@ -137,6 +139,7 @@ class KernelHierarchy {
       return false;
     }
     dir_ = tmpl;
+    name_ = name;
     std::string opts = "none,name=" + name;
     if (mount("cgroup", dir_.c_str(), "cgroup", 0, opts.c_str()) != 0) {
       error_ = errno;
@@ -198,6 +201,7 @@ class KernelHierarchy {
     made_.clear();
     if (mounted_ && umount(dir_.c_str()) != 0)
       umount2(dir_.c_str(), MNT_DETACH);
+    if (mounted_) ReleaseKernelHierarchy(name_, dir_);
     mounted_ = false;
     rmdir(dir_.c_str());
     dir_.clear();
@@ -205,6 +209,7 @@ class KernelHierarchy {
 
  private:
   std::string dir_;
+  std::string name_;
   bool mounted_ = false;
   int error_ = 0;
   std::vector<std::string> made_;
