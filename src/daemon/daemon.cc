@@ -227,13 +227,15 @@ void Daemon::ServeControl() {
     if (size_t nl = line.find('\n'); nl != std::string::npos) line.resize(nl);
     auto request = ParseControlRequest(line);
     if (request.ok() && request->op == "events") {
-      // The connection stays open and becomes a subscriber.
+      // The connection stays open and becomes a subscriber. The ack and the
+      // registration happen under the lock Publish() takes, so the client
+      // sees every event after its {"ok":true}, and none before.
       std::string ok = OkReply() + "\n";
       int big = 1 << 20;
       setsockopt(c, SOL_SOCKET, SO_SNDBUF, &big, sizeof big);
+      std::lock_guard l(subscribers_mu_);
       if (send(c, ok.data(), ok.size(), MSG_NOSIGNAL) ==
           static_cast<ssize_t>(ok.size())) {
-        std::lock_guard l(subscribers_mu_);
         subscribers_.push_back(c);
       } else {
         close(c);
