@@ -720,8 +720,8 @@ Status ContainerFs::Start(const std::string& mountpoint) {
     if (c == ',' || c == '\\') fsname += '\\';
     fsname += c;
   }
-  std::string opts = StrCat("fsname=", fsname,
-                            ",subtype=gpc,default_permissions,allow_other");
+  std::string opts =
+      StrCat("fsname=", fsname, ",subtype=gpc,default_permissions,allow_other");
   std::vector<std::string> argv_storage = {"gpc", "-o", opts};
   std::vector<char*> argv;
   for (std::string& a : argv_storage) argv.push_back(a.data());
