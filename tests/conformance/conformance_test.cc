@@ -35,6 +35,7 @@
 
 #include "daemon/control_protocol.h"
 #include "target.h"
+#include "testing/forked_child.h"
 
 namespace gpc::conformance {
 namespace {
@@ -58,55 +59,7 @@ bool Strict() {
   return s != nullptr && *s != '\0' && *s != '0';
 }
 
-// A forked child. `body` runs when Go() is called and reports an int back;
-// the child then waits to be killed. The body must use system calls only
-// (the parent has threads). Killed by its pid and reaped on destruction.
-class Child {
- public:
-  explicit Child(std::function<int()> body = [] { return 0; }) {
-    if (pipe2(go_, O_CLOEXEC) != 0 || pipe2(done_, O_CLOEXEC) != 0) return;
-    pid_ = fork();
-    if (pid_ == 0) {
-      prctl(PR_SET_PDEATHSIG, SIGKILL);
-      char c;
-      if (read(go_[0], &c, 1) == 1) {
-        int result = body();
-        (void)!write(done_[1], &result, sizeof result);
-      }
-      for (;;) pause();
-    }
-  }
-  ~Child() {
-    Kill();
-    for (int fd : {go_[0], go_[1], done_[0], done_[1]}) {
-      if (fd >= 0) close(fd);
-    }
-  }
-  Child(const Child&) = delete;
-  Child& operator=(const Child&) = delete;
-
-  // Runs the body; returns what it reported (-1 if the child died).
-  int Go() {
-    char c = 1;
-    if (write(go_[1], &c, 1) != 1) return -1;
-    int result = -1;
-    if (read(done_[0], &result, sizeof result) != sizeof result) return -1;
-    return result;
-  }
-  void Kill() {
-    if (pid_ > 0) {
-      kill(pid_, SIGKILL);
-      waitpid(pid_, nullptr, 0);
-      pid_ = -1;
-    }
-  }
-  pid_t pid() const { return pid_; }
-
- private:
-  pid_t pid_ = -1;
-  int go_[2] = {-1, -1};
-  int done_[2] = {-1, -1};
-};
+using Child = ForkedChild;
 
 // write(2) from inside a Child body: system calls only.
 int RawWrite(const char* path, const char* data, size_t len) {

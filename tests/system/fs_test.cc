@@ -29,6 +29,7 @@
 #include "linux/linux_host.h"
 #include "linux/tracker.h"
 #include "subsys/all_subsystems.h"
+#include "testing/forked_child.h"
 
 namespace gpc {
 namespace {
@@ -117,53 +118,7 @@ std::string PidList(std::vector<pid_t> pids) {
   return s;
 }
 
-// A forked child. `body` runs when Go() is called (so the parent can first
-// let the tracker see the child), reports an int back, and the child then
-// waits to be killed. The body must use system calls only (the parent has
-// threads).
-class Child {
- public:
-  explicit Child(std::function<int()> body) {
-    if (pipe2(go_, O_CLOEXEC) != 0 || pipe2(done_, O_CLOEXEC) != 0) return;
-    pid_ = fork();
-    if (pid_ == 0) {
-      prctl(PR_SET_PDEATHSIG, SIGKILL);
-      char c;
-      if (read(go_[0], &c, 1) == 1) {
-        int result = body();
-        (void)!write(done_[1], &result, sizeof result);
-      }
-      for (;;) pause();
-    }
-  }
-  ~Child() {
-    Kill();
-    for (int fd : {go_[0], go_[1], done_[0], done_[1]}) {
-      if (fd >= 0) close(fd);
-    }
-  }
-  // Runs the body; returns what it reported (-1 if the child died).
-  int Go() {
-    char c = 1;
-    if (write(go_[1], &c, 1) != 1) return -1;
-    int result = -1;
-    if (read(done_[0], &result, sizeof result) != sizeof result) return -1;
-    return result;
-  }
-  void Kill() {
-    if (pid_ > 0) {
-      kill(pid_, SIGKILL);
-      waitpid(pid_, nullptr, 0);
-      pid_ = -1;
-    }
-  }
-  pid_t pid() const { return pid_; }
-
- private:
-  pid_t pid_ = -1;
-  int go_[2] = {-1, -1};
-  int done_[2] = {-1, -1};
-};
+using Child = ForkedChild;
 
 class FsTest : public ::testing::Test {
  protected:
