@@ -11,7 +11,12 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <chrono>
+#include <fstream>
 #include <functional>
+#include <iterator>
+#include <string>
+#include <thread>
 
 namespace gpc {
 
@@ -60,6 +65,46 @@ class ForkedChild {
   pid_t pid_ = -1;
   int go_[2] = {-1, -1};
   int done_[2] = {-1, -1};
+};
+
+// A child that has exec'd /bin/sleep: exactly one thread, even when the test
+// is built with TSan (whose runtime starts a helper thread in every forked
+// child, which a test counting a container's tasks would see). Ready once
+// the constructor returns; killed by its pid and reaped on destruction.
+class SleepingProcess {
+ public:
+  SleepingProcess() {
+    pid_ = fork();
+    if (pid_ == 0) {
+      prctl(PR_SET_PDEATHSIG, SIGKILL);
+      execl("/bin/sleep", "sleep", "100000", static_cast<char*>(nullptr));
+      _exit(127);
+    }
+    auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
+    std::string comm_path = "/proc/" + std::to_string(pid_) + "/comm";
+    while (std::chrono::steady_clock::now() < deadline) {
+      std::ifstream in(comm_path);
+      std::string comm((std::istreambuf_iterator<char>(in)),
+                       std::istreambuf_iterator<char>());
+      if (comm == "sleep\n") return;
+      std::this_thread::sleep_for(std::chrono::milliseconds(1));
+    }
+  }
+  ~SleepingProcess() { Kill(); }
+  SleepingProcess(const SleepingProcess&) = delete;
+  SleepingProcess& operator=(const SleepingProcess&) = delete;
+
+  void Kill() {
+    if (pid_ > 0) {
+      kill(pid_, SIGKILL);
+      waitpid(pid_, nullptr, 0);
+      pid_ = -1;
+    }
+  }
+  pid_t pid() const { return pid_; }
+
+ private:
+  pid_t pid_ = -1;
 };
 
 }  // namespace gpc

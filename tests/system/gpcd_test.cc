@@ -22,6 +22,7 @@
 #include <thread>
 
 #include "daemon/control_protocol.h"
+#include "testing/forked_child.h"
 
 namespace gpc {
 namespace {
@@ -130,18 +131,14 @@ TEST_F(GpcdTest, DefaultHierarchyServesTheTour) {
   ASSERT_TRUE(IsMounted(debug_));
   // mkdir, echo a pid into tasks, cat it back.
   ASSERT_EQ(mkdir((debug_ + "/demo").c_str(), 0755), 0);
-  pid_t child = fork();
-  if (child == 0) {
-    prctl(PR_SET_PDEATHSIG, SIGKILL);
-    for (;;) pause();
-  }
+  SleepingProcess sleeper;
+  pid_t child = sleeper.pid();
   EXPECT_EQ(WriteFile(debug_ + "/demo/tasks", std::to_string(child)), 0);
   EXPECT_EQ(ReadAll(debug_ + "/demo/tasks"), std::to_string(child) + "\n");
   EXPECT_EQ(ReadAll(debug_ + "/demo/debug.taskcount"), "1\n");
   EXPECT_EQ(rmdir((debug_ + "/demo").c_str()), -1);
   EXPECT_EQ(errno, EBUSY);
-  kill(child, SIGKILL);
-  waitpid(child, nullptr, 0);
+  sleeper.Kill();
   auto deadline = Clock::now() + std::chrono::seconds(10);
   while (rmdir((debug_ + "/demo").c_str()) != 0) {
     ASSERT_EQ(errno, EBUSY);
@@ -257,14 +254,10 @@ TEST_F(GpcdTest, EventStreamAndReleaseAgentReportAnEmptiedContainer) {
   ASSERT_EQ(WriteFile(debug_ + "/release_agent", agent), 0);
   ASSERT_EQ(mkdir((debug_ + "/gone").c_str(), 0755), 0);
   ASSERT_EQ(WriteFile(debug_ + "/gone/notify_on_release", "1"), 0);
-  pid_t child = fork();
-  if (child == 0) {
-    prctl(PR_SET_PDEATHSIG, SIGKILL);
-    for (;;) pause();
-  }
-  ASSERT_EQ(WriteFile(debug_ + "/gone/tasks", std::to_string(child)), 0);
-  kill(child, SIGKILL);
-  waitpid(child, nullptr, 0);
+  SleepingProcess sleeper;
+  ASSERT_EQ(WriteFile(debug_ + "/gone/tasks", std::to_string(sleeper.pid())),
+            0);
+  sleeper.Kill();
 
   EXPECT_TRUE(read_until("\"event\":\"release\"")) << got;
   for (const char* kind : {"created", "populated", "emptied", "release"}) {
