@@ -62,6 +62,8 @@ const char* EventKindName(EventKind kind) {
       return "emptied";
     case EventKind::kRelease:
       return "release";
+    case EventKind::kRefused:
+      return "refused";
   }
   return "?";
 }
@@ -1151,6 +1153,18 @@ void Framework::Exit(const TaskKey& key, const CpuTimes* final_times) {
   ExitTaskLocked(t);
 }
 
+void Framework::Exec(pid_t tid) {
+  OpLock l(this);
+  Task* t = FindTaskLocked(tid);
+  if (t == nullptr) return;
+  for (Subsystem* ss : subsys_ptrs_) ss->Exec(*t->group->states_[ss->id()], *t);
+}
+
+void Framework::RunPeriodic(MonoNanos now) {
+  OpLock l(this);
+  for (Subsystem* ss : subsys_ptrs_) ss->Periodic(now);
+}
+
 std::optional<TaskKey> Framework::FindTask(pid_t tid) {
   OpLock l(this);
   Task* t = FindTaskLocked(tid);
@@ -1300,7 +1314,7 @@ void Framework::PruneHistory(MonoNanos now) {
 void Framework::EmitLocked(EventKind kind, const Container& c) {
   const Hierarchy& h = *c.hierarchy_;
   if (h.is_dummy()) return;
-  Event e{kind, h.id_, c.id_, c.Path(), ""};
+  Event e{kind, h.id_, c.id_, c.Path(), "", ""};
   if (kind == EventKind::kRelease) e.release_agent = h.release_agent_;
   pending_events_.push_back(std::move(e));
 }
@@ -1314,6 +1328,18 @@ void Framework::CheckForReleaseLocked(Container& c) {
     return;
   }
   EmitLocked(EventKind::kRelease, c);
+}
+
+void Framework::EmitRefusedLocked(const Container& c, std::string detail) {
+  const Hierarchy& h = *c.hierarchy_;
+  if (h.is_dummy()) return;
+  Event e{EventKind::kRefused, h.id_, c.id_, c.Path(), "", std::move(detail)};
+  pending_events_.push_back(std::move(e));
+}
+
+Container& Framework::ContainerOfLocked(const Task& t,
+                                        SubsysId subsys_id) const {
+  return t.group->states_[subsys_id]->container();
 }
 
 void Framework::GetRefLocked(Container& c) { ++c.extra_refs_; }

@@ -73,6 +73,8 @@ enum class EventKind {
   kPopulated,  // a container got its first task
   kEmptied,    // a container lost its last task
   kRelease,    // notify_on_release fired: no tasks and no children left
+  kRefused,    // a subsystem refused or undid something (a fork over a
+               // limit, a clamp); `detail` says what
 };
 const char* EventKindName(EventKind kind);
 
@@ -83,6 +85,8 @@ struct Event {
   std::string path;  // "/a/b" in the hierarchy
   // kRelease: the hierarchy's release_agent at that moment ("" = none).
   std::string release_agent;
+  // kRefused: "<subsys>: <what happened>".
+  std::string detail;
 };
 
 // A task announced by the tracker.
@@ -237,6 +241,11 @@ class Framework {
   // Task::final_times during their Exit() callback.
   void Exit(const TaskKey& task, const CpuTimes* final_times = nullptr)
       GPC_EXCLUDES(mu_);
+  // `tid` called execve: every subsystem's Exec(). Unknown tids are
+  // ignored.
+  void Exec(pid_t tid) GPC_EXCLUDES(mu_);
+  // Every subsystem's Periodic(now); the owner calls it about once a second.
+  void RunPeriodic(MonoNanos now) GPC_EXCLUDES(mu_);
   // The key of the live task with this tid, if any.
   std::optional<TaskKey> FindTask(pid_t tid) GPC_EXCLUDES(mu_);
   // Every live task the framework knows, in no particular order.
@@ -293,6 +302,18 @@ class Framework {
   void GetRefLocked(Container& c) GPC_REQUIRES(mu_);
   void PutRefLocked(Container& c) GPC_REQUIRES(mu_);
   void SetNotifyOnReleaseLocked(Container& c, bool on) GPC_REQUIRES(mu_);
+  // Reports a refusal (EventKind::kRefused) on `c` to the event listener,
+  // after the current operation. `detail`: "<subsys>: <what happened>".
+  void EmitRefusedLocked(const Container& c, std::string detail)
+      GPC_REQUIRES(mu_);
+  // Every live container of every mounted hierarchy bound to `ss`, parents
+  // before children (for subsystems' periodic checks).
+  template <typename F>
+  void ForEachContainerLocked(const Subsystem& ss, F&& fn) const
+      GPC_REQUIRES(mu_);
+  // The container of `subsys_id`'s hierarchy that `t` is in.
+  Container& ContainerOfLocked(const Task& t, SubsysId subsys_id) const
+      GPC_REQUIRES(mu_);
   void SetCloneChildrenLocked(Container& c, bool on) GPC_REQUIRES(mu_);
   Status SetReleaseAgentLocked(Hierarchy& h, std::string_view path)
       GPC_REQUIRES(mu_);
@@ -414,6 +435,21 @@ class Framework {
   size_t history_queue_head_ GPC_GUARDED_BY(mu_) = 0;
   std::vector<Event> pending_events_ GPC_GUARDED_BY(mu_);
 };
+
+template <typename F>
+void Framework::ForEachContainerLocked(const Subsystem& ss, F&& fn) const {
+  const Hierarchy* h = bound_to_[ss.id()];
+  if (h == nullptr) return;
+  std::vector<Container*> stack = {h->root_.get()};
+  while (!stack.empty()) {
+    Container* c = stack.back();
+    stack.pop_back();
+    fn(*c);
+    for (auto it = c->children_.rbegin(); it != c->children_.rend(); ++it) {
+      stack.push_back(it->second.get());
+    }
+  }
+}
 
 template <typename F>
 void Framework::ForEachTaskLocked(const Container& c, F&& fn) const {

@@ -15,6 +15,10 @@
 //                 Fork() once the child exists, for EVERY subsystem, bound
 //                 or not (the kernel's cgroup_fork_callbacks).
 //   exit       -> Exit() for every subsystem.
+//   exec       -> Exec() for every subsystem (the task ran execve).
+//   periodic   -> Periodic() about once a second (gpcd's tracker timer), for
+//                 checks no event announces (a task widening its own
+//                 affinity, open-file budgets, namespaces entered by setns).
 //   mount etc. -> Bind() when the subsystem moves between the dummy
 //                 hierarchy and a mounted one (the hierarchy then holds
 //                 only its root, so every task is in the root state).
@@ -31,6 +35,7 @@
 
 #include "core/control_file.h"
 #include "core/types.h"
+#include "host/host.h"
 #include "util/result.h"
 
 namespace gpc {
@@ -123,6 +128,11 @@ class Subsystem {
   virtual void Fork(SubsysState& state, Task& child) {}
   // `task` has exited; it is still in `state` during the call.
   virtual void Exit(SubsysState& state, Task& task) {}
+  // `task` called execve (bound or not).
+  virtual void Exec(SubsysState& state, Task& task) {}
+  // About once a second; `now` is CLOCK_MONOTONIC. Must stay cheap for
+  // tasks it has nothing to check (no polling of idle state).
+  virtual void Periodic(MonoNanos now) {}
 
   // The subsystem moved to `hierarchy` (its dummy hierarchy when unbound).
   virtual void Bind(SubsysState& root, Hierarchy& hierarchy) {}

@@ -275,13 +275,13 @@ void Daemon::Publish(const Event& e) {
       if (fs->hierarchy() == e.hierarchy) dirs.push_back(fs->mountpoint());
     }
   }
-  std::string line = nlohmann::json{{"event", EventKindName(e.kind)},
-                                    {"hierarchy", e.hierarchy},
-                                    {"container", e.container},
-                                    {"path", e.path},
-                                    {"mounts", dirs}}
-                         .dump() +
-                     "\n";
+  nlohmann::json record{{"event", EventKindName(e.kind)},
+                        {"hierarchy", e.hierarchy},
+                        {"container", e.container},
+                        {"path", e.path},
+                        {"mounts", dirs}};
+  if (!e.detail.empty()) record["detail"] = e.detail;
+  std::string line = record.dump() + "\n";
   std::lock_guard l(subscribers_mu_);
   std::erase_if(subscribers_, [&](int fd) {
     // Never block an event's deliverer on a slow reader.

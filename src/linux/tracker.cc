@@ -190,6 +190,7 @@ Result<size_t> Tracker::Poll(int timeout_ms) {
   MonoNanos now = host_.MonotonicNow();
   if (now - last_prune_ >= options_.prune_interval_ns) {
     fw_.PruneHistory(now);
+    fw_.RunPeriodic(now);
     last_prune_ = now;
   }
   // Readers of stats() see figures at most 10 ms old; publishing after
@@ -302,6 +303,7 @@ void Tracker::Handle(const ProcEvent& e) {
       break;
     case ProcEvent::Kind::kExec:
       ++counts_.execs;
+      fw_.Exec(e.pid);
       break;
     default:
       ++counts_.other_events;
