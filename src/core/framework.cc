@@ -1117,7 +1117,9 @@ Status Framework::AddTask(const NewTask& task) {
   std::vector<Container*> key = RootKeyLocked();
   ContainerGroup* g = FindOrCreateGroupLocked(key);
   Task* t = InsertTaskLocked(task, g);
-  for (Subsystem* ss : subsys_ptrs_) ss->Fork(*g->states_[ss->id()], *t);
+  for (Subsystem* ss : subsys_ptrs_) {
+    ss->Fork(*g->states_[ss->id()], *t, nullptr);
+  }
   return OkStatus();
 }
 
@@ -1140,7 +1142,9 @@ Status Framework::Fork(pid_t parent_tid, const NewTask& child, MonoNanos when) {
   }
   ContainerGroup* g = GroupAtLocked(*parent, when);
   Task* t = InsertTaskLocked(child, g);
-  for (Subsystem* ss : subsys_ptrs_) ss->Fork(*g->states_[ss->id()], *t);
+  for (Subsystem* ss : subsys_ptrs_) {
+    ss->Fork(*g->states_[ss->id()], *t, parent);
+  }
   return OkStatus();
 }
 
@@ -1184,8 +1188,16 @@ Status Framework::CanFork(pid_t parent_tid) {
   OpLock l(this);
   Task* t = FindTaskLocked(parent_tid);
   if (t == nullptr) return Err(ESRCH, "no task ", parent_tid);
-  for (Subsystem* ss : subsys_ptrs_) {
-    GPC_RETURN_IF_ERROR(ss->CanFork(*t->group->states_[ss->id()], *t));
+  for (size_t i = 0; i < subsys_ptrs_.size(); ++i) {
+    Subsystem* ss = subsys_ptrs_[i];
+    Status s = ss->CanFork(*t->group->states_[ss->id()], *t);
+    if (!s.ok()) {
+      for (size_t j = 0; j < i; ++j) {
+        Subsystem* asked = subsys_ptrs_[j];
+        asked->CancelFork(*t->group->states_[asked->id()], *t);
+      }
+      return s;
+    }
   }
   return OkStatus();
 }

@@ -120,12 +120,21 @@ class Subsystem {
   virtual void Attach(SubsysState& dest, std::span<const AttachEntry> tasks) {}
 
   // May `parent` create a new task now? `state` is the parent's state for
-  // this subsystem. Only asked for supervised tasks, before the fork.
+  // this subsystem. Only asked for supervised tasks (gpc exec), before the
+  // fork. A subsystem that counts tasks reserves the new task here, so that
+  // concurrent approvals cannot overshoot a limit; the reservation is
+  // consumed by the Fork() of a child of that parent's process, or dropped
+  // by the subsystem when no fork follows (the clone failed for another
+  // reason) within a short time. If another subsystem then refuses,
+  // CancelFork() undoes the reservation (as CancelAttach does).
   virtual Status CanFork(SubsysState& state, const Task& parent) {
     return OkStatus();
   }
-  // `child` exists and is in `state` (bound or not).
-  virtual void Fork(SubsysState& state, Task& child) {}
+  virtual void CancelFork(SubsysState& state, const Task& parent) {}
+  // `child` exists and is in `state` (bound or not). `parent` is the task
+  // that created it (for a new thread: a thread of its own process), or
+  // null when the task was found by a /proc scan rather than seen forking.
+  virtual void Fork(SubsysState& state, Task& child, const Task* parent) {}
   // `task` has exited; it is still in `state` during the call.
   virtual void Exit(SubsysState& state, Task& task) {}
   // `task` called execve (bound or not).

@@ -54,10 +54,20 @@ Status CountingSubsystem::CanFork(SubsysState& state, const Task& parent) {
   return OkStatus();
 }
 
-void CountingSubsystem::Fork(SubsysState& state, Task& child) {
+void CountingSubsystem::CancelFork(SubsysState& state, const Task& parent) {
+  ++counts.cancel_fork;
+}
+
+void CountingSubsystem::Fork(SubsysState& state, Task& child,
+                             const Task* parent) {
   ++counts.fork;
+  if (parent != nullptr) ++counts.fork_with_parent;
   ++static_cast<CountingState&>(state).tasks_seen;
 }
+
+void CountingSubsystem::Exec(SubsysState& state, Task& task) { ++counts.exec; }
+
+void CountingSubsystem::Periodic(MonoNanos now) { ++counts.periodic; }
 
 void CountingSubsystem::Exit(SubsysState& state, Task& task) {
   ++counts.exit;

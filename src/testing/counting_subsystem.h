@@ -26,7 +26,8 @@ class CountingSubsystem : public Subsystem {
  public:
   struct Counts {
     int create = 0, destroy = 0, can_attach = 0, cancel_attach = 0, attach = 0,
-        can_fork = 0, fork = 0, exit = 0, bind = 0;
+        can_fork = 0, cancel_fork = 0, fork = 0, fork_with_parent = 0, exec = 0,
+        periodic = 0, exit = 0, bind = 0;
   };
 
   explicit CountingSubsystem(std::string_view name = "counting")
@@ -43,7 +44,10 @@ class CountingSubsystem : public Subsystem {
                     std::span<const AttachEntry> tasks) override;
   void Attach(SubsysState& dest, std::span<const AttachEntry> tasks) override;
   Status CanFork(SubsysState& state, const Task& parent) override;
-  void Fork(SubsysState& state, Task& child) override;
+  void CancelFork(SubsysState& state, const Task& parent) override;
+  void Fork(SubsysState& state, Task& child, const Task* parent) override;
+  void Exec(SubsysState& state, Task& task) override;
+  void Periodic(MonoNanos now) override;
   void Exit(SubsysState& state, Task& task) override;
   void Bind(SubsysState& root, Hierarchy& hierarchy) override;
   std::span<const ControlFile> files() const override;

@@ -514,6 +514,34 @@ TEST_F(FrameworkScenario, ForkRefusalAsksSubsystemsOfParentGroup) {
   EXPECT_EQ(fw_->CanFork(424242).code(), ESRCH);
 }
 
+TEST_F(FrameworkScenario, ForkRefusedByOneSubsystemIsCancelledInTheOthers) {
+  HierarchyId h = MustMount("ca,cb");
+  ContainerId c = MustMkdir(Root(h), "c");
+  TaskKey p = Spawn();
+  MustAttach(c, p.tid);
+  ASSERT_EQ(Write(c, "cb.refuse", "28"), 0);
+  EXPECT_EQ(fw_->CanFork(p.tid).code(), ENOSPC);
+  EXPECT_EQ(ca_->counts.can_fork, 1);
+  EXPECT_EQ(ca_->counts.cancel_fork, 1) << "ca had accepted: undo it";
+  EXPECT_EQ(cb_->counts.cancel_fork, 0) << "cb refused: nothing to undo";
+}
+
+TEST_F(FrameworkScenario, ExecPeriodicAndForkParentReachSubsystems) {
+  MustMount("ca");
+  TaskKey p = Spawn();
+  int forks_with_parent = ca_->counts.fork_with_parent;
+  TaskKey child = host_.Fork(p.tid);
+  ASSERT_EQ(fw_->Fork(p.tid, {child, child.tid}, host_.MonotonicNow()).code(),
+            0);
+  EXPECT_EQ(ca_->counts.fork_with_parent, forks_with_parent + 1);
+  fw_->Exec(child.tid);
+  fw_->Exec(999999);  // unknown: ignored
+  EXPECT_EQ(ca_->counts.exec, 1);
+  fw_->RunPeriodic(host_.MonotonicNow());
+  EXPECT_EQ(ca_->counts.periodic, 1);
+  EXPECT_EQ(cb_->counts.periodic, 1) << "unbound subsystems tick too";
+}
+
 TEST_F(FrameworkScenario, GroupsAreSharedAndFreedWithTheirLastTask) {
   HierarchyId h1 = MustMount("ca");
   HierarchyId h2 = MustMount("cb");
