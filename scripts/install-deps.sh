@@ -13,6 +13,10 @@ packages=(
   libfuse3-dev fuse3
   # The control socket protocol (JSON lines).
   nlohmann-json3-dev
+  # The gpc command line (CLI11) and the seccomp fork gate of `gpc exec`.
+  libcli11-dev libseccomp-dev
+  # `gpc top` is tested in a real terminal (tmux); `unshare` for ns tests.
+  tmux util-linux
 )
 
 missing=()
