@@ -54,6 +54,9 @@ struct CpuTimes {
   uint64_t runtime_ns = 0;    // on-CPU time from the scheduler (schedstat)
   uint64_t user_ticks = 0;    // USER_HZ ticks (utime)
   uint64_t system_ticks = 0;  // USER_HZ ticks (stime)
+  // The CPU the task last ran on (field 39 of /proc/TID/stat); -1 unknown
+  // (taskstats exit records carry none).
+  int last_cpu = -1;
 };
 
 struct RLimit {

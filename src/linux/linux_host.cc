@@ -408,6 +408,7 @@ Result<CpuTimes> LinuxHost::GetCpuTimes(const TaskKey& task) {
   CpuTimes times;
   times.user_ticks = stat.utime_ticks;
   times.system_ticks = stat.stime_ticks;
+  times.last_cpu = stat.processor;
   Result<std::string> text = ReadTaskFile(dir.get(), task.tid, "schedstat");
   if (text.ok()) {
     Result<uint64_t> runtime = ParseSchedstatRuntime(*text);

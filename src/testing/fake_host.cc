@@ -99,6 +99,13 @@ void FakeHost::AddRuntime(pid_t tid, uint64_t ns, uint64_t user_ticks,
   t->times.system_ticks += system_ticks;
 }
 
+void FakeHost::SetLastCpu(pid_t tid, int cpu) {
+  std::lock_guard l(mu_);
+  FakeTask* t = LiveLocked(tid);
+  GPC_CHECK(t != nullptr);
+  t->times.last_cpu = cpu;
+}
+
 void FakeHost::SetOpenFiles(pid_t tgid, uint64_t count) {
   std::lock_guard l(mu_);
   FakeTask* t = LiveLocked(tgid);

@@ -54,6 +54,8 @@ class FakeHost : public Host {
   void SetCreds(pid_t tid, uid_t uid, uid_t euid, uid_t suid);
   void AddRuntime(pid_t tid, uint64_t ns, uint64_t user_ticks = 0,
                   uint64_t system_ticks = 0);
+  // The CPU the task last ran on, as GetCpuTimes reports it (-1 unknown).
+  void SetLastCpu(pid_t tid, int cpu);
   void SetOpenFiles(pid_t tgid, uint64_t count);
   void SetOnlineCpus(const BitMask& cpus);
   // Make the next calls of effect methods fail with `err` (0 = stop).
