@@ -30,7 +30,7 @@ Result<ControlRequest> ParseControlRequest(std::string_view line) {
   bool needs_dir = r.op == "mount" || r.op == "remount" || r.op == "umount";
   bool needs_options = r.op == "mount" || r.op == "remount";
   if (!needs_dir && r.op != "ping" && r.op != "status" && r.op != "shutdown" &&
-      r.op != "events") {
+      r.op != "events" && r.op != "subsystems") {
     return Err(EINVAL, "unknown op '", r.op, "'");
   }
   if (!field("dir", &r.dir, needs_dir)) {

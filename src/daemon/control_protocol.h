@@ -5,7 +5,8 @@
 //   <- {"ok":false,"errno":16,"error":"EBUSY","message":"subsystem ..."}
 //
 // Operations: ping, status, mount {options, dir}, remount {options, dir},
-// umount {dir}, shutdown, events. Changing mounts needs uid 0 (checked with
+// umount {dir}, shutdown, events, subsystems (each subsystem with its
+// description, hierarchy and control files: name, access, label, help). Changing mounts needs uid 0 (checked with
 // SO_PEERCRED), as mount(2) needs CAP_SYS_ADMIN.
 //
 // "events" keeps the connection open: after {"ok":true} the daemon writes

@@ -13,6 +13,7 @@
 #include <filesystem>
 #include <nlohmann/json.hpp>
 
+#include "core/base_files.h"
 #include "subsys/all_subsystems.h"
 
 namespace gpc {
@@ -33,6 +34,40 @@ std::string ErrorReply(const Error& e) {
 std::string OkReply(nlohmann::json extra = nlohmann::json::object()) {
   extra["ok"] = true;
   return extra.dump();
+}
+
+nlohmann::json FileTable(std::span<const ControlFile> files) {
+  nlohmann::json out = nlohmann::json::array();
+  for (const ControlFile& f : files) {
+    std::string where = (f.flags & kOnlyOnRoot)  ? "root"
+                        : (f.flags & kNotOnRoot) ? "children"
+                                                 : "all";
+    out.push_back({{"name", f.name},
+                   {"access", StrCat(f.readable() ? "r" : "",
+                                     f.writable() ? "w" : "")},
+                   {"label", EnforcementName(f.enforcement)},
+                   {"where", where},
+                   {"help", f.help}});
+  }
+  return out;
+}
+
+// `gpc subsystems`: the labels and help come from the control-file tables
+// themselves, so the CLI cannot drift from what the mounts serve.
+std::string SubsystemsReply(Framework& fw) {
+  std::vector<HierarchyInfo> hierarchies = fw.ListHierarchies();
+  nlohmann::json list = nlohmann::json::array();
+  for (Subsystem* ss : fw.subsystems()) {
+    HierarchyId bound = kDummyHierarchyId;
+    for (const HierarchyInfo& h : hierarchies) {
+      if (h.subsys_mask & (SubsysMask{1} << ss->id())) bound = h.id;
+    }
+    list.push_back({{"name", ss->name()},
+                    {"description", ss->description()},
+                    {"hierarchy", bound},
+                    {"files", FileTable(ss->files())}});
+  }
+  return OkReply({{"subsystems", list}, {"framework", FileTable(BaseFiles())}});
 }
 
 }  // namespace
@@ -185,6 +220,7 @@ std::string Daemon::StatusJson() {
 std::string Daemon::Handle(const ControlRequest& r, uid_t peer_uid) {
   if (r.op == "ping") return OkReply();
   if (r.op == "status") return StatusJson();
+  if (r.op == "subsystems") return SubsystemsReply(*fw_);
   // Like mount(2), changing mounts takes root.
   if (peer_uid != 0) {
     return ErrorReply(Err(EPERM, r.op, " needs root"));
