@@ -42,12 +42,12 @@ nlohmann::json FileTable(std::span<const ControlFile> files) {
     std::string where = (f.flags & kOnlyOnRoot)  ? "root"
                         : (f.flags & kNotOnRoot) ? "children"
                                                  : "all";
-    out.push_back({{"name", f.name},
-                   {"access", StrCat(f.readable() ? "r" : "",
-                                     f.writable() ? "w" : "")},
-                   {"label", EnforcementName(f.enforcement)},
-                   {"where", where},
-                   {"help", f.help}});
+    out.push_back(
+        {{"name", f.name},
+         {"access", StrCat(f.readable() ? "r" : "", f.writable() ? "w" : "")},
+         {"label", EnforcementName(f.enforcement)},
+         {"where", where},
+         {"help", f.help}});
   }
   return out;
 }
