@@ -1,0 +1,191 @@
+#include "subsys/cpuacct.h"
+
+#include <algorithm>
+#include <cerrno>
+#include <string>
+
+#include "core/container.h"
+#include "core/framework.h"
+#include "core/task.h"
+#include "util/str_cat.h"
+
+namespace gpc {
+namespace {
+
+CpuacctSubsystem& OwnerOf(const FileContext& ctx) {
+  return *ctx.state_as<CpuacctState>().owner;
+}
+
+uint64_t Minus(uint64_t now, uint64_t before) {
+  // Exit records and /proc round user/system time differently; a figure
+  // that went backwards charges nothing rather than wrapping.
+  return now > before ? now - before : 0;
+}
+
+uint64_t ReadUsage(const FileContext& ctx) {
+  ctx.framework.mu().AssertHeld();
+  OwnerOf(ctx).SettleSubtree(ctx.container);
+  return ctx.state_as<CpuacctState>().usage_ns;
+}
+
+Status WriteUsage(const FileContext& ctx, uint64_t value) {
+  ctx.framework.mu().AssertHeld();
+  // As the kernel's cpuacct_usage_write: only 0 is accepted.
+  if (value != 0) return Err(EINVAL, "cpuacct.usage: only 0 resets");
+  // The kernel refuses to reset the root's figure but reports success.
+  if (ctx.container.is_root()) return OkStatus();
+  OwnerOf(ctx).Reset(ctx.container);
+  return OkStatus();
+}
+
+Result<std::string> ReadUsagePercpu(const FileContext& ctx) {
+  ctx.framework.mu().AssertHeld();
+  OwnerOf(ctx).SettleSubtree(ctx.container);
+  std::string out;
+  for (uint64_t ns : ctx.state_as<CpuacctState>().usage_percpu_ns) {
+    out += StrCat(ns, " ");
+  }
+  out += "\n";
+  return out;
+}
+
+Result<std::string> ReadStat(const FileContext& ctx) {
+  ctx.framework.mu().AssertHeld();
+  OwnerOf(ctx).SettleSubtree(ctx.container);
+  const CpuacctState& s = ctx.state_as<CpuacctState>();
+  return StrCat("user ", s.user_ticks, "\nsystem ", s.system_ticks, "\n");
+}
+
+const ControlFile kFiles[] = {
+    {.name = "stat",
+     .enforcement = Enforcement::kAccounted,
+     .help = "user and system CPU time (USER_HZ ticks) of this container and "
+             "its descendants",
+     .read = ReadStat},
+    {.name = "usage",
+     .enforcement = Enforcement::kAccounted,
+     .help = "CPU time in ns (schedstat, exact) of this container and its "
+             "descendants; write 0 to reset",
+     .read_u64 = ReadUsage,
+     .write_u64 = WriteUsage},
+    {.name = "usage_percpu",
+     .enforcement = Enforcement::kAccounted,
+     .help = "usage split by CPU; approximate: each thread's time since the "
+             "last read goes to the CPU it last ran on",
+     .read = ReadUsagePercpu},
+};
+
+}  // namespace
+
+CpuacctSubsystem::CpuacctSubsystem(Host& host)
+    : Subsystem("cpuacct"),
+      host_(host),
+      cpus_(std::max<size_t>(1, host.CpuMaskBits())) {}
+
+Result<std::unique_ptr<SubsysState>> CpuacctSubsystem::Create(
+    const CreateArgs& args) {
+  return std::unique_ptr<SubsysState>(
+      std::make_unique<CpuacctState>(cpus_, this));
+}
+
+CpuacctSubsystem::Baseline& CpuacctSubsystem::BaselineOf(const Task& t) {
+  auto it = baselines_.find(t.key);
+  if (it != baselines_.end()) return it->second;
+  // Every task gets its baseline in Fork(); a task without one would be a
+  // framework bug. Start it from zero rather than crash.
+  return baselines_[t.key];
+}
+
+void CpuacctSubsystem::Charge(Baseline& b, const CpuTimes& now, Container& c) {
+  const uint64_t run = Minus(now.runtime_ns, b.charged.runtime_ns);
+  const uint64_t user = Minus(now.user_ticks, b.charged.user_ticks);
+  const uint64_t system = Minus(now.system_ticks, b.charged.system_ticks);
+  int cpu = now.last_cpu >= 0 ? now.last_cpu : b.last_cpu;
+  if (cpu < 0 || static_cast<size_t>(cpu) >= cpus_) cpu = 0;
+  for (Container* p = &c; p != nullptr; p = p->parent()) {
+    auto* s = static_cast<CpuacctState*>(p->state(id()));
+    if (s == nullptr) break;
+    s->usage_ns += run;
+    s->usage_percpu_ns[cpu] += run;
+    s->user_ticks += user;
+    s->system_ticks += system;
+  }
+  // Never move a baseline backwards: what was charged stays charged.
+  b.charged.runtime_ns = std::max(b.charged.runtime_ns, now.runtime_ns);
+  b.charged.user_ticks = std::max(b.charged.user_ticks, now.user_ticks);
+  b.charged.system_ticks = std::max(b.charged.system_ticks, now.system_ticks);
+  if (now.last_cpu >= 0) b.last_cpu = now.last_cpu;
+}
+
+void CpuacctSubsystem::SettleTask(const Task& t, Container& c) {
+  Baseline& b = BaselineOf(t);
+  ++host_reads_;
+  Result<CpuTimes> now = host_.GetCpuTimes(t.key);
+  // ESRCH: the task has exited and its exit event is on its way; the exit
+  // charges it, with its final figure.
+  if (!now.ok()) return;
+  if (!b.known) {
+    // Its runtime at the scan was unreadable; from now on it is known.
+    b.known = true;
+    b.charged = *now;
+    b.last_cpu = now->last_cpu;
+    return;
+  }
+  Charge(b, *now, c);
+}
+
+void CpuacctSubsystem::SettleSubtree(Container& c) {
+  framework().mu().AssertHeld();
+  framework().ForEachTaskLocked(c, [&](Task& t) { SettleTask(t, c); });
+  for (const auto& [name, child] : c.children()) SettleSubtree(*child);
+}
+
+void CpuacctSubsystem::Reset(Container& c) {
+  SettleSubtree(c);
+  auto* s = static_cast<CpuacctState*>(c.state(id()));
+  s->usage_ns = 0;
+  std::fill(s->usage_percpu_ns.begin(), s->usage_percpu_ns.end(), 0);
+}
+
+void CpuacctSubsystem::Attach(SubsysState& dest,
+                              std::span<const AttachEntry> tasks) {
+  for (const AttachEntry& e : tasks) {
+    // The time used until now was used in the old container.
+    SettleTask(*e.task, *e.old_container);
+  }
+}
+
+void CpuacctSubsystem::Fork(SubsysState& state, Task& child,
+                            const Task* parent) {
+  Baseline& b = baselines_[child.key];
+  b = Baseline{};
+  if (parent != nullptr) return;  // new: all its time is its container's
+  // Found by a scan: what it used before we knew it belongs to no one.
+  ++host_reads_;
+  Result<CpuTimes> now = host_.GetCpuTimes(child.key);
+  if (now.ok()) {
+    b.charged = *now;
+    b.last_cpu = now->last_cpu;
+  } else {
+    b.known = false;
+  }
+}
+
+void CpuacctSubsystem::Exit(SubsysState& state, Task& task) {
+  auto it = baselines_.find(task.key);
+  if (it == baselines_.end()) return;
+  if (task.final_times != nullptr && it->second.known) {
+    Charge(it->second, *task.final_times, state.container());
+  }
+  // Without final times the task's time up to the last read is all we
+  // have: the /proc files of an exited thread are gone.
+  baselines_.erase(it);
+}
+
+std::span<const ControlFile> CpuacctSubsystem::files() const { return kFiles; }
+
+std::unique_ptr<Subsystem> MakeSubsystem_cpuacct(Host& host) {
+  return std::make_unique<CpuacctSubsystem>(host);
+}
+
+}  // namespace gpc

@@ -1,0 +1,112 @@
+// cpuacct: CPU time used by the tasks of each container, as the kernel's
+// cgroup v1 cpuacct controller reports it (kernel/sched/cpuacct.c).
+//
+//   cpuacct.usage         ns, this container and its descendants; writing 0
+//                         resets it (and usage_percpu); any other value is
+//                         EINVAL; on the root a reset is accepted and does
+//                         nothing (kernel 6.x)
+//   cpuacct.usage_percpu  the same split by CPU (see "per CPU" below)
+//   cpuacct.stat          "user N\nsystem N\n" in USER_HZ ticks; not reset
+//
+// How the time is measured. The kernel charges every scheduler tick of
+// runtime to the running task's cgroup and all its ancestors. From user
+// space we read each thread's total runtime (schedstat) and keep, per task,
+// a baseline: the runtime already charged. A delta (now - baseline) is
+// charged to the container the task is in, and to its ancestors, at exactly
+// three moments:
+//   - a read or reset of a container: every task of its subtree is read;
+//   - a move (Attach): the time used up to the move goes to the OLD
+//     container;
+//   - an exit: the final runtime from taskstats (Task::final_times), or the
+//     last read when the tracker had none.
+// Between those moments nothing runs: no timer, no Periodic work. A new task
+// starts from zero (all its time is its container's); a task found by the
+// initial /proc scan starts from its runtime at the scan.
+//
+// Per CPU. The kernel knows on which CPU each slice ran; user space does
+// not. usage_percpu gives each delta to the CPU the thread last ran on
+// (/proc/TID/stat field 39) at the moment it is charged, or to the CPU
+// seen at the previous read when none is known (an exit record), or to CPU 0
+// for a thread never read. The row sums to usage, the split is an
+// approximation.
+#pragma once
+
+#include <cstdint>
+#include <unordered_map>
+#include <vector>
+
+#include "core/subsystem.h"
+#include "host/host.h"
+
+namespace gpc {
+
+class CpuacctSubsystem;
+
+class CpuacctState : public SubsysState {
+ public:
+  CpuacctState(size_t cpus, CpuacctSubsystem* owner)
+      : usage_percpu_ns(cpus, 0), owner(owner) {}
+
+  // Hierarchical counters, as the kernel's: charges of this container's
+  // tasks and of all its descendants'.
+  uint64_t usage_ns = 0;
+  std::vector<uint64_t> usage_percpu_ns;
+  uint64_t user_ticks = 0;
+  uint64_t system_ticks = 0;
+  // Table handlers get only a FileContext; this leads them to the
+  // baselines.
+  CpuacctSubsystem* const owner;
+};
+
+class CpuacctSubsystem : public Subsystem {
+ public:
+  explicit CpuacctSubsystem(Host& host);
+  std::string_view description() const override {
+    return "CPU time of each container's tasks (schedstat, taskstats)";
+  }
+  Result<std::unique_ptr<SubsysState>> Create(const CreateArgs& args) override;
+  void Attach(SubsysState& dest, std::span<const AttachEntry> tasks) override;
+  void Fork(SubsysState& state, Task& child, const Task* parent) override;
+  void Exit(SubsysState& state, Task& task) override;
+  std::span<const ControlFile> files() const override;
+
+  // Reads every task of `c`'s subtree and charges what it used since its
+  // baseline. Framework lock held.
+  void SettleSubtree(Container& c);
+  // Zeroes usage and usage_percpu of `c` (not of its ancestors or
+  // children), after settling so nothing used before the reset lands after.
+  void Reset(Container& c);
+
+  // How many tasks have a baseline (for tests).
+  size_t tracked_tasks() const { return baselines_.size(); }
+  // GetCpuTimes calls made so far (tests prove there is no polling).
+  uint64_t host_reads() const { return host_reads_; }
+
+ private:
+  struct KeyHash {
+    size_t operator()(const TaskKey& k) const {
+      return std::hash<uint64_t>()((static_cast<uint64_t>(k.tid) << 40) ^
+                                   k.start_time);
+    }
+  };
+  struct Baseline {
+    CpuTimes charged;  // what has been charged so far, per field
+    int last_cpu = -1;
+    // False for a scanned task whose runtime at the scan was unreadable (it
+    // was exiting): its exit cannot be split into before/after, so nothing
+    // is charged for it.
+    bool known = true;
+  };
+
+  // Charges `now - b.charged` to `c` and its ancestors; moves the baseline.
+  void Charge(Baseline& b, const CpuTimes& now, Container& c);
+  Baseline& BaselineOf(const Task& t);
+  void SettleTask(const Task& t, Container& c);
+
+  Host& host_;
+  const size_t cpus_;
+  std::unordered_map<TaskKey, Baseline, KeyHash> baselines_;
+  uint64_t host_reads_ = 0;
+};
+
+}  // namespace gpc
