@@ -1,5 +1,7 @@
 #include "core/framework.h"
 
+#include <unistd.h>
+
 #include <algorithm>
 #include <cstdio>
 #include <limits>
@@ -772,6 +774,67 @@ Result<ContainerInfo> Framework::GetContainer(ContainerId id) {
                        c->task_count_,
                        c->children_.size(),
                        c->notify_on_release_};
+}
+
+namespace {
+
+// generic_permission() for one inode: the owner's bits if the caller owns
+// it, else the group's if it is in the group, else the others'.
+bool Permits(const FileAttr& attr, bool is_dir, int mask,
+             const Credentials& who,
+             const std::function<bool(gid_t)>& in_group) {
+  mask &= R_OK | W_OK | X_OK;
+  if (who.privileged()) {
+    // CAP_DAC_OVERRIDE: everything but executing a file no one may execute.
+    return is_dir || !(mask & X_OK) || (attr.mode & 0111) != 0;
+  }
+  mode_t bits;
+  if (who.euid == attr.uid) {
+    bits = (attr.mode >> 6) & 7;
+  } else if (who.egid == attr.gid ||
+             (((attr.mode >> 3) & 7) != (attr.mode & 7) && in_group &&
+              in_group(attr.gid))) {
+    // (The group is looked up only when its bits differ from the others'.)
+    bits = (attr.mode >> 3) & 7;
+  } else {
+    bits = attr.mode & 7;
+  }
+  return (static_cast<int>(bits) & mask) == mask;
+}
+
+}  // namespace
+
+Status Framework::CheckAccess(ContainerId dir, std::string_view file, int mask,
+                              const Credentials& who,
+                              const std::function<bool(gid_t)>& in_group) {
+  OpLock l(this);
+  GPC_ASSIGN_OR_RETURN(Container * c, FindDirLocked(dir, ENODEV));
+  // Search permission on every directory above the target, root first, as
+  // a path walk checks it (a file's own directory is above it).
+  std::vector<const Container*> path;
+  for (const Container* p = file.empty() ? c->parent_ : c; p != nullptr;
+       p = p->parent_) {
+    path.push_back(p);
+  }
+  for (auto it = path.rbegin(); it != path.rend(); ++it) {
+    if (!Permits((*it)->dir_attr_, true, X_OK, who, in_group)) {
+      return Err(EACCES, "no search permission on ", (*it)->Path());
+    }
+  }
+  if (mask == 0) return OkStatus();
+  if (file.empty()) {
+    if (!Permits(c->dir_attr_, true, mask, who, in_group)) {
+      return Err(EACCES, "permission denied on ", c->Path());
+    }
+    return OkStatus();
+  }
+  std::optional<FileRef> f = FindFileLocked(*c, file);
+  if (!f) return Err(ENOENT, "no file '", file, "' in ", c->Path());
+  if (!Permits(FileAttrLocked(*c, file, *f->file), false, mask, who,
+               in_group)) {
+    return Err(EACCES, "permission denied on ", c->Path(), "/", file);
+  }
+  return OkStatus();
 }
 
 Status Framework::SetAttr(ContainerId dir, std::string_view file,

@@ -201,6 +201,18 @@ class Framework {
   Result<ContainerId> Resolve(HierarchyId hierarchy, std::string_view path)
       GPC_EXCLUDES(mu_);
   Result<ContainerInfo> GetContainer(ContainerId id) GPC_EXCLUDES(mu_);
+  // The VFS's permission checks (generic_permission) of a path walk to a
+  // target -- `file` of `dir`, or `dir` itself when `file` is empty -- for
+  // `who`: search (X) on every directory above the target, root first,
+  // then `mask` (R_OK|W_OK|X_OK; 0 = none) on the target. Looking a name
+  // up in `dir` is the target `dir` with X_OK. Root passes, except X on a file
+  // with no x bit. `in_group(gid)` says whether the caller has `gid` among its
+  // supplementary groups; it is asked only when the answer matters (it may
+  // cost a /proc read). EACCES; ENOENT no such file; ENODEV removed.
+  Status CheckAccess(ContainerId dir, std::string_view file, int mask,
+                     const Credentials& who,
+                     const std::function<bool(gid_t)>& in_group)
+      GPC_EXCLUDES(mu_);
   // chown/chmod of a directory (`file` empty) or of one of its files.
   Status SetAttr(ContainerId dir, std::string_view file, const FileAttr& attr)
       GPC_EXCLUDES(mu_);

@@ -111,6 +111,7 @@ class ContainerFs::Ops {
     // handler: the kernel then stops sending them, which saves a round trip
     // per close(2) and per write(2). They are here only to be counted.
     ops.flush = Flush;
+    ops.access = Access;
     ops.getxattr = GetXattr;
   }
 
@@ -200,10 +201,12 @@ class ContainerFs::Ops {
     e->entry_timeout = fs.options_.entry_timeout_s;
   }
 
-  static int DoLookup(ContainerFs& fs, fuse_ino_t parent, const char* name,
+  static int DoLookup(fuse_req_t req, fuse_ino_t parent, const char* name,
                       fuse_entry_param* e) {
+    ContainerFs& fs = Self(req);
     InodeInfo dir;
     if (int err = DirOf(fs, parent, &dir)) return err;
+    if (int err = Allowed(req, dir.container, {}, X_OK)) return err;
     auto d = fs.fw_.Lookup(dir.container, name);
     if (!d.ok()) return d.code();
     MakeEntry(fs, parent, dir, *d, 1, e);
@@ -214,7 +217,7 @@ class ContainerFs::Ops {
     fuse_entry_param e;
     // Linux: kernfs caches negative dentries; gpc does not, so a container
     // made through another route needs no invalidation to appear.
-    if (int err = DoLookup(Self(req), parent, name, &e)) {
+    if (int err = DoLookup(req, parent, name, &e)) {
       fuse_reply_err(req, err);
     } else {
       fuse_reply_entry(req, &e);
@@ -243,16 +246,27 @@ class ContainerFs::Ops {
     fuse_reply_none(req);
   }
 
-  static int DoGetAttr(ContainerFs& fs, fuse_ino_t ino, struct stat* st) {
+  static int DoGetAttr(fuse_req_t req, fuse_ino_t ino, bool by_path,
+                       struct stat* st) {
+    ContainerFs& fs = Self(req);
     InodeInfo info;
     if (int err = CurrentInfo(fs, ino, &info)) return err;
+    // stat(2) of a path needs search permission above it; fstat(2) of an
+    // open file does not. (Within the attribute timeout the kernel answers
+    // from its cache without asking: see docs/differences.md.)
+    if (by_path && !fs.fw_.GetContainer(info.container).ok()) {
+      by_path = false;  // a removed container's inode: nothing to walk
+    }
+    if (by_path) {
+      if (int err = AllowedInode(req, info, 0)) return err;
+    }
     *st = MakeStat(ino, info);
     return 0;
   }
-  static void GetAttr(fuse_req_t req, fuse_ino_t ino, fuse_file_info*) {
+  static void GetAttr(fuse_req_t req, fuse_ino_t ino, fuse_file_info* fi) {
     Count(req, FsOp::kGetAttr);
     struct stat st;
-    if (int err = DoGetAttr(Self(req), ino, &st)) {
+    if (int err = DoGetAttr(req, ino, fi == nullptr, &st)) {
       fuse_reply_err(req, err);
     } else {
       fuse_reply_attr(req, &st, Self(req).options_.attr_timeout_s);
@@ -267,6 +281,24 @@ class ContainerFs::Ops {
       if (groups[i] == gid) return true;
     }
     return false;
+  }
+
+  // The mount has no default_permissions: the kernel would fetch the
+  // attributes of a directory again after every mkdir and rmdir in it to
+  // check them (two extra round trips per pair), so gpc makes the VFS's
+  // checks itself, from its own table, on every request that acts: search
+  // permission down the path and `mask` on the target (Framework::
+  // CheckAccess). `file` empty = the directory itself.
+  static int Allowed(fuse_req_t req, ContainerId dir, std::string_view file,
+                     int mask) {
+    Credentials who = CredentialsOf(req);
+    Status s = Self(req).fw_.CheckAccess(
+        dir, file, mask, who, [req](gid_t gid) { return InGroup(req, gid); });
+    return s.code();
+  }
+  static int AllowedInode(fuse_req_t req, const InodeInfo& info, int mask) {
+    return Allowed(req, info.container,
+                   info.is_dir() ? std::string_view() : info.file, mask);
   }
 
   static int DoSetAttr(fuse_req_t req, fuse_ino_t ino, const struct stat& want,
@@ -284,9 +316,22 @@ class ContainerFs::Ops {
       if (!e.ok()) return e.code();
       cur = e->attr;
     }
-    // default_permissions makes the kernel check these too (setattr_prepare);
-    // checked again so the rule does not depend on a mount option.
+    // The checks of setattr_prepare() (the mount has no
+    // default_permissions; see Allowed()).
+    if (int err = AllowedInode(req, *info, 0)) return err;
     Credentials who = CredentialsOf(req);
+    bool owner = who.privileged() || who.euid == cur.uid;
+    if (to_set & FUSE_SET_ATTR_SIZE) {
+      if (int err = AllowedInode(req, *info, W_OK)) return err;
+    }
+    constexpr int kTimes = FUSE_SET_ATTR_ATIME | FUSE_SET_ATTR_MTIME;
+    constexpr int kTimesNow = FUSE_SET_ATTR_ATIME_NOW | FUSE_SET_ATTR_MTIME_NOW;
+    if ((to_set & kTimes) && !owner) {
+      // utimensat(NULL) sets both to now: allowed with write permission;
+      // explicit times only for the owner.
+      if ((to_set & kTimesNow) != kTimesNow) return EPERM;
+      if (AllowedInode(req, *info, W_OK) != 0) return EACCES;
+    }
     FileAttr next = cur;
     if (to_set & FUSE_SET_ATTR_MODE) {
       if (!who.privileged() && who.euid != cur.uid) return EPERM;
@@ -333,6 +378,7 @@ class ContainerFs::Ops {
     ContainerFs& fs = Self(req);
     InodeInfo dir;
     if (int err = DirOf(fs, parent, &dir)) return err;
+    if (int err = Allowed(req, dir.container, {}, W_OK | X_OK)) return err;
     Result<ContainerId> id = [&] {
       ChangingHere here(&fs);
       return fs.fw_.Mkdir(dir.container, name, CredentialsOf(req), mode);
@@ -354,9 +400,11 @@ class ContainerFs::Ops {
     }
   }
 
-  static int DoRmdir(ContainerFs& fs, fuse_ino_t parent, const char* name) {
+  static int DoRmdir(fuse_req_t req, fuse_ino_t parent, const char* name) {
+    ContainerFs& fs = Self(req);
     InodeInfo dir;
     if (int err = DirOf(fs, parent, &dir)) return err;
+    if (int err = Allowed(req, dir.container, {}, W_OK | X_OK)) return err;
     auto child = fs.fw_.Lookup(dir.container, name);
     Status s = [&] {
       ChangingHere here(&fs);
@@ -370,51 +418,64 @@ class ContainerFs::Ops {
   }
   static void Rmdir(fuse_req_t req, fuse_ino_t parent, const char* name) {
     Count(req, FsOp::kRmdir);
-    fuse_reply_err(req, DoRmdir(Self(req), parent, name));
+    fuse_reply_err(req, DoRmdir(req, parent, name));
   }
 
-  static int DoRename(ContainerFs& fs, fuse_ino_t parent, const char* name,
+  static int DoRename(fuse_req_t req, fuse_ino_t parent, const char* name,
                       fuse_ino_t newparent, const char* newname,
                       unsigned flags) {
+    ContainerFs& fs = Self(req);
     // As kernfs_iop_rename: no RENAME_NOREPLACE/EXCHANGE/WHITEOUT.
     if (flags != 0) return EINVAL;
     InodeInfo from, to;
     if (int err = DirOf(fs, parent, &from)) return err;
     if (int err = DirOf(fs, newparent, &to)) return err;
+    if (int err = Allowed(req, from.container, {}, W_OK | X_OK)) return err;
+    if (int err = Allowed(req, to.container, {}, W_OK | X_OK)) return err;
     return fs.fw_.Rename(from.container, name, to.container, newname).code();
   }
   static void Rename(fuse_req_t req, fuse_ino_t parent, const char* name,
                      fuse_ino_t newparent, const char* newname,
                      unsigned flags) {
     Count(req, FsOp::kRename);
-    fuse_reply_err(
-        req, DoRename(Self(req), parent, name, newparent, newname, flags));
+    fuse_reply_err(req, DoRename(req, parent, name, newparent, newname, flags));
   }
 
   // The kernel's answers for what cgroupfs has no inode operation for: the
   // VFS gives EPERM for a missing unlink/symlink/link/mknod operation and
-  // EACCES for a missing create (open(O_CREAT), mknod(S_IFREG)).
-  static void Unlink(fuse_req_t req, fuse_ino_t, const char*) {
-    Count(req, FsOp::kOther);
-    fuse_reply_err(req, EPERM);
+  // EACCES for a missing create (open(O_CREAT), mknod(S_IFREG)) -- after
+  // its permission check on the directory, which can fail first.
+  static int MissingOp(fuse_req_t req, fuse_ino_t parent, int err) {
+    InodeInfo dir;
+    if (DirOf(Self(req), parent, &dir) == 0) {
+      if (int denied = Allowed(req, dir.container, {}, W_OK | X_OK)) {
+        return denied;
+      }
+    }
+    return err;
   }
-  static void Symlink(fuse_req_t req, const char*, fuse_ino_t, const char*) {
+  static void Unlink(fuse_req_t req, fuse_ino_t parent, const char*) {
     Count(req, FsOp::kOther);
-    fuse_reply_err(req, EPERM);
+    fuse_reply_err(req, MissingOp(req, parent, EPERM));
   }
-  static void Link(fuse_req_t req, fuse_ino_t, fuse_ino_t, const char*) {
+  static void Symlink(fuse_req_t req, const char*, fuse_ino_t parent,
+                      const char*) {
     Count(req, FsOp::kOther);
-    fuse_reply_err(req, EPERM);
+    fuse_reply_err(req, MissingOp(req, parent, EPERM));
   }
-  static void Mknod(fuse_req_t req, fuse_ino_t, const char*, mode_t mode,
+  static void Link(fuse_req_t req, fuse_ino_t, fuse_ino_t parent, const char*) {
+    Count(req, FsOp::kOther);
+    fuse_reply_err(req, MissingOp(req, parent, EPERM));
+  }
+  static void Mknod(fuse_req_t req, fuse_ino_t parent, const char*, mode_t mode,
                     dev_t) {
     Count(req, FsOp::kOther);
-    fuse_reply_err(req, S_ISREG(mode) ? EACCES : EPERM);
+    fuse_reply_err(req, MissingOp(req, parent, S_ISREG(mode) ? EACCES : EPERM));
   }
-  static void Create(fuse_req_t req, fuse_ino_t, const char*, mode_t,
+  static void Create(fuse_req_t req, fuse_ino_t parent, const char*, mode_t,
                      fuse_file_info*) {
     Count(req, FsOp::kOther);
-    fuse_reply_err(req, EACCES);
+    fuse_reply_err(req, MissingOp(req, parent, EACCES));
   }
 
   // ---- control files ----------------------------------------------------
@@ -433,6 +494,9 @@ class ContainerFs::Ops {
       return entry.code();
     }
     int acc = fi->flags & O_ACCMODE;
+    int mask = acc == O_RDONLY ? R_OK : acc == O_WRONLY ? W_OK : R_OK | W_OK;
+    if (fi->flags & O_TRUNC) mask |= W_OK;
+    if (int err = AllowedInode(req, *info, mask)) return err;
     auto f = std::make_unique<OpenFile>();
     f->container = info->container;
     f->name = info->file;
@@ -526,7 +590,9 @@ class ContainerFs::Ops {
                             fuse_file_info* fi) {
     Count(req, FsOp::kOpenDir);
     InodeInfo dir;
-    if (int err = DirOf(Self(req), ino, &dir)) {
+    int err = DirOf(Self(req), ino, &dir);
+    if (err == 0) err = Allowed(req, dir.container, {}, R_OK);
+    if (err != 0) {
       fuse_reply_err(req, err);
       return;
     }
@@ -615,6 +681,13 @@ class ContainerFs::Ops {
     Count(req, FsOp::kReleaseDir);
     Self(req).DropHandle(fi->fh);
     fuse_reply_err(req, 0);
+  }
+
+  // access(2), chdir(2) (the kernel asks, having no default_permissions).
+  static void Access(fuse_req_t req, fuse_ino_t ino, int mask) {
+    Count(req, FsOp::kOther);
+    std::optional<InodeInfo> info = Self(req).inodes_->Find(ino);
+    fuse_reply_err(req, info ? AllowedInode(req, *info, mask) : ESTALE);
   }
 
   static void Flush(fuse_req_t req, fuse_ino_t, fuse_file_info*) {
@@ -720,8 +793,7 @@ Status ContainerFs::Start(const std::string& mountpoint) {
     if (c == ',' || c == '\\') fsname += '\\';
     fsname += c;
   }
-  std::string opts =
-      StrCat("fsname=", fsname, ",subtype=gpc,default_permissions,allow_other");
+  std::string opts = StrCat("fsname=", fsname, ",subtype=gpc,allow_other");
   std::vector<std::string> argv_storage = {"gpc", "-o", opts};
   std::vector<char*> argv;
   for (std::string& a : argv_storage) argv.push_back(a.data());

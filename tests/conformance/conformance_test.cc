@@ -25,6 +25,7 @@
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
+#include <functional>
 #include <iostream>
 #include <map>
 #include <sstream>
@@ -374,6 +375,55 @@ TEST_P(Conformance, AttachAnotherUsersTaskIsEacces) {
   Child self(as_nobody("0"));
   EXPECT_EQ(self.Go(), 0);
   EXPECT_EQ(ReadFile(tasks), PidList({self.pid()}));
+}
+
+// What an unprivileged user may do, by the mode bits alone: the VFS's
+// permission checks (search down the path, read/write on the target, write
+// on the directory for mkdir/rmdir/unlink, the owner for chmod).
+TEST_P(Conformance, PermissionsOfAnUnprivilegedUser) {
+  ASSERT_EQ(Mkdir("a"), 0);
+  ASSERT_EQ(Mkdir("a/b"), 0);
+  ASSERT_EQ(ErrnoOf(chmod(P("a/b").c_str(), 0700)), 0);
+  ASSERT_EQ(Mkdir("c"), 0);
+  ASSERT_EQ(ErrnoOf(chown(P("c").c_str(), 65534, 65534)), 0);
+  // Each call runs in a child that dropped to nobody (the body may make
+  // system calls only: the test process has threads).
+  auto as_nobody = [](std::function<long()> call) {
+    Child child([call] {
+      if (syscall(SYS_setresgid, 65534, 65534, 65534) != 0 ||
+          syscall(SYS_setresuid, 65534, 65534, 65534) != 0) {
+        return 1000 + errno;
+      }
+      return ErrnoOf(call());
+    });
+    return child.Go();
+  };
+  std::string a = P("a"), b = P("a/b"), c = P("c");
+  std::string b_tasks = P("a/b/tasks"), a_tasks = P("a/tasks");
+  std::string a_notify = P("a/notify_on_release");
+  std::string ax = P("a/x"), cx = P("c/x"), c_tasks = P("c/tasks");
+  struct stat st;
+  EXPECT_EQ(as_nobody([&] { return mkdir(ax.c_str(), 0755); }), EACCES);
+  EXPECT_EQ(as_nobody([&] { return open(b_tasks.c_str(), O_RDONLY); }), EACCES);
+  EXPECT_EQ(as_nobody([&] { return stat(b_tasks.c_str(), &st); }), EACCES);
+  EXPECT_EQ(as_nobody([&] { return open(b.c_str(), O_RDONLY); }), EACCES);
+  EXPECT_EQ(as_nobody([&] { return access(b.c_str(), X_OK); }), EACCES);
+  EXPECT_EQ(as_nobody([&] { return access(a.c_str(), R_OK | X_OK); }), 0);
+  EXPECT_EQ(as_nobody([&] { return chdir(b.c_str()); }), EACCES);
+  EXPECT_EQ(as_nobody([&] { return rmdir(b.c_str()); }), EACCES);
+  EXPECT_EQ(as_nobody([&] { return unlink(a_tasks.c_str()); }), EACCES);
+  EXPECT_EQ(as_nobody([&] { return chmod(a.c_str(), 0777); }), EPERM);
+  EXPECT_EQ(as_nobody([&] { return open(a_notify.c_str(), O_WRONLY); }),
+            EACCES);
+  EXPECT_EQ(as_nobody([&] { return open(a_tasks.c_str(), O_RDONLY); }), 0)
+      << "0644: others may read";
+  // In the directory given to nobody.
+  EXPECT_EQ(as_nobody([&] { return mkdir(cx.c_str(), 0755); }), 0);
+  EXPECT_EQ(as_nobody([&] { return rmdir(cx.c_str()); }), 0);
+  EXPECT_EQ(as_nobody([&] { return unlink(c_tasks.c_str()); }), EPERM);
+  EXPECT_EQ(as_nobody([&] { return chmod(c.c_str(), 0700); }), 0);
+  EXPECT_EQ(ErrnoOf(stat(c.c_str(), &st)), 0);
+  EXPECT_EQ(st.st_mode & 07777, 0700u);
 }
 
 TEST_P(Conformance, NotifyOnReleaseAndCloneChildrenInheritedAtMkdir) {

@@ -422,7 +422,7 @@ TEST_F(FsTest, NonRootNeedsOwnershipToWrite) {
   };
   {
     Child c(as_nobody("1"));
-    EXPECT_EQ(c.Go(), EACCES);  // 0644 root:root (default_permissions)
+    EXPECT_EQ(c.Go(), EACCES);  // 0644 root:root
   }
   {
     // chown and chmod are root's and the owner's.
