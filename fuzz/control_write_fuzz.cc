@@ -95,6 +95,13 @@ const char* const kFiles[] = {"tasks",
                               "ca.value",
                               "ca.refuse",
                               "debug.taskcount",
+                              "cpuset.cpus",
+                              "cpuset.mems",
+                              "cpuset.cpu_exclusive",
+                              "cpuset.mem_exclusive",
+                              "cpuset.memory_migrate",
+                              "cpuset.memory_pressure",
+                              "cpuset.sched_relax_domain_level",
                               "value",
                               "refuse",
                               "cb.value",
@@ -118,6 +125,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     pids.push_back(k.tid);
   }
   (void)fw.Mount("ca,debug");
+  (void)fw.Mount("cpuset");
   std::vector<ContainerId> dirs;
   for (const HierarchyInfo& h : fw.ListHierarchies()) dirs.push_back(h.root);
 
