@@ -106,10 +106,20 @@ std::string Hierarchy::SubsysLabel() const {
 Framework::OpLock::OpLock(Framework* fw) : fw_(fw) { fw_->mu_.Lock(); }
 
 Framework::OpLock::~OpLock() GPC_NO_THREAD_SAFETY_ANALYSIS {
+  // Index, not iterators: an action may defer more.
+  for (size_t i = 0; i < fw_->deferred_.size(); ++i) {
+    std::function<void()> action = std::move(fw_->deferred_[i]);
+    action();
+  }
+  fw_->deferred_.clear();
   std::vector<Event> events;
   if (!fw_->pending_events_.empty()) events.swap(fw_->pending_events_);
   fw_->mu_.Unlock();
   if (!events.empty()) fw_->Deliver(events);
+}
+
+void Framework::DeferLocked(std::function<void()> action) {
+  deferred_.push_back(std::move(action));
 }
 
 void Framework::Deliver(std::vector<Event>& events) {
@@ -572,6 +582,17 @@ Result<ContainerId> Framework::Mkdir(ContainerId parent_id,
                                      const Credentials& creator, mode_t mode) {
   OpLock l(this);
   GPC_ASSIGN_OR_RETURN(Container * parent, FindDirLocked(parent_id, ENOENT));
+  GPC_ASSIGN_OR_RETURN(Container * c,
+                       MkdirLocked(*parent, name, creator, mode));
+  return c->id_;
+}
+
+Result<Container*> Framework::MkdirLocked(Container& parent_ref,
+                                          std::string_view name,
+                                          const Credentials& creator,
+                                          mode_t mode) {
+  Container* parent = &parent_ref;
+  if (parent->removed_) return Err(ENODEV, "container was removed");
   GPC_RETURN_IF_ERROR(ValidateContainerName(name));
   if (parent->children_.contains(name) || FindFileLocked(*parent, name)) {
     return Err(EEXIST, "'", name, "' exists in ", parent->Path());
@@ -614,7 +635,7 @@ Result<ContainerId> Framework::Mkdir(ContainerId parent_id,
   }
   for (auto& [i, s] : made) c->owned_states_.push_back(std::move(s));
   EmitLocked(EventKind::kCreated, *c);
-  return c->id_;
+  return c;
 }
 
 void Framework::DestroyStatesLocked(Container& c) {

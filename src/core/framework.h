@@ -329,6 +329,18 @@ class Framework {
   void SetCloneChildrenLocked(Container& c, bool on) GPC_REQUIRES(mu_);
   Status SetReleaseAgentLocked(Hierarchy& h, std::string_view path)
       GPC_REQUIRES(mu_);
+  // mkdir and rmdir from inside a callback (the ns subsystem's node_<pid>
+  // containers), with the errors of Mkdir() and Rmdir().
+  Result<Container*> MkdirLocked(Container& parent, std::string_view name,
+                                 const Credentials& creator, mode_t mode)
+      GPC_REQUIRES(mu_);
+  Status RmdirLocked(Container& parent, std::string_view name)
+      GPC_REQUIRES(mu_);
+  // Runs `action` (under mu_) once the current operation's callbacks are
+  // done, before mu_ is released: for a callback that must change
+  // membership (an attach) while the framework is iterating subsystems.
+  // Actions may defer more actions; they run in order.
+  void DeferLocked(std::function<void()> action) GPC_REQUIRES(mu_);
 
  private:
   // Holds mu_ for one public operation; on release, delivers the events the
@@ -369,8 +381,6 @@ class Framework {
   std::vector<Container*> RootKeyLocked() const GPC_REQUIRES(mu_);
   void ClearAllHistoryLocked() GPC_REQUIRES(mu_);
   void FreeZombieIfUnusedLocked(Container* c) GPC_REQUIRES(mu_);
-  Status RmdirLocked(Container& parent, std::string_view name)
-      GPC_REQUIRES(mu_);
   void DestroyStatesLocked(Container& c) GPC_REQUIRES(mu_);
 
   struct FileRef {
@@ -446,6 +456,7 @@ class Framework {
   std::vector<std::pair<MonoNanos, TaskKey>> history_queue_ GPC_GUARDED_BY(mu_);
   size_t history_queue_head_ GPC_GUARDED_BY(mu_) = 0;
   std::vector<Event> pending_events_ GPC_GUARDED_BY(mu_);
+  std::vector<std::function<void()>> deferred_ GPC_GUARDED_BY(mu_);
 };
 
 template <typename F>

@@ -20,6 +20,7 @@
 
 #include <algorithm>
 #include <cerrno>
+#include <chrono>
 #include <cstring>
 #include <memory>
 #include <vector>
@@ -85,44 +86,72 @@ class ContainerFs::Ops {
 
   static void Assign(fuse_lowlevel_ops& ops) {
     ops.init = Init;
-    ops.lookup = Lookup;
-    ops.forget = Forget;
-    ops.forget_multi = ForgetMulti;
-    ops.getattr = GetAttr;
-    ops.setattr = SetAttr;
-    ops.mknod = Mknod;
-    ops.mkdir = Mkdir;
-    ops.unlink = Unlink;
-    ops.rmdir = Rmdir;
-    ops.symlink = Symlink;
-    ops.rename = Rename;
-    ops.link = Link;
-    ops.open = Open;
-    ops.read = Read;
-    ops.write = Write;
-    ops.release = Release;
-    ops.opendir = OpenDirectory;
-    ops.readdir = ReadDir;
-    ops.readdirplus = ReadDirPlus;
-    ops.releasedir = ReleaseDir;
-    ops.statfs = StatFs;
-    ops.create = Create;
+    ops.lookup = Timed<&Lookup>::Call;
+    ops.forget = Timed<&Forget>::Call;
+    ops.forget_multi = Timed<&ForgetMulti>::Call;
+    ops.getattr = Timed<&GetAttr>::Call;
+    ops.setattr = Timed<&SetAttr>::Call;
+    ops.mknod = Timed<&Mknod>::Call;
+    ops.mkdir = Timed<&Mkdir>::Call;
+    ops.unlink = Timed<&Unlink>::Call;
+    ops.rmdir = Timed<&Rmdir>::Call;
+    ops.symlink = Timed<&Symlink>::Call;
+    ops.rename = Timed<&Rename>::Call;
+    ops.link = Timed<&Link>::Call;
+    ops.open = Timed<&Open>::Call;
+    ops.read = Timed<&Read>::Call;
+    ops.write = Timed<&Write>::Call;
+    ops.release = Timed<&Release>::Call;
+    ops.opendir = Timed<&OpenDirectory>::Call;
+    ops.readdir = Timed<&ReadDir>::Call;
+    ops.readdirplus = Timed<&ReadDirPlus>::Call;
+    ops.releasedir = Timed<&ReleaseDir>::Call;
+    ops.statfs = Timed<&StatFs>::Call;
+    ops.create = Timed<&Create>::Call;
     // FLUSH and GETXATTR answer ENOSYS, as libfuse does for a missing
     // handler: the kernel then stops sending them, which saves a round trip
     // per close(2) and per write(2). They are here only to be counted.
-    ops.flush = Flush;
-    ops.access = Access;
-    ops.getxattr = GetXattr;
+    ops.flush = Timed<&Flush>::Call;
+    ops.access = Timed<&Access>::Call;
+    ops.getxattr = Timed<&GetXattr>::Call;
   }
 
  private:
   static ContainerFs& Self(fuse_req_t req) {
     return *static_cast<ContainerFs*>(fuse_req_userdata(req));
   }
+  // The opcode of the request the calling thread is serving, for Timed.
+  static inline thread_local FsOp current_op = FsOp::kOther;
   static void Count(fuse_req_t req, FsOp op) {
+    current_op = op;
     Self(req).counts_[static_cast<size_t>(op)].fetch_add(
         1, std::memory_order_relaxed);
   }
+
+  // Wraps a handler to record its handling time (for the metrics). The
+  // request is freed by its reply, so the file system is looked up first.
+  template <auto Handler>
+  struct Timed;
+  template <typename... Args, void (*Handler)(fuse_req_t, Args...)>
+  struct Timed<Handler> {
+    static void Call(fuse_req_t req, Args... args) {
+      ContainerFs& fs = Self(req);
+      auto start = std::chrono::steady_clock::now();
+      Handler(req, args...);
+      auto ns = static_cast<uint64_t>(
+          std::chrono::duration_cast<std::chrono::nanoseconds>(
+              std::chrono::steady_clock::now() - start)
+              .count());
+      fs.busy_ns_[static_cast<size_t>(current_op)].fetch_add(
+          ns, std::memory_order_relaxed);
+      size_t b = 0;
+      while (b < std::size(RequestCounts::kBucketBoundsNs) &&
+             ns > RequestCounts::kBucketBoundsNs[b]) {
+        ++b;
+      }
+      fs.buckets_[b].fetch_add(1, std::memory_order_relaxed);
+    }
+  };
 
   static void Init(void* userdata, fuse_conn_info* conn) {
     // O_TRUNC comes with OPEN instead of a separate SETATTR (`echo > f`).
@@ -764,6 +793,10 @@ RequestCounts ContainerFs::counts() const {
   RequestCounts c;
   for (size_t i = 0; i < static_cast<size_t>(FsOp::kCount); ++i) {
     c.n[i] = counts_[i].load(std::memory_order_relaxed);
+    c.busy_ns[i] = busy_ns_[i].load(std::memory_order_relaxed);
+  }
+  for (size_t i = 0; i < RequestCounts::kBuckets; ++i) {
+    c.buckets[i] = buckets_[i].load(std::memory_order_relaxed);
   }
   return c;
 }

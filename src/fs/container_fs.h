@@ -21,6 +21,7 @@
 #include <atomic>
 #include <condition_variable>
 #include <deque>
+#include <iterator>
 #include <functional>
 #include <memory>
 #include <string>
@@ -62,7 +63,18 @@ enum class FsOp {
 const char* FsOpName(FsOp op);
 
 struct RequestCounts {
+  // Upper bounds (ns) of the handling-time histogram; one more bucket
+  // counts everything slower.
+  static constexpr uint64_t kBucketBoundsNs[] = {
+      5'000, 10'000, 25'000, 50'000, 100'000, 250'000, 1'000'000, 10'000'000};
+  static constexpr size_t kBuckets = std::size(kBucketBoundsNs) + 1;
+
   uint64_t n[static_cast<size_t>(FsOp::kCount)] = {};
+  // Time spent in gpc's handlers (from the request read to the reply
+  // written; not the kernel's part of the round trip), by opcode.
+  uint64_t busy_ns[static_cast<size_t>(FsOp::kCount)] = {};
+  // Requests by handling time, every opcode together (not cumulative).
+  uint64_t buckets[kBuckets] = {};
   uint64_t operator[](FsOp op) const { return n[static_cast<size_t>(op)]; }
   uint64_t total() const;
 };
@@ -151,6 +163,8 @@ class ContainerFs {
   bool running_ = false;               // Start/Stop are called from one thread
   std::atomic<bool> stopping_{false};  // Stop() is ending the session
   std::atomic<uint64_t> counts_[static_cast<size_t>(FsOp::kCount)] = {};
+  std::atomic<uint64_t> busy_ns_[static_cast<size_t>(FsOp::kCount)] = {};
+  std::atomic<uint64_t> buckets_[RequestCounts::kBuckets] = {};
 
   Mutex handles_mu_;
   std::unordered_map<Handle*, std::unique_ptr<Handle>> handles_

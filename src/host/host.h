@@ -65,6 +65,25 @@ struct RLimit {
   friend bool operator==(const RLimit&, const RLimit&) = default;
 };
 
+// The namespaces a task is in: the inode numbers of /proc/TID/ns/*, which
+// name a namespace for as long as it exists. 0 = that kind does not exist on
+// this kernel (or could not be read).
+enum NamespaceKind : int {
+  kNsMnt,
+  kNsUts,
+  kNsIpc,
+  kNsNet,
+  kNsPid,  // pid_for_children: what unshare(CLONE_NEWPID) changes
+  kNsUser,
+  kNsCgroup,
+  kNsTime,  // time_for_children
+  kNamespaceKinds
+};
+struct NamespaceIds {
+  uint64_t ids[kNamespaceKinds] = {};
+  friend bool operator==(const NamespaceIds&, const NamespaceIds&) = default;
+};
+
 class Host {
  public:
   virtual ~Host() = default;
@@ -93,6 +112,11 @@ class Host {
   virtual Result<CpuTimes> GetCpuTimes(const TaskKey& task) = 0;
   // Number of open file descriptors of a process.
   virtual Result<uint64_t> CountOpenFiles(pid_t tgid) = 0;
+  // The open file descriptor numbers of a process, ascending. (RLIMIT_NOFILE
+  // bounds the numbers, not the count, so budgets need the numbers.)
+  virtual Result<std::vector<int>> ListOpenFds(pid_t tgid) = 0;
+  // The namespaces of a task; ESRCH if the key names no live task.
+  virtual Result<NamespaceIds> GetNamespaces(const TaskKey& task) = 0;
 
   // --- tasks: effects ---
   virtual Result<BitMask> GetAffinity(const TaskKey& task) = 0;

@@ -5,6 +5,7 @@
 #include <sched.h>
 #include <signal.h>
 #include <sys/resource.h>
+#include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/types.h>
 #include <sys/wait.h>
@@ -436,6 +437,53 @@ Result<uint64_t> LinuxHost::CountOpenFiles(pid_t tgid) {
       std::vector<std::string> names,
       ListDirAt(dir.get(), "fd", StrCat("/proc/", tgid, "/fd"), true));
   return static_cast<uint64_t>(names.size());
+}
+
+Result<std::vector<int>> LinuxHost::ListOpenFds(pid_t tgid) {
+  GPC_ASSIGN_OR_RETURN(Fd dir, OpenTaskDir(proc_, tgid));
+  GPC_ASSIGN_OR_RETURN(
+      std::vector<std::string> names,
+      ListDirAt(dir.get(), "fd", StrCat("/proc/", tgid, "/fd"), true));
+  std::vector<int> fds;
+  fds.reserve(names.size());
+  for (const std::string& name : names) {
+    int fd = 0;
+    auto [end, ec] =
+        std::from_chars(name.data(), name.data() + name.size(), fd);
+    if (ec == std::errc() && end == name.data() + name.size())
+      fds.push_back(fd);
+  }
+  std::sort(fds.begin(), fds.end());
+  return fds;
+}
+
+Result<NamespaceIds> LinuxHost::GetNamespaces(const TaskKey& task) {
+  // One directory fd for the identity check and the links, so a reused pid
+  // cannot answer for the task.
+  GPC_ASSIGN_OR_RETURN(Fd dir, OpenTaskDir(proc_, task.tid));
+  GPC_ASSIGN_OR_RETURN(ProcStat stat, ReadStatOfKey(dir.get(), task));
+  (void)stat;
+  static constexpr const char* kLinks[kNamespaceKinds] = {
+      "ns/mnt",
+      "ns/uts",
+      "ns/ipc",
+      "ns/net",
+      "ns/pid_for_children",
+      "ns/user",
+      "ns/cgroup",
+      "ns/time_for_children"};
+  NamespaceIds ids;
+  for (int kind = 0; kind < kNamespaceKinds; ++kind) {
+    struct stat st {};
+    if (::fstatat(dir.get(), kLinks[kind], &st, 0) == 0) {
+      ids.ids[kind] = static_cast<uint64_t>(st.st_ino);
+    } else if (errno == ESRCH) {
+      return Err(ESRCH, "task ", task.tid, " has exited");
+    }
+    // Other errors: that kind is absent on this kernel (ENOENT), or a
+    // *_for_children link of a task exiting (0, as unknown).
+  }
+  return ids;
 }
 
 Result<BitMask> LinuxHost::GetAffinity(const TaskKey& task) {

@@ -49,6 +49,8 @@ class LinuxHost : public Host {
   bool TaskExists(pid_t tid) override;
   Result<CpuTimes> GetCpuTimes(const TaskKey& task) override;
   Result<uint64_t> CountOpenFiles(pid_t tgid) override;
+  Result<std::vector<int>> ListOpenFds(pid_t tgid) override;
+  Result<NamespaceIds> GetNamespaces(const TaskKey& task) override;
   Result<BitMask> GetAffinity(const TaskKey& task) override;
   Status SetAffinity(const TaskKey& task, const BitMask& cpus) override;
   Result<RLimit> GetRlimit(pid_t tgid, int resource) override;

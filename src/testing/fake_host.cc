@@ -1,10 +1,17 @@
 #include "testing/fake_host.h"
 
+#include <sys/resource.h>
+
+#include <algorithm>
 #include <cerrno>
 #include <cstdio>
 #include <cstdlib>
 
 namespace gpc {
+namespace {
+// What a process has until someone sets it (any resource).
+constexpr RLimit kDefaultRlimit{1024, 1024 * 1024};
+}  // namespace
 
 FakeHost::FakeHost(size_t cpus, size_t nodes)
     : cpus_(cpus), nodes_(nodes), online_(BitMask::Full(cpus)) {
@@ -14,6 +21,10 @@ FakeHost::FakeHost(size_t cpus, size_t nodes)
   init.info.tgid = 1;
   init.info.comm = "init";
   init.affinity = BitMask::Full(cpus_);
+  // The initial namespaces, numbered as on Linux.
+  for (int kind = 0; kind < kNamespaceKinds; ++kind) {
+    init.namespaces.ids[kind] = 4026531835u + static_cast<uint64_t>(kind);
+  }
   tasks_.emplace(1, std::move(init));
 }
 
@@ -50,6 +61,7 @@ TaskKey FakeHost::NewProcess(pid_t ppid, uid_t uid) {
   t.info.gid = t.info.egid = uid;
   t.info.comm = "task";
   t.affinity = BitMask::Full(cpus_);
+  t.namespaces = tasks_.at(1).namespaces;
   TaskKey key = t.info.key;
   tasks_.emplace(pid, std::move(t));
   return key;
@@ -68,8 +80,15 @@ TaskKey FakeHost::Fork(pid_t parent_tid, bool thread) {
   } else {
     t.info.tgid = pid;
     t.info.ppid = parent->info.tgid;
+    // fork(2) copies the descriptor table and the rlimits.
+    if (const FakeTask* leader = LiveLocked(parent->info.tgid)) {
+      t.open_files = leader->open_files;
+      t.fds = leader->fds;
+      t.rlimits = leader->rlimits;
+    }
   }
   t.affinity = parent->affinity;
+  t.namespaces = parent->namespaces;
   TaskKey key = t.info.key;
   tasks_.emplace(pid, std::move(t));
   return key;
@@ -111,6 +130,49 @@ void FakeHost::SetOpenFiles(pid_t tgid, uint64_t count) {
   FakeTask* t = LiveLocked(tgid);
   GPC_CHECK(t != nullptr);
   t->open_files = count;
+  t->fds.clear();
+  for (uint64_t fd = 0; fd < count; ++fd)
+    t->fds.push_back(static_cast<int>(fd));
+}
+
+void FakeHost::SetOpenFds(pid_t tgid, std::vector<int> fds) {
+  std::lock_guard l(mu_);
+  FakeTask* t = LiveLocked(tgid);
+  GPC_CHECK(t != nullptr);
+  std::sort(fds.begin(), fds.end());
+  t->open_files = fds.size();
+  t->fds = std::move(fds);
+}
+
+uint64_t FakeHost::OpenFiles(pid_t tgid, uint64_t count) {
+  std::lock_guard l(mu_);
+  FakeTask* t = LiveLocked(tgid);
+  GPC_CHECK(t != nullptr);
+  auto it = t->rlimits.find(RLIMIT_NOFILE);
+  const uint64_t soft =
+      it == t->rlimits.end() ? kDefaultRlimit.soft : it->second.soft;
+  uint64_t opened = 0;
+  for (; opened < count; ++opened) {
+    // The lowest free number (fds is ascending).
+    int fd = 0;
+    auto pos = t->fds.begin();
+    while (pos != t->fds.end() && *pos == fd) {
+      ++pos;
+      ++fd;
+    }
+    if (static_cast<uint64_t>(fd) >= soft) break;  // EMFILE
+    t->fds.insert(pos, fd);
+  }
+  t->open_files = t->fds.size();
+  return opened;
+}
+
+uint64_t FakeHost::Unshare(pid_t tid, NamespaceKind kind) {
+  std::lock_guard l(mu_);
+  FakeTask* t = LiveLocked(tid);
+  GPC_CHECK(t != nullptr);
+  t->namespaces.ids[kind] = next_namespace_id_++;
+  return t->namespaces.ids[kind];
 }
 
 void FakeHost::SetOnlineCpus(const BitMask& cpus) {
@@ -221,6 +283,20 @@ Result<uint64_t> FakeHost::CountOpenFiles(pid_t tgid) {
   return t->open_files;
 }
 
+Result<std::vector<int>> FakeHost::ListOpenFds(pid_t tgid) {
+  std::lock_guard l(mu_);
+  FakeTask* t = LiveLocked(tgid);
+  if (t == nullptr) return Err(ESRCH, "no process ", tgid);
+  return t->fds;
+}
+
+Result<NamespaceIds> FakeHost::GetNamespaces(const TaskKey& key) {
+  std::lock_guard l(mu_);
+  FakeTask* t = LiveKeyLocked(key);
+  if (t == nullptr) return Err(ESRCH, "no task ", key.tid);
+  return t->namespaces;
+}
+
 Result<BitMask> FakeHost::GetAffinity(const TaskKey& key) {
   std::lock_guard l(mu_);
   FakeTask* t = LiveKeyLocked(key);
@@ -244,7 +320,7 @@ Result<RLimit> FakeHost::GetRlimit(pid_t tgid, int resource) {
   FakeTask* t = LiveLocked(tgid);
   if (t == nullptr) return Err(ESRCH, "no process ", tgid);
   auto it = t->rlimits.find(resource);
-  if (it == t->rlimits.end()) return RLimit{1024, 1024 * 1024};
+  if (it == t->rlimits.end()) return kDefaultRlimit;
   return it->second;
 }
 

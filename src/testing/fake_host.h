@@ -29,7 +29,9 @@ class FakeHost : public Host {
     BitMask affinity;
     // Per process (used on the thread-group leader only).
     uint64_t open_files = 0;
+    std::vector<int> fds;  // ascending; open_files == fds.size()
     std::map<int, RLimit> rlimits;
+    NamespaceIds namespaces;
     std::vector<int> signals;  // received, in order
   };
   struct SpawnRecord {
@@ -56,7 +58,15 @@ class FakeHost : public Host {
                   uint64_t system_ticks = 0);
   // The CPU the task last ran on, as GetCpuTimes reports it (-1 unknown).
   void SetLastCpu(pid_t tid, int cpu);
+  // The process holds descriptors 0..count-1 (or exactly `fds`).
   void SetOpenFiles(pid_t tgid, uint64_t count);
+  void SetOpenFds(pid_t tgid, std::vector<int> fds);
+  // The process tries to open `count` files, as open(2) would: each takes
+  // the lowest free descriptor below its RLIMIT_NOFILE soft limit, or fails
+  // with EMFILE. Returns how many were opened.
+  uint64_t OpenFiles(pid_t tgid, uint64_t count);
+  // The task enters a new namespace of `kind` (unshare); returns its id.
+  uint64_t Unshare(pid_t tid, NamespaceKind kind);
   void SetOnlineCpus(const BitMask& cpus);
   // Make the next calls of effect methods fail with `err` (0 = stop).
   void FailEffects(int err);
@@ -77,6 +87,8 @@ class FakeHost : public Host {
   bool TaskExists(pid_t tid) override;
   Result<CpuTimes> GetCpuTimes(const TaskKey& task) override;
   Result<uint64_t> CountOpenFiles(pid_t tgid) override;
+  Result<std::vector<int>> ListOpenFds(pid_t tgid) override;
+  Result<NamespaceIds> GetNamespaces(const TaskKey& task) override;
   Result<BitMask> GetAffinity(const TaskKey& task) override;
   Status SetAffinity(const TaskKey& task, const BitMask& cpus) override;
   Result<RLimit> GetRlimit(pid_t tgid, int resource) override;
@@ -101,6 +113,7 @@ class FakeHost : public Host {
   BitMask online_;
   int fail_effects_ = 0;
   size_t affinity_calls_ = 0;
+  uint64_t next_namespace_id_ = 4026532000;
   std::map<pid_t, FakeTask> tasks_;  // live tasks only
   std::vector<SpawnRecord> spawned_;
 };
