@@ -55,6 +55,9 @@ Result<DaemonConfig> ParseConfig(std::string_view text) {
       }
       config.defaults = w[1] == "on";
       explicit_defaults = true;
+    } else if (w[0] == "metrics") {
+      if (w.size() != 2) return bad("metrics takes one HOST:PORT");
+      config.metrics_address = std::string(w[1]);
     } else if (w[0] == "hierarchy") {
       if (w.size() != 3)
         return bad("hierarchy takes a mount point and options");

@@ -6,6 +6,8 @@
 //   defaults   on                      # one hierarchy per subsystem at
 //                                      # <mount_root>/<subsystem>
 //   hierarchy  /run/gpc/cpu  cpuset,cpuacct   # an explicit mount
+//   metrics    127.0.0.1:9256          # Prometheus endpoint (default off;
+//                                      # loopback addresses only)
 //
 // `hierarchy` lines turn the defaults off unless `defaults on` is also
 // given. Without a file the built-in values above apply (defaults on).
@@ -30,6 +32,8 @@ struct DaemonConfig {
   std::string mount_root = "/run/gpc";
   bool defaults = true;
   std::vector<HierarchySpec> hierarchies;
+  // "" = no metrics endpoint; else a loopback HOST:PORT (MetricsServer).
+  std::string metrics_address;
 
   // The hierarchies to mount at start: the explicit ones, plus one per
   // subsystem when defaults are on.

@@ -11,6 +11,7 @@ TEST(Config, EmptyMeansBuiltInDefaults) {
   ASSERT_TRUE(c.ok());
   EXPECT_EQ(c->socket_path, "/run/gpc/gpcd.sock");
   EXPECT_TRUE(c->defaults);
+  EXPECT_EQ(c->metrics_address, "") << "metrics are off by default";
   std::string_view names[] = {"cpuset", "debug"};
   auto mounts = c->StartupMounts(names);
   ASSERT_EQ(mounts.size(), 2u);
@@ -32,6 +33,9 @@ TEST(Config, ExplicitHierarchiesReplaceDefaults) {
   auto mounts = c->StartupMounts(names);
   ASSERT_EQ(mounts.size(), 2u);
   EXPECT_EQ(mounts[1].options, "name=x,none");
+  auto metrics = ParseConfig("metrics 127.0.0.1:9256\n");
+  ASSERT_TRUE(metrics.ok());
+  EXPECT_EQ(metrics->metrics_address, "127.0.0.1:9256");
   auto both = ParseConfig("hierarchy /mnt/a cpuset\ndefaults on\n");
   ASSERT_TRUE(both.ok());
   EXPECT_EQ(both->StartupMounts(names).size(), 2u);
@@ -45,6 +49,7 @@ TEST(Config, ErrorsNameTheLine) {
       {"bogus x\n", "line 1"},          {"\nsocket relative\n", "line 2"},
       {"socket\n", "line 1"},           {"defaults maybe\n", "line 1"},
       {"hierarchy /mnt/a\n", "line 1"}, {"mount_root /a /b\n", "line 1"},
+      {"metrics\n", "line 1"},
   };
   for (const auto& c : kCases) {
     auto r = ParseConfig(c.text);
