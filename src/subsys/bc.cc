@@ -43,15 +43,18 @@ namespace {
 // framework knows the leader (a process belongs to its leader's container),
 // else through any of its threads here.
 template <typename F>
-void ForEachProcess(const Framework& fw, const Container& c, pid_t skip_tgid,
+void ForEachProcess(Framework& fw, const Container& c, pid_t skip_tgid,
                     F&& fn) {
+  fw.mu().AssertHeld();
+  std::vector<const Task*> tasks;
+  fw.ForEachTaskLocked(c, [&](const Task& t) { tasks.push_back(&t); });
   std::unordered_set<pid_t> seen;
-  fw.ForEachTaskLocked(c, [&](const Task& t) {
-    if (t.tgid == skip_tgid) return;
-    if (t.tid() != t.tgid && fw.FindTaskLocked(t.tgid) != nullptr) return;
-    if (!seen.insert(t.tgid).second) return;
-    fn(t.tgid, t.key);
-  });
+  for (const Task* t : tasks) {
+    if (t->tgid == skip_tgid) continue;
+    if (t->tid() != t->tgid && fw.FindTaskLocked(t->tgid) != nullptr) continue;
+    if (!seen.insert(t->tgid).second) continue;
+    fn(t->tgid, t->key);
+  }
 }
 
 // Free descriptor numbers below `limit`.
