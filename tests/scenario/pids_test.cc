@@ -1,0 +1,345 @@
+// The pids subsystem on the fake machine: the kernel's file formats and
+// errnos, hierarchical charging, fork approvals with reservations, and the
+// kill of unsupervised children beyond a limit.
+#include "subsys/pids.h"
+
+#include <gtest/gtest.h>
+#include <signal.h>
+
+#include <atomic>
+#include <thread>
+#include <vector>
+
+#include "core/framework.h"
+#include "subsys/all_subsystems.h"
+#include "testing/counting_subsystem.h"
+#include "testing/fake_host.h"
+
+namespace gpc {
+namespace {
+
+// Every compiled-in subsystem, then a test subsystem that can refuse forks.
+std::vector<std::unique_ptr<Subsystem>> WithCounting(Host& host) {
+  auto list = MakeAllSubsystems(host);
+  list.push_back(std::make_unique<CountingSubsystem>("ca"));
+  return list;
+}
+
+class PidsTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    fw_.SetEventListener([this](const Event& e) {
+      if (e.kind == EventKind::kRefused) {
+        std::lock_guard l(events_mu_);
+        refusals_.push_back(e.detail);
+      }
+    });
+    auto h = fw_.Mount("pids,ca");
+    ASSERT_TRUE(h.ok()) << h.error().ToString();
+    root_ = fw_.GetHierarchy(*h)->root;
+  }
+
+  ContainerId Mkdir(ContainerId parent, const char* name) {
+    auto c = fw_.Mkdir(parent, name, {}, 0755);
+    EXPECT_TRUE(c.ok()) << c.error().ToString();
+    return c.ok() ? *c : kNoContainer;
+  }
+  std::string Read(ContainerId c, const char* file) {
+    auto r = fw_.ReadFile(c, file, {});
+    return r.ok() ? r->ReadAll() : StrCat("error ", ErrnoName(r.code()));
+  }
+  int Write(ContainerId c, const char* file, std::string_view data) {
+    return fw_.WriteFile(c, file, data, {}).code();
+  }
+  // A new process (scanned, so never killed) in `c`.
+  pid_t NewTaskIn(ContainerId c) {
+    TaskKey k = host_.NewProcess();
+    EXPECT_TRUE(fw_.AddTask({k, k.tid}).ok());
+    EXPECT_TRUE(fw_.Attach(c, k.tid, false, {}).ok());
+    return k.tid;
+  }
+  // The machine forks, then the framework hears of it (as the tracker
+  // reports it).
+  TaskKey Fork(pid_t parent, bool thread = false) {
+    TaskKey k = host_.Fork(parent, thread);
+    pid_t tgid = host_.Task(k.tid)->info.tgid;
+    EXPECT_TRUE(fw_.Fork(parent, {k, tgid}, host_.MonotonicNow()).ok());
+    return k;
+  }
+  void ExitTask(const TaskKey& k) {
+    host_.KillTask(k.tid);
+    fw_.Exit(k);
+  }
+  bool GotSigkill(pid_t tid) {
+    auto t = host_.Task(tid);
+    if (!t) return false;
+    for (int s : t->signals) {
+      if (s == SIGKILL) return true;
+    }
+    return false;
+  }
+  PidsSubsystem& pids() {
+    return static_cast<PidsSubsystem&>(*fw_.FindSubsystem("pids"));
+  }
+  std::vector<std::string> refusals() {
+    std::lock_guard l(events_mu_);
+    return refusals_;
+  }
+
+  FakeHost host_;
+  Framework fw_{host_, WithCounting(host_)};
+  ContainerId root_ = kNoContainer;
+  std::mutex events_mu_;
+  std::vector<std::string> refusals_;
+};
+
+TEST(PidsParse, KernelFormatsAndErrnos) {
+  EXPECT_EQ(*ParsePidsMax("max"), kPidsMaxUnlimited);
+  EXPECT_EQ(*ParsePidsMax(" max\n"), kPidsMaxUnlimited);
+  EXPECT_EQ(*ParsePidsMax(" 5 \n"), 5);
+  EXPECT_EQ(*ParsePidsMax("0x10"), 16);
+  EXPECT_EQ(*ParsePidsMax("010"), 8);
+  EXPECT_EQ(*ParsePidsMax("+3"), 3);
+  EXPECT_EQ(*ParsePidsMax("0"), 0);
+  EXPECT_EQ(*ParsePidsMax("4194304"), 4194304);
+  EXPECT_EQ(ParsePidsMax("4194305").code(), EINVAL);
+  EXPECT_EQ(ParsePidsMax("-1").code(), EINVAL);
+  EXPECT_EQ(ParsePidsMax("99999999999999999999").code(), ERANGE);
+  EXPECT_EQ(ParsePidsMax("abc").code(), EINVAL);
+  EXPECT_EQ(ParsePidsMax("5x").code(), EINVAL);
+  EXPECT_EQ(ParsePidsMax("").code(), EINVAL);
+  EXPECT_EQ(ParsePidsMax("MAX").code(), EINVAL);
+  EXPECT_EQ(ParsePidsMax("max 5").code(), EINVAL);
+}
+
+TEST_F(PidsTest, FilesFormatsAndErrnos) {
+  // As in the kernel, no pids file on the root.
+  for (const char* f :
+       {"pids.max", "pids.current", "pids.events", "pids.peak"}) {
+    EXPECT_EQ(Read(root_, f), "error ENOENT") << f;
+  }
+  ContainerId a = Mkdir(root_, "a");
+  EXPECT_EQ(Read(a, "pids.max"), "max\n");
+  EXPECT_EQ(Read(a, "pids.current"), "0\n");
+  EXPECT_EQ(Read(a, "pids.events"), "max 0\n");
+  EXPECT_EQ(Read(a, "pids.peak"), "0\n");
+
+  EXPECT_EQ(Write(a, "pids.max", "7\n"), 0);
+  EXPECT_EQ(Read(a, "pids.max"), "7\n");
+  EXPECT_EQ(Write(a, "pids.max", "-1"), EINVAL);
+  EXPECT_EQ(Write(a, "pids.max", "4194305"), EINVAL);
+  EXPECT_EQ(Write(a, "pids.max", "99999999999999999999"), ERANGE);
+  EXPECT_EQ(Write(a, "pids.max", "seven"), EINVAL);
+  EXPECT_EQ(Read(a, "pids.max"), "7\n");  // failed writes changed nothing
+  EXPECT_EQ(Write(a, "pids.max", "max\n"), 0);
+  EXPECT_EQ(Read(a, "pids.max"), "max\n");
+  EXPECT_EQ(Write(a, "pids.current", "1"), EINVAL);
+  EXPECT_EQ(Write(a, "pids.events", "1"), EINVAL);
+  EXPECT_EQ(Write(a, "pids.peak", "1"), EINVAL);
+}
+
+TEST_F(PidsTest, EveryTaskCountsInItsContainerAndEveryAncestor) {
+  ContainerId a = Mkdir(root_, "a");
+  ContainerId b = Mkdir(a, "b");
+  pid_t p = NewTaskIn(b);
+  NewTaskIn(a);
+  Fork(p, /*thread=*/true);  // threads count too
+  TaskKey child = Fork(p);
+  EXPECT_EQ(Read(b, "pids.current"), "3\n");
+  EXPECT_EQ(Read(a, "pids.current"), "4\n");
+  ExitTask(child);
+  EXPECT_EQ(Read(b, "pids.current"), "2\n");
+  EXPECT_EQ(Read(b, "pids.peak"), "3\n");
+  ASSERT_TRUE(fw_.Attach(root_, p, /*whole_process=*/true, {}).ok());
+  EXPECT_EQ(Read(b, "pids.current"), "0\n");
+  EXPECT_EQ(Read(a, "pids.current"), "1\n");
+}
+
+TEST_F(PidsTest, SupervisedForkBeyondAnyAncestorsMaxFailsWithEagain) {
+  ContainerId a = Mkdir(root_, "a");
+  ContainerId b = Mkdir(a, "b");
+  ASSERT_EQ(Write(a, "pids.max", "2"), 0);
+  pid_t p = NewTaskIn(b);
+  ASSERT_TRUE(fw_.CanFork(p).ok());
+  Fork(p);
+  EXPECT_EQ(Read(a, "pids.current"), "2\n");
+  Status s = fw_.CanFork(p);
+  EXPECT_EQ(s.code(), EAGAIN);
+  // Counted where the forking task is (as the kernel's v1 pids.events).
+  EXPECT_EQ(Read(b, "pids.events"), "max 1\n");
+  EXPECT_EQ(Read(a, "pids.events"), "max 0\n");
+  EXPECT_EQ(Read(a, "pids.current"), "2\n");
+  ASSERT_EQ(refusals().size(), 1u);
+  EXPECT_NE(refusals()[0].find("pids: fork of pid"), std::string::npos);
+  EXPECT_NE(refusals()[0].find("/a is at pids.max 2"), std::string::npos);
+  EXPECT_EQ(pids().pending_reservations(), 0u);
+}
+
+TEST_F(PidsTest, ApprovalsReserveSoTheyNeverOvershoot) {
+  ContainerId a = Mkdir(root_, "a");
+  ASSERT_EQ(Write(a, "pids.max", "3"), 0);
+  pid_t p = NewTaskIn(a);
+  // Two approvals before either child exists take the two free slots.
+  ASSERT_TRUE(fw_.CanFork(p).ok());
+  ASSERT_TRUE(fw_.CanFork(p).ok());
+  EXPECT_EQ(Read(a, "pids.current"), "3\n");
+  EXPECT_EQ(fw_.CanFork(p).code(), EAGAIN);
+  EXPECT_EQ(pids().pending_reservations(), 2u);
+  // The children consume the reservations: no double charge.
+  TaskKey c1 = Fork(p);
+  TaskKey c2 = Fork(p);
+  EXPECT_EQ(Read(a, "pids.current"), "3\n");
+  EXPECT_EQ(pids().pending_reservations(), 0u);
+  EXPECT_FALSE(GotSigkill(c1.tid));
+  EXPECT_FALSE(GotSigkill(c2.tid));
+  ExitTask(c1);
+  EXPECT_TRUE(fw_.CanFork(p).ok());
+}
+
+TEST_F(PidsTest, ConcurrentApprovalsNeverOvershoot) {
+  ContainerId a = Mkdir(root_, "a");
+  ASSERT_EQ(Write(a, "pids.max", "50"), 0);
+  std::vector<pid_t> parents;
+  for (int i = 0; i < 4; ++i) parents.push_back(NewTaskIn(a));
+  std::atomic<int> approved{0}, refused{0};
+  std::vector<std::thread> threads;
+  for (pid_t p : parents) {
+    threads.emplace_back([&, p] {
+      for (int i = 0; i < 100; ++i) {
+        Status s = fw_.CanFork(p);
+        if (s.ok()) {
+          ++approved;
+        } else if (s.code() == EAGAIN) {
+          ++refused;
+        }
+      }
+    });
+  }
+  for (auto& t : threads) t.join();
+  EXPECT_EQ(approved.load(), 46);
+  EXPECT_EQ(refused.load(), 400 - 46);
+  EXPECT_EQ(Read(a, "pids.current"), "50\n");
+  EXPECT_EQ(Read(a, "pids.events"), StrCat("max ", 400 - 46, "\n"));
+}
+
+TEST_F(PidsTest, CancelForkAndExpiryReleaseTheReservation) {
+  ContainerId a = Mkdir(root_, "a");
+  ASSERT_EQ(Write(a, "pids.max", "2"), 0);
+  pid_t p = NewTaskIn(a);
+  // Another subsystem (the test's "ca", after pids in the list) refuses
+  // a fork pids approved: the framework cancels pids' reservation.
+  ASSERT_EQ(Write(a, "ca.refuse", "1"), 0);
+  EXPECT_EQ(fw_.CanFork(p).code(), EPERM);
+  ASSERT_EQ(Write(a, "ca.refuse", "0"), 0);
+  EXPECT_EQ(Read(a, "pids.current"), "1\n");
+  EXPECT_EQ(pids().pending_reservations(), 0u);
+
+  // A clone that failed for another reason: no child ever shows up.
+  ASSERT_TRUE(fw_.CanFork(p).ok());
+  host_.AdvanceTime(TaskLimitSubsystem::kReservationTtl - 1);
+  fw_.RunPeriodic(host_.MonotonicNow());
+  EXPECT_EQ(Read(a, "pids.current"), "2\n");
+  host_.AdvanceTime(1);
+  fw_.RunPeriodic(host_.MonotonicNow());
+  EXPECT_EQ(Read(a, "pids.current"), "1\n");
+  EXPECT_EQ(pids().pending_reservations(), 0u);
+
+  // Expired reservations are also dropped lazily by the next approval.
+  ASSERT_TRUE(fw_.CanFork(p).ok());
+  host_.AdvanceTime(TaskLimitSubsystem::kReservationTtl);
+  EXPECT_TRUE(fw_.CanFork(p).ok());
+  EXPECT_EQ(Read(a, "pids.current"), "2\n");
+  EXPECT_EQ(pids().pending_reservations(), 1u);
+}
+
+TEST_F(PidsTest, UnsupervisedChildBeyondTheLimitIsKilledAndCounted) {
+  ContainerId a = Mkdir(root_, "a");
+  ContainerId b = Mkdir(a, "b");
+  ASSERT_EQ(Write(a, "pids.max", "2"), 0);
+  pid_t p = NewTaskIn(b);
+  TaskKey ok_child = Fork(p);
+  EXPECT_FALSE(GotSigkill(ok_child.tid));
+  TaskKey extra = Fork(p);
+  EXPECT_TRUE(GotSigkill(extra.tid));
+  EXPECT_FALSE(GotSigkill(p));
+  // It exists until its exit is seen, and counts until then.
+  EXPECT_EQ(Read(a, "pids.current"), "3\n");
+  EXPECT_EQ(Read(b, "pids.events"), "max 1\n");
+  EXPECT_EQ(pids().kills(), 1u);
+  ASSERT_EQ(refusals().size(), 1u);
+  EXPECT_NE(
+      refusals()[0].find(StrCat("task ", extra.tid, " forked by pid ", p)),
+      std::string::npos);
+  EXPECT_NE(refusals()[0].find("killed"), std::string::npos);
+  ExitTask(extra);
+  EXPECT_EQ(Read(a, "pids.current"), "2\n");
+
+  // A thread beyond the limit: SIGKILL to it ends its whole process.
+  TaskKey thread = Fork(p, /*thread=*/true);
+  EXPECT_TRUE(GotSigkill(thread.tid));
+  EXPECT_EQ(Read(b, "pids.events"), "max 2\n");
+  EXPECT_NE(refusals().back().find("its process was killed"),
+            std::string::npos);
+}
+
+TEST_F(PidsTest, ScannedAndMovedInTasksAreNeverKilled) {
+  ContainerId a = Mkdir(root_, "a");
+  ASSERT_EQ(Write(a, "pids.max", "1"), 0);
+  pid_t p1 = NewTaskIn(a);
+  pid_t p2 = NewTaskIn(a);  // migration beyond the max is allowed
+  EXPECT_EQ(Read(a, "pids.current"), "2\n");
+  EXPECT_FALSE(GotSigkill(p1));
+  EXPECT_FALSE(GotSigkill(p2));
+  EXPECT_EQ(pids().kills(), 0u);
+  EXPECT_EQ(Read(a, "pids.events"), "max 0\n");
+}
+
+TEST_F(PidsTest, ForksInTheRootAreNeverKilled) {
+  TaskKey k = host_.NewProcess();
+  ASSERT_TRUE(fw_.AddTask({k, k.tid}).ok());
+  for (int i = 0; i < 5; ++i) EXPECT_FALSE(GotSigkill(Fork(k.tid).tid));
+}
+
+TEST_F(PidsTest, LoweringTheMaxBelowTheCountIsAllowed) {
+  ContainerId a = Mkdir(root_, "a");
+  pid_t p = NewTaskIn(a);
+  Fork(p);
+  Fork(p);
+  EXPECT_EQ(Write(a, "pids.max", "1"), 0);
+  EXPECT_EQ(Read(a, "pids.current"), "3\n");
+  EXPECT_EQ(fw_.CanFork(p).code(), EAGAIN);
+  EXPECT_EQ(Write(a, "pids.max", "0"), 0);
+  EXPECT_EQ(fw_.CanFork(p).code(), EAGAIN);
+  EXPECT_EQ(Write(a, "pids.max", "max"), 0);
+  EXPECT_TRUE(fw_.CanFork(p).ok());
+}
+
+TEST_F(PidsTest, AParentMovedBetweenApprovalAndForkMovesTheCharge) {
+  ContainerId a = Mkdir(root_, "a");
+  ContainerId b = Mkdir(root_, "b");
+  pid_t p = NewTaskIn(a);
+  ASSERT_TRUE(fw_.CanFork(p).ok());
+  EXPECT_EQ(Read(a, "pids.current"), "2\n");
+  // The parent moves, then forks: the child is born in b.
+  ASSERT_TRUE(fw_.Attach(b, p, false, {}).ok());
+  host_.AdvanceTime(1000);
+  Fork(p);
+  EXPECT_EQ(Read(a, "pids.current"), "0\n");
+  EXPECT_EQ(Read(b, "pids.current"), "2\n");
+  EXPECT_EQ(pids().pending_reservations(), 0u);
+}
+
+TEST_F(PidsTest, RmdirDropsReservationsOfTheContainer) {
+  ContainerId a = Mkdir(root_, "a");
+  ContainerId b = Mkdir(a, "b");
+  pid_t p = NewTaskIn(b);
+  ASSERT_TRUE(fw_.CanFork(p).ok());
+  ASSERT_TRUE(fw_.Attach(root_, p, false, {}).ok());
+  EXPECT_EQ(Read(a, "pids.current"), "1\n");  // the reservation
+  ASSERT_TRUE(fw_.Rmdir(a, "b").ok());
+  EXPECT_EQ(Read(a, "pids.current"), "0\n");
+  EXPECT_EQ(pids().pending_reservations(), 0u);
+}
+
+}  // namespace
+}  // namespace gpc
