@@ -13,6 +13,7 @@ namespace gpc::cli {
 
 // Registers `gpc exec` on the gpc CLI11 app. `socket_path` returns
 // the control socket chosen by the global --socket option.
-void RegisterExecCommand(CLI::App& app, std::function<std::string()> socket_path);
+void RegisterExecCommand(CLI::App& app,
+                         std::function<std::string()> socket_path);
 
 }  // namespace gpc::cli

@@ -5,6 +5,7 @@
 #include <unistd.h>
 
 #include <cstring>
+#include <limits>
 #include <nlohmann/json.hpp>
 
 namespace gpc {
@@ -30,7 +31,7 @@ Result<ControlRequest> ParseControlRequest(std::string_view line) {
   bool needs_dir = r.op == "mount" || r.op == "remount" || r.op == "umount";
   bool needs_options = r.op == "mount" || r.op == "remount";
   if (!needs_dir && r.op != "ping" && r.op != "status" && r.op != "shutdown" &&
-      r.op != "events" && r.op != "subsystems") {
+      r.op != "events" && r.op != "subsystems" && r.op != "gate") {
     return Err(EINVAL, "unknown op '", r.op, "'");
   }
   if (!field("dir", &r.dir, needs_dir)) {
@@ -38,6 +39,15 @@ Result<ControlRequest> ParseControlRequest(std::string_view line) {
   }
   if (!field("options", &r.options, needs_options)) {
     return Err(EINVAL, r.op, " needs a string \"options\"");
+  }
+  if (r.op == "gate") {
+    // The supervised task whose fork listener comes with the request.
+    auto it = j.find("pid");
+    if (it == j.end() || !it->is_number_integer() || it->get<int64_t>() <= 0 ||
+        it->get<int64_t>() > std::numeric_limits<pid_t>::max()) {
+      return Err(EINVAL, "gate needs a positive integer \"pid\"");
+    }
+    r.pid = static_cast<pid_t>(it->get<int64_t>());
   }
   if (needs_dir && (r.dir.empty() || r.dir[0] != '/')) {
     return Err(EINVAL, "dir must be an absolute path");
@@ -48,6 +58,7 @@ Result<ControlRequest> ParseControlRequest(std::string_view line) {
 std::string FormatControlRequest(const ControlRequest& request) {
   nlohmann::json j = {{"op", request.op}};
   if (!request.dir.empty()) j["dir"] = request.dir;
+  if (request.pid != 0) j["pid"] = request.pid;
   if (!request.options.empty() || request.op == "mount" ||
       request.op == "remount") {
     j["options"] = request.options;

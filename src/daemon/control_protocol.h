@@ -20,6 +20,8 @@
 // from the file system.
 #pragma once
 
+#include <sys/types.h>
+
 #include <string>
 #include <string_view>
 
@@ -31,6 +33,10 @@ struct ControlRequest {
   std::string op;
   std::string options;
   std::string dir;
+  // "gate": the supervised task whose seccomp listener (and journal) come
+  // with the request as SCM_RIGHTS fds; the connection then stays open
+  // while gpcd serves that listener (see daemon/fork_gate.h).
+  pid_t pid = 0;
 };
 
 // A request line is at most this long; longer ones are E2BIG.

@@ -92,6 +92,8 @@ Status Daemon::Start() {
     Status s = tracker_->Run();
     if (!s.ok()) Log("tracker stopped: " + s.error().ToString());
   });
+  fork_gate_ = std::make_unique<ForkGate>(*fw_);
+  GPC_RETURN_IF_ERROR(fork_gate_->Start());
 
   // The control socket: root-owned directory, socket open to all (each
   // request is checked against the caller's credentials).
@@ -254,14 +256,28 @@ void Daemon::ServeControl() {
     setsockopt(c, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
     std::string line;
     char buf[4096];
+    std::vector<int> fds;
     while (line.find('\n') == std::string::npos &&
            line.size() <= kMaxRequestBytes) {
-      ssize_t n = read(c, buf, sizeof buf);
-      if (n <= 0) break;
-      line.append(buf, static_cast<size_t>(n));
+      // recvmsg: a "gate" request brings fds along (SCM_RIGHTS).
+      auto n = ReceiveWithFds(c, buf, sizeof buf, &fds);
+      if (!n.ok() || *n == 0) break;
+      line.append(buf, *n);
     }
     if (size_t nl = line.find('\n'); nl != std::string::npos) line.resize(nl);
     auto request = ParseControlRequest(line);
+    if (request.ok() && request->op == "gate" && fds.size() == 2) {
+      // The connection stays open, owned by the gate, on success.
+      Status s = fork_gate_->Adopt(fds[0], fds[1], c, cred.uid, request->pid,
+                                   OkReply() + "\n");
+      if (s.ok()) continue;
+      fds.clear();
+      request = s.error();
+    }
+    for (int fd : fds) close(fd);
+    if (request.ok() && request->op == "gate") {
+      request = Err(EBADF, "gate needs a listener and a journal fd");
+    }
     if (request.ok() && request->op == "events") {
       // The connection stays open and becomes a subscriber. The ack and the
       // registration happen under the lock Publish() takes, so the client
@@ -373,6 +389,8 @@ void Daemon::Shutdown() {
     (void)!write(wake_fd_, &one, sizeof one);
   }
   if (control_thread_.joinable()) control_thread_.join();
+  // The holders take over the supervised trees (see fork_gate.h).
+  if (fork_gate_) fork_gate_->Stop();
   {
     MutexLock l(mounts_mu_);
     {
@@ -401,6 +419,7 @@ void Daemon::Shutdown() {
   wake_fd_ = -1;
   if (unmounted_fd_ >= 0) close(unmounted_fd_);
   unmounted_fd_ = -1;
+  fork_gate_.reset();
   tracker_.reset();
   fw_.reset();
 }

@@ -17,6 +17,7 @@
 #include "core/framework.h"
 #include "daemon/config.h"
 #include "daemon/control_protocol.h"
+#include "daemon/fork_gate.h"
 #include "fs/container_fs.h"
 #include "linux/linux_host.h"
 #include "linux/tracker.h"
@@ -65,6 +66,8 @@ class Daemon {
   LinuxHost host_;
   std::unique_ptr<Framework> fw_;
   std::unique_ptr<Tracker> tracker_;
+  // Answers the fork notifications of `gpc exec` task trees.
+  std::unique_ptr<ForkGate> fork_gate_;
   std::thread tracker_thread_;
   std::thread control_thread_;
   int listen_fd_ = -1;

@@ -1,0 +1,222 @@
+#include "cli/gate_holder.h"
+
+#include <dirent.h>
+#include <poll.h>
+#include <signal.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+#include <fstream>
+#include <map>
+#include <nlohmann/json.hpp>
+#include <set>
+#include <sstream>
+#include <vector>
+
+#include "daemon/control_protocol.h"
+#include "daemon/seccomp_gate.h"
+
+namespace gpc::cli {
+namespace {
+
+constexpr int64_t kRetryNs = 100'000'000;
+
+int64_t NowNs() {
+  timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return int64_t{ts.tv_sec} * 1'000'000'000 + ts.tv_nsec;
+}
+
+std::string ReadSmallFile(const std::string& path) {
+  std::ifstream in(path);
+  std::stringstream ss;
+  ss << in.rdbuf();
+  return ss.str();
+}
+
+// ppid from /proc/PID/stat (after the last ')', state then ppid).
+pid_t ParentOf(pid_t pid) {
+  std::string stat = ReadSmallFile("/proc/" + std::to_string(pid) + "/stat");
+  size_t close = stat.rfind(')');
+  if (close == std::string::npos) return 0;
+  std::istringstream rest(stat.substr(close + 1));
+  std::string state;
+  pid_t ppid = 0;
+  rest >> state >> ppid;
+  return ppid;
+}
+
+char StateOf(pid_t pid) {
+  std::string stat = ReadSmallFile("/proc/" + std::to_string(pid) + "/stat");
+  size_t close = stat.rfind(')');
+  if (close == std::string::npos || close + 2 >= stat.size()) return '?';
+  return stat[close + 2];
+}
+
+bool BlockedInCreation(pid_t pid) {
+  std::string dir = "/proc/" + std::to_string(pid) + "/task";
+  DIR* d = opendir(dir.c_str());
+  if (d == nullptr) return false;
+  bool blocked = false;
+  while (dirent* e = readdir(d)) {
+    if (e->d_name[0] < '0' || e->d_name[0] > '9') continue;
+    std::string sc = ReadSmallFile(dir + "/" + e->d_name + "/syscall");
+    char* end = nullptr;
+    long nr = std::strtol(sc.c_str(), &end, 10);
+    if (end != sc.c_str() && IsTaskCreationSyscall(nr)) blocked = true;
+  }
+  closedir(d);
+  return blocked;
+}
+
+}  // namespace
+
+Result<int> HandGateToGpcd(const std::string& socket_path, pid_t root,
+                           int listener, int journal_fd) {
+  int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  if (fd < 0) return Err(errno, "socket");
+  sockaddr_un addr{};
+  addr.sun_family = AF_UNIX;
+  if (socket_path.size() >= sizeof addr.sun_path) {
+    close(fd);
+    return Err(ENAMETOOLONG, "socket path too long");
+  }
+  std::memcpy(addr.sun_path, socket_path.c_str(), socket_path.size() + 1);
+  if (connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0) {
+    int err = errno;
+    close(fd);
+    return Err(err, "connecting to gpcd at ", socket_path);
+  }
+  ControlRequest request;
+  request.op = "gate";
+  request.pid = root;
+  std::string line = FormatControlRequest(request) + "\n";
+  int fds[2] = {listener, journal_fd};
+  if (Status s = SendWithFds(fd, line, fds); !s.ok()) {
+    close(fd);
+    return std::move(s).error();
+  }
+  // gpcd answers within its one-second client timeout; wait a bit longer.
+  std::string reply;
+  char buf[512];
+  while (reply.find('\n') == std::string::npos) {
+    pollfd p{fd, POLLIN, 0};
+    if (poll(&p, 1, 5000) <= 0) {
+      close(fd);
+      return Err(ETIMEDOUT, "gpcd did not answer the gate request");
+    }
+    ssize_t n = read(fd, buf, sizeof buf);
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) {
+      close(fd);
+      return Err(EPROTO, "gpcd closed the connection");
+    }
+    reply.append(buf, static_cast<size_t>(n));
+  }
+  reply.resize(reply.find('\n'));
+  nlohmann::json j = nlohmann::json::parse(reply, nullptr, false);
+  if (j.is_discarded() || !j.is_object()) {
+    close(fd);
+    return Err(EPROTO, "bad reply from gpcd: ", reply);
+  }
+  if (!j.value("ok", false)) {
+    close(fd);
+    return Err(j.value("errno", EPROTO), "gpcd refused the fork gate: ",
+               j.value("message", std::string("?")));
+  }
+  return fd;
+}
+
+int RestartBlockedCreations(pid_t root) {
+  // The tree: root and every descendant reachable through ppid links.
+  std::multimap<pid_t, pid_t> children;
+  if (DIR* d = opendir("/proc")) {
+    while (dirent* e = readdir(d)) {
+      if (e->d_name[0] < '1' || e->d_name[0] > '9') continue;
+      pid_t pid = static_cast<pid_t>(std::atoi(e->d_name));
+      children.emplace(ParentOf(pid), pid);
+    }
+    closedir(d);
+  }
+  std::vector<pid_t> tree{root};
+  for (size_t i = 0; i < tree.size(); ++i) {
+    auto [b, e] = children.equal_range(tree[i]);
+    for (auto it = b; it != e; ++it) tree.push_back(it->second);
+  }
+  int kicked = 0;
+  for (pid_t pid : tree) {
+    if (!BlockedInCreation(pid)) continue;
+    if (kill(pid, SIGSTOP) != 0) continue;
+    // SIGCONT before the stop took effect would cancel it unseen: wait
+    // (bounded) until the task is stopped, so the syscall really restarts.
+    int64_t deadline = NowNs() + 200'000'000;
+    while (StateOf(pid) != 'T' && StateOf(pid) != 't' && NowNs() < deadline) {
+      usleep(500);
+    }
+    kill(pid, SIGCONT);
+    ++kicked;
+  }
+  return kicked;
+}
+
+void RunGateHolder(const std::string& socket_path, pid_t root, int listener,
+                   int journal_fd, int conn) {
+  auto journal_or = MapJournal(journal_fd);
+  GateJournal* journal = journal_or.ok() ? *journal_or : nullptr;
+  int64_t next_attempt = NowNs() + kRetryNs;
+  for (;;) {
+    if (conn >= 0) {
+      // gpcd decides. Only watch for the tree's end (POLLHUP needs no
+      // events bit) and for gpcd's connection to close.
+      pollfd p[2] = {{listener, 0, 0}, {conn, POLLIN, 0}};
+      if (poll(p, 2, -1) < 0) continue;
+      if (p[0].revents & (POLLHUP | POLLERR)) break;
+      if (p[1].revents) {
+        char buf[256];
+        ssize_t n = read(conn, buf, sizeof buf);
+        if (n < 0 && errno == EINTR) continue;
+        if (n > 0) continue;  // gpcd sends nothing after the ack; ignore
+        // gpcd is gone, and with it every thread that could be receiving.
+        close(conn);
+        conn = -1;
+        if (journal != nullptr) {
+          uint64_t id = journal->pending_id.load();
+          if (id != 0 && NotificationPending(listener, id)) {
+            (void)AnswerNotification(listener, id, 0);
+          }
+          if (journal->receiving.load() != 0) RestartBlockedCreations(root);
+          journal->pending_id.store(0);
+          journal->receiving.store(0);
+        }
+        next_attempt = NowNs() + kRetryNs;
+      }
+      continue;
+    }
+    // gpcd away: fail open, and try to hand the gate back now and then.
+    int64_t now = NowNs();
+    if (now >= next_attempt) {
+      auto c = HandGateToGpcd(socket_path, root, listener, journal_fd);
+      next_attempt = NowNs() + kRetryNs;
+      if (c.ok()) {
+        conn = *c;
+        continue;
+      }
+    }
+    int wait_ms = static_cast<int>((next_attempt - NowNs()) / 1'000'000) + 1;
+    pollfd p{listener, POLLIN, 0};
+    if (poll(&p, 1, std::max(wait_ms, 1)) < 0) continue;
+    if (p.revents & (POLLHUP | POLLERR)) break;
+    if (p.revents & POLLIN) {
+      auto n = ReceiveNotification(listener);
+      if (n.ok()) (void)AnswerNotification(listener, n->id, 0);
+    }
+  }
+  if (conn >= 0) close(conn);
+  UnmapJournal(journal);
+}
+
+}  // namespace gpc::cli

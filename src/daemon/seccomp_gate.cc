@@ -1,0 +1,324 @@
+#include "daemon/seccomp_gate.h"
+
+#include <linux/audit.h>
+#include <linux/filter.h>
+#include <linux/seccomp.h>
+#include <sys/ioctl.h>
+#include <sys/mman.h>
+#include <sys/prctl.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <cstddef>
+#include <cstring>
+#include <memory>
+#include <string>
+
+namespace gpc {
+namespace {
+
+#if defined(__x86_64__)
+constexpr uint32_t kNativeArch = AUDIT_ARCH_X86_64;
+#elif defined(__aarch64__)
+constexpr uint32_t kNativeArch = AUDIT_ARCH_AARCH64;
+#else
+#error "fork gate: add this architecture's AUDIT_ARCH and clone numbers"
+#endif
+
+constexpr long kNativeCreationCalls[] = {
+    __NR_clone,
+    __NR_clone3,
+#ifdef __NR_fork
+    __NR_fork,
+#endif
+#ifdef __NR_vfork
+    __NR_vfork,
+#endif
+};
+
+#if defined(__x86_64__)
+// A 64-bit kernel also runs i386 binaries (int 0x80): their numbers differ.
+constexpr uint32_t kCompatArch = AUDIT_ARCH_I386;
+constexpr long kCompatCreationCalls[] = {120 /*clone*/, 2 /*fork*/,
+                                         190 /*vfork*/, 435 /*clone3*/};
+// x32 uses the native numbers with this bit set.
+constexpr uint32_t kX32Bit = 0x40000000;
+#endif
+
+sock_filter Stmt(uint16_t code, uint32_t k) { return BPF_STMT(code, k); }
+sock_filter Jump(uint16_t code, uint32_t k, uint8_t jt, uint8_t jf) {
+  return BPF_JUMP(code, k, jt, jf);
+}
+
+// "nr in calls -> notify": two instructions per number, then allow.
+void AppendNumberChecks(std::vector<sock_filter>& prog,
+                        std::span<const long> calls) {
+  for (long nr : calls) {
+    prog.push_back(
+        Jump(BPF_JMP | BPF_JEQ | BPF_K, static_cast<uint32_t>(nr), 0, 1));
+    prog.push_back(Stmt(BPF_RET | BPF_K, SECCOMP_RET_USER_NOTIF));
+  }
+  prog.push_back(Stmt(BPF_RET | BPF_K, SECCOMP_RET_ALLOW));
+}
+
+std::vector<sock_filter> BuildProgram() {
+  std::vector<sock_filter> native;
+  native.push_back(Stmt(BPF_LD | BPF_W | BPF_ABS, offsetof(seccomp_data, nr)));
+#if defined(__x86_64__)
+  native.push_back(Stmt(BPF_ALU | BPF_AND | BPF_K, ~kX32Bit));
+#endif
+  AppendNumberChecks(native, kNativeCreationCalls);
+
+  std::vector<sock_filter> prog;
+  prog.push_back(Stmt(BPF_LD | BPF_W | BPF_ABS, offsetof(seccomp_data, arch)));
+#if defined(__x86_64__)
+  std::vector<sock_filter> compat;
+  compat.push_back(Stmt(BPF_LD | BPF_W | BPF_ABS, offsetof(seccomp_data, nr)));
+  AppendNumberChecks(compat, kCompatCreationCalls);
+  // native arch: fall into the native block; else skip it.
+  prog.push_back(Jump(BPF_JMP | BPF_JEQ | BPF_K, kNativeArch, 0,
+                      static_cast<uint8_t>(native.size())));
+  prog.insert(prog.end(), native.begin(), native.end());
+  prog.push_back(Jump(BPF_JMP | BPF_JEQ | BPF_K, kCompatArch, 0,
+                      static_cast<uint8_t>(compat.size())));
+  prog.insert(prog.end(), compat.begin(), compat.end());
+#else
+  prog.push_back(Jump(BPF_JMP | BPF_JEQ | BPF_K, kNativeArch, 0,
+                      static_cast<uint8_t>(native.size())));
+  prog.insert(prog.end(), native.begin(), native.end());
+#endif
+  prog.push_back(Stmt(BPF_RET | BPF_K, SECCOMP_RET_ALLOW));
+  return prog;
+}
+
+long Seccomp(unsigned op, unsigned flags, void* args) {
+  return syscall(__NR_seccomp, op, flags, args);
+}
+
+size_t NotifSize() {
+  static const size_t size = [] {
+    seccomp_notif_sizes sizes{};
+    size_t n = sizeof(seccomp_notif);
+    if (Seccomp(SECCOMP_GET_NOTIF_SIZES, 0, &sizes) == 0) {
+      n = std::max<size_t>(n, sizes.seccomp_notif);
+    }
+    return n;
+  }();
+  return size;
+}
+
+size_t RespSize() {
+  static const size_t size = [] {
+    seccomp_notif_sizes sizes{};
+    size_t n = sizeof(seccomp_notif_resp);
+    if (Seccomp(SECCOMP_GET_NOTIF_SIZES, 0, &sizes) == 0) {
+      n = std::max<size_t>(n, sizes.seccomp_notif_resp);
+    }
+    return n;
+  }();
+  return size;
+}
+
+}  // namespace
+
+bool IsTaskCreationSyscall(long nr) {
+  for (long n : kNativeCreationCalls) {
+    if (n == nr) return true;
+  }
+  return false;
+}
+
+Result<int> InstallForkFilter() {
+  std::vector<sock_filter> prog = BuildProgram();
+  sock_fprog fprog{static_cast<unsigned short>(prog.size()), prog.data()};
+  // No TSYNC: the caller is single-threaded (gpc exec before exec), and
+  // only the task tree it starts is to be supervised.
+  long fd = -1;
+  if (geteuid() == 0) {
+    fd = Seccomp(SECCOMP_SET_MODE_FILTER, SECCOMP_FILTER_FLAG_NEW_LISTENER,
+                 &fprog);
+  }
+  if (fd < 0) {
+    if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0) {
+      return Err(errno, "prctl(PR_SET_NO_NEW_PRIVS)");
+    }
+    fd = Seccomp(SECCOMP_SET_MODE_FILTER, SECCOMP_FILTER_FLAG_NEW_LISTENER,
+                 &fprog);
+  }
+  if (fd < 0) return Err(errno, "installing the seccomp fork filter");
+  return static_cast<int>(fd);
+}
+
+bool IsSeccompListener(int fd) {
+  char link[64];
+  std::string path = "/proc/self/fd/" + std::to_string(fd);
+  ssize_t n = readlink(path.c_str(), link, sizeof link - 1);
+  if (n < 0) return false;
+  link[n] = '\0';
+  return std::strcmp(link, "anon_inode:seccomp notify") == 0;
+}
+
+Result<ForkNotification> ReceiveNotification(int listener) {
+  // The kernel wants a zeroed buffer of its own size (which may be larger
+  // than the header's struct).
+  size_t size = NotifSize();
+  alignas(seccomp_notif) unsigned char buf[256];
+  std::unique_ptr<unsigned char[]> heap;
+  unsigned char* p = buf;
+  if (size > sizeof buf) {
+    heap = std::make_unique<unsigned char[]>(size);
+    p = heap.get();
+  }
+  std::memset(p, 0, size);
+  auto* n = reinterpret_cast<seccomp_notif*>(p);
+  for (;;) {
+    if (ioctl(listener, SECCOMP_IOCTL_NOTIF_RECV, n) == 0) break;
+    if (errno == EINTR) continue;
+    return Err(errno, "SECCOMP_IOCTL_NOTIF_RECV");
+  }
+  return ForkNotification{n->id, static_cast<pid_t>(n->pid), n->data.nr};
+}
+
+Status AnswerNotification(int listener, uint64_t id, int error) {
+  size_t size = RespSize();
+  alignas(seccomp_notif_resp) unsigned char buf[128];
+  std::unique_ptr<unsigned char[]> heap;
+  unsigned char* p = buf;
+  if (size > sizeof buf) {
+    heap = std::make_unique<unsigned char[]>(size);
+    p = heap.get();
+  }
+  std::memset(p, 0, size);
+  auto* r = reinterpret_cast<seccomp_notif_resp*>(p);
+  r->id = id;
+  if (error == 0) {
+    r->flags = SECCOMP_USER_NOTIF_FLAG_CONTINUE;
+  } else {
+    r->error = -error;
+  }
+  for (;;) {
+    if (ioctl(listener, SECCOMP_IOCTL_NOTIF_SEND, r) == 0) return OkStatus();
+    if (errno == EINTR) continue;
+    return Err(errno, "SECCOMP_IOCTL_NOTIF_SEND");
+  }
+}
+
+bool NotificationPending(int listener, uint64_t id) {
+  return ioctl(listener, SECCOMP_IOCTL_NOTIF_ID_VALID, &id) == 0;
+}
+
+Result<int> CreateJournalFd() {
+  int fd = memfd_create("gpc-gate-journal", MFD_CLOEXEC);
+  if (fd < 0) return Err(errno, "memfd_create");
+  if (ftruncate(fd, kGateJournalBytes) != 0) {
+    int err = errno;
+    close(fd);
+    return Err(err, "ftruncate journal");
+  }
+  auto j = MapJournal(fd);
+  if (!j.ok()) {
+    close(fd);
+    return std::move(j).error();
+  }
+  UnmapJournal(*j);
+  return fd;
+}
+
+Result<GateJournal*> MapJournal(int fd) {
+  struct stat st;
+  if (fstat(fd, &st) != 0) return Err(errno, "journal fstat");
+  if (!S_ISREG(st.st_mode) ||
+      st.st_size < static_cast<off_t>(kGateJournalBytes)) {
+    return Err(EINVAL, "journal fd is not a ", kGateJournalBytes, "-byte file");
+  }
+  void* p = mmap(nullptr, kGateJournalBytes, PROT_READ | PROT_WRITE, MAP_SHARED,
+                 fd, 0);
+  if (p == MAP_FAILED) return Err(errno, "mapping the journal");
+  // A fresh memfd reads as zeros: initialise it; a used one keeps its state.
+  auto* j = static_cast<GateJournal*>(p);
+  uint64_t zero = 0;
+  j->magic.compare_exchange_strong(zero, GateJournal::kMagic);
+  if (j->magic.load() != GateJournal::kMagic) {
+    munmap(p, kGateJournalBytes);
+    return Err(EINVAL, "journal fd holds no gate journal");
+  }
+  return j;
+}
+
+void UnmapJournal(GateJournal* journal) {
+  if (journal != nullptr) munmap(journal, kGateJournalBytes);
+}
+
+Status SendWithFds(int sock, std::string_view data, std::span<const int> fds) {
+  msghdr msg{};
+  iovec iov{const_cast<char*>(data.data()), data.size()};
+  msg.msg_iov = &iov;
+  msg.msg_iovlen = 1;
+  alignas(cmsghdr) char control[CMSG_SPACE(sizeof(int) * 8)];
+  if (fds.size() > 8) return Err(EINVAL, "at most 8 fds");
+  if (!fds.empty()) {
+    msg.msg_control = control;
+    msg.msg_controllen = CMSG_SPACE(sizeof(int) * fds.size());
+    cmsghdr* c = CMSG_FIRSTHDR(&msg);
+    c->cmsg_level = SOL_SOCKET;
+    c->cmsg_type = SCM_RIGHTS;
+    c->cmsg_len = CMSG_LEN(sizeof(int) * fds.size());
+    std::memcpy(CMSG_DATA(c), fds.data(), sizeof(int) * fds.size());
+  }
+  for (;;) {
+    ssize_t n = sendmsg(sock, &msg, MSG_NOSIGNAL);
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0) return Err(errno, "sendmsg");
+    if (static_cast<size_t>(n) != data.size()) {
+      // The fds went with the first part; the rest is plain data.
+      size_t off = static_cast<size_t>(n);
+      while (off < data.size()) {
+        ssize_t m =
+            send(sock, data.data() + off, data.size() - off, MSG_NOSIGNAL);
+        if (m < 0 && errno == EINTR) continue;
+        if (m <= 0) return Err(errno, "send");
+        off += static_cast<size_t>(m);
+      }
+    }
+    return OkStatus();
+  }
+}
+
+Result<size_t> ReceiveWithFds(int sock, char* buf, size_t len,
+                              std::vector<int>* fds) {
+  msghdr msg{};
+  iovec iov{buf, len};
+  msg.msg_iov = &iov;
+  msg.msg_iovlen = 1;
+  alignas(cmsghdr) char control[CMSG_SPACE(sizeof(int) * 8)];
+  msg.msg_control = control;
+  msg.msg_controllen = sizeof control;
+  ssize_t n;
+  do {
+    n = recvmsg(sock, &msg, MSG_CMSG_CLOEXEC);
+  } while (n < 0 && errno == EINTR);
+  if (n < 0) return Err(errno, "recvmsg");
+  for (cmsghdr* c = CMSG_FIRSTHDR(&msg); c != nullptr;
+       c = CMSG_NXTHDR(&msg, c)) {
+    if (c->cmsg_level != SOL_SOCKET || c->cmsg_type != SCM_RIGHTS) continue;
+    size_t count = (c->cmsg_len - CMSG_LEN(0)) / sizeof(int);
+    for (size_t i = 0; i < count; ++i) {
+      int fd;
+      std::memcpy(&fd, CMSG_DATA(c) + i * sizeof(int), sizeof fd);
+      fds->push_back(fd);
+    }
+  }
+  if (msg.msg_flags & MSG_CTRUNC) {
+    // Some fds were dropped by the kernel: refuse the whole message.
+    for (int fd : *fds) close(fd);
+    fds->clear();
+    return Err(EMSGSIZE, "too many fds in one message");
+  }
+  return static_cast<size_t>(n);
+}
+
+}  // namespace gpc
