@@ -102,6 +102,11 @@ const char* const kFiles[] = {"tasks",
                               "cpuset.memory_migrate",
                               "cpuset.memory_pressure",
                               "cpuset.sched_relax_domain_level",
+                              "pids.max",
+                              "pids.current",
+                              "numtasks.shares",
+                              "numtasks.stats",
+                              "numtasks.total",
                               "value",
                               "refuse",
                               "cb.value",
@@ -126,6 +131,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   }
   (void)fw.Mount("ca,debug");
   (void)fw.Mount("cpuset");
+  (void)fw.Mount("pids,numtasks");
   std::vector<ContainerId> dirs;
   for (const HierarchyInfo& h : fw.ListHierarchies()) dirs.push_back(h.root);
 
