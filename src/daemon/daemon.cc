@@ -190,6 +190,15 @@ Status Daemon::UnmountAt(const std::string& dir) {
   return s;
 }
 
+nlohmann::json Daemon::ForkGateJson() {
+  ForkGateStats g = fork_gate_->stats();
+  return {{"gates", g.gates},
+          {"notifications", g.notifications},
+          {"approved", g.approved},
+          {"refused", g.refused},
+          {"unknown_task", g.unknown_task}};
+}
+
 std::string Daemon::StatusJson() {
   nlohmann::json mounts = nlohmann::json::array();
   {
@@ -216,7 +225,8 @@ std::string Daemon::StatusJson() {
   return OkReply({{"mounts", mounts},
                   {"hierarchies", hierarchies},
                   {"tasks", fw_->LiveTaskCount()},
-                  {"tracker", tracker}});
+                  {"tracker", tracker},
+                  {"fork_gate", ForkGateJson()}});
 }
 
 std::string Daemon::Handle(const ControlRequest& r, uid_t peer_uid) {

@@ -9,6 +9,7 @@
 #pragma once
 
 #include <map>
+#include <nlohmann/json.hpp>
 #include <memory>
 #include <mutex>
 #include <string>
@@ -57,6 +58,8 @@ class Daemon {
 
   void ServeControl();
   std::string Handle(const ControlRequest& request, uid_t peer_uid);
+  // The fork gate's counters for "status".
+  nlohmann::json ForkGateJson();
   void OnEvent(const Event& e) GPC_EXCLUDES(mounts_mu_);
   // Writes the event to every "events" subscriber.
   void Publish(const Event& e);
