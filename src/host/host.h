@@ -109,6 +109,8 @@ class Host {
   // Does a task with this tid exist now (a zombie counts)? One cheap check,
   // for operations that must not act on a task already reaped.
   virtual bool TaskExists(pid_t tid) = 0;
+  // The CPU times of one thread (not of its whole process). ESRCH once it
+  // has exited.
   virtual Result<CpuTimes> GetCpuTimes(const TaskKey& task) = 0;
   // Number of open file descriptors of a process.
   virtual Result<uint64_t> CountOpenFiles(pid_t tgid) = 0;

@@ -337,6 +337,19 @@ Result<Fd> OpenTaskDir(const std::string& proc, pid_t tid) {
   return fd;
 }
 
+// Opens /proc/TID/task/TID: unlike /proc/TID, whose stat sums utime and
+// stime over the whole thread group, this one describes the thread alone.
+Result<Fd> OpenThreadDir(const std::string& proc, pid_t tid) {
+  if (tid <= 0) return Err(ESRCH, "no task ", tid);
+  std::string path = StrCat(proc, "/", tid, "/task/", tid);
+  Fd fd(::open(path.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
+  if (!fd.valid()) {
+    int err = errno;
+    return Err(TaskErrno(err), "open ", path);
+  }
+  return fd;
+}
+
 // /proc/TID/stat of a live task: ESRCH for a zombie or a dead task, whose
 // stat lingers until it is reaped.
 Result<ProcStat> ReadLiveStat(int dirfd, pid_t tid) {
@@ -404,7 +417,8 @@ bool LinuxHost::TaskExists(pid_t tid) {
 }
 
 Result<CpuTimes> LinuxHost::GetCpuTimes(const TaskKey& task) {
-  GPC_ASSIGN_OR_RETURN(Fd dir, OpenTaskDir(proc_, task.tid));
+  // Per thread: cpuacct charges threads, which move one by one.
+  GPC_ASSIGN_OR_RETURN(Fd dir, OpenThreadDir(proc_, task.tid));
   GPC_ASSIGN_OR_RETURN(ProcStat stat, ReadStatOfKey(dir.get(), task));
   CpuTimes times;
   times.user_ticks = stat.utime_ticks;

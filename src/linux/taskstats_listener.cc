@@ -138,6 +138,31 @@ Status TaskstatsListener::SendCpumask(int attr, size_t cpus) {
                   attrs);
 }
 
+namespace {
+
+// User and system ticks as /proc/TID/stat shows them, so that an exit record
+// continues the figures read from /proc. ac_utime/ac_stime (microseconds)
+// are the raw tick samples, which miss time stolen from a virtual CPU;
+// /proc scales them to the exact runtime (the kernel's cputime_adjust):
+// system = runtime * stime / (utime + stime), user = the rest.
+void SplitAsProc(uint64_t utime_us, uint64_t stime_us, uint64_t runtime_ns,
+                 CpuTimes* out) {
+  static const uint64_t hz = static_cast<uint64_t>(sysconf(_SC_CLK_TCK));
+  const uint64_t ns_per_tick = 1'000'000'000 / (hz ? hz : 100);
+  uint64_t system_ns = 0;
+  if (stime_us != 0 && utime_us == 0) {
+    system_ns = runtime_ns;
+  } else if (stime_us != 0) {
+    system_ns = static_cast<uint64_t>(
+        static_cast<unsigned __int128>(runtime_ns) * stime_us /
+        (static_cast<unsigned __int128>(stime_us) + utime_us));
+  }
+  out->user_ticks = (runtime_ns - system_ns) / ns_per_tick;
+  out->system_ticks = system_ns / ns_per_tick;
+}
+
+}  // namespace
+
 Result<bool> TaskstatsListener::Read(std::vector<TaskExitStats>* out) {
   // One datagram per exiting thread: read them in batches.
   constexpr unsigned kBatch = kReadBatch;
@@ -193,11 +218,8 @@ Result<bool> TaskstatsListener::Read(std::vector<TaskExitStats>* out) {
                           // sum_exec_runtime, exact; cpu_run_real_total
                           // is utime+stime, sampled at ticks.
                           rec.times.runtime_ns = ts.cpu_run_virtual_total;
-                          // ac_utime/ac_stime are in microseconds.
-                          static const uint64_t hz =
-                              static_cast<uint64_t>(sysconf(_SC_CLK_TCK));
-                          rec.times.user_ticks = ts.ac_utime * hz / 1000000;
-                          rec.times.system_ticks = ts.ac_stime * hz / 1000000;
+                          SplitAsProc(ts.ac_utime, ts.ac_stime,
+                                      ts.cpu_run_virtual_total, &rec.times);
                           have_stats = true;
                         }
                       });
