@@ -60,9 +60,19 @@ std::string FormatError(std::string_view verb, std::string_view target,
   out += verb;
   if (!target.empty()) out += StrCat(" ", target);
   if (!file.empty()) out += StrCat(" ", file);
-  out += StrCat(": ", std::strerror(err), " (", ErrnoName(err), ")");
+  // glibc names every errno; util's table covers the ones gpc returns.
+  const char* name = strerrorname_np(err);
+  out += StrCat(": ", std::strerror(err), " (",
+                name != nullptr ? name : ErrnoName(err), ")");
   if (!detail.empty()) out += StrCat(": ", detail);
   return out;
+}
+
+int ExitCodeFor(const Error& e) {
+  bool connecting = e.message().starts_with("connecting to gpcd");
+  return connecting && (e.code() == ECONNREFUSED || e.code() == ENOENT)
+             ? kExitNoDaemon
+             : kExitFailed;
 }
 
 std::string Mount::Label() const {
@@ -232,10 +242,16 @@ Result<std::string> CallOp(const std::string& socket_path, std::string op,
 Result<std::vector<Mount>> DiscoverMounts(const std::string& socket_path) {
   auto status = CallOp(socket_path, "status");
   if (status.ok()) return ParseStatusMounts(*status);
-  GPC_ASSIGN_OR_RETURN(std::string text, ReadFile("/proc/mounts"));
-  std::vector<Mount> mounts = ParseProcMounts(text);
+  // Without its daemon a FUSE mount answers nothing; only say what is there,
+  // in case the user meant another gpcd.
+  std::vector<Mount> mounts;
+  if (auto text = ReadFile("/proc/mounts"); text.ok()) {
+    mounts = ParseProcMounts(*text);
+  }
   if (mounts.empty()) return std::move(status).error();
-  return mounts;
+  return Err(status.code(), status.error().message(), " (/proc/mounts has ",
+             mounts.size(), " fuse.gpc mounts, e.g. ", mounts[0].dir,
+             ": another gpcd? see --socket)");
 }
 
 Result<std::string> ReadFile(const std::string& path) {

@@ -30,6 +30,10 @@ std::string FormatError(std::string_view verb, std::string_view target,
                         std::string_view file, int err,
                         std::string_view detail = "");
 
+// kExitNoDaemon when `e` says gpcd's socket did not answer, else
+// kExitFailed.
+int ExitCodeFor(const Error& e);
+
 // One mounted hierarchy.
 struct Mount {
   uint32_t hierarchy = 0;  // 0 when only known from /proc/mounts
@@ -80,8 +84,9 @@ Result<std::vector<Target>> Resolve(const Spec& spec,
 // --socket, else $GPC_SOCKET, else /run/gpc/gpcd.sock.
 std::string DefaultSocketPath();
 
-// gpcd's hierarchies: from its status reply when it answers, else the
-// fuse.gpc lines of /proc/mounts.
+// gpcd's hierarchies, from its status reply (so a private gpcd's mounts
+// are told apart from another's). When it does not answer, the error
+// mentions the fuse.gpc mounts /proc/mounts lists.
 Result<std::vector<Mount>> DiscoverMounts(const std::string& socket_path);
 
 // Calls gpcd; a reply with "ok":false becomes its Error (errno and

@@ -41,11 +41,7 @@ void PrintError(const std::string& s) {
 int Report(std::string_view verb, std::string_view target,
            std::string_view file, const Error& e) {
   PrintError(FormatError(verb, target, file, e.code(), e.message()));
-  if (e.code() == ECONNREFUSED ||
-      (e.code() == ENOENT && e.message().starts_with("connecting"))) {
-    return kExitNoDaemon;
-  }
-  return kExitFailed;
+  return ExitCodeFor(e);
 }
 
 // Resolves the specs of a command: every container of every spec.

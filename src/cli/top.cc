@@ -511,7 +511,7 @@ int RunTop(const TopOptions& options) {
                  FormatError("top", options.root_path, "", first.code(),
                              first.error().message())
                      .c_str());
-    return first.code() == ECONNREFUSED ? kExitNoDaemon : kExitFailed;
+    return ExitCodeFor(first.error());
   }
   TopSnapshot previous = std::move(*first);
 

@@ -22,14 +22,14 @@
 namespace gpc::cli {
 
 struct TopSample {
-  std::string path;
-  std::optional<uint64_t> tasks;
-  std::optional<uint64_t> procs;
-  std::optional<uint64_t> cpu_ns;  // cpuacct.usage
-  std::optional<uint64_t> files;   // bc.numfiles.held
-  std::optional<uint64_t> pids_current;
-  std::optional<std::string> pids_max;
-  std::optional<uint64_t> refused;  // pids.events "max N"
+  std::string path{};
+  std::optional<uint64_t> tasks{};
+  std::optional<uint64_t> procs{};
+  std::optional<uint64_t> cpu_ns{};  // cpuacct.usage
+  std::optional<uint64_t> files{};   // bc.numfiles.held
+  std::optional<uint64_t> pids_current{};
+  std::optional<std::string> pids_max{};
+  std::optional<uint64_t> refused{};  // pids.events "max N"
 };
 
 struct TopSnapshot {
@@ -45,7 +45,7 @@ struct TopRow {
   TopSample sample;
   int depth = 0;
   // CPU use since the previous snapshot, 100 = one CPU busy.
-  std::optional<double> cpu_percent;
+  std::optional<double> cpu_percent{};
 };
 
 // Rows of `now`; CPU % from the usage delta against `previous`.

@@ -38,9 +38,9 @@ struct WalkOptions {
 Result<TreeNode> WalkTree(const Target& start, const WalkOptions& options);
 
 struct TreeFilter {
-  std::string path_contains;     // containers whose path contains this
-  std::string command_contains;  // processes whose command line contains
-  bool populated_only = false;   // containers with a process in the subtree
+  std::string path_contains{};     // containers whose path contains this
+  std::string command_contains{};  // processes whose command line contains
+  bool populated_only = false;     // containers with a process in the subtree
 };
 // Removes what the filter rejects; a container stays when it or a
 // descendant matches. Returns whether anything of `node` stays.
