@@ -506,11 +506,13 @@ void CpusetSubsystem::Periodic(MonoNanos now) {
   framework().mu().AssertHeld();
   RefreshMachine();
   framework().ForEachContainerLocked(*this, [&](Container& c) {
+    framework().mu().AssertHeld();  // for the analysis: lambdas start afresh
     CpusetState* s = StateOf(c);
     if (s == nullptr) return;
     const BitMask cpus = EnforcedCpus(*s);
     if (cpus == online_cpus_) return;  // nothing to widen beyond
     framework().ForEachTaskLocked(c, [&](Task& t) {
+      framework().mu().AssertHeld();
       auto mask = host_.GetAffinity(t.key);
       if (!mask.ok() || mask->IsSubsetOf(cpus)) return;
       if (!host_.SetAffinity(t.key, cpus).ok()) return;
