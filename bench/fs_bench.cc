@@ -47,6 +47,7 @@
 #include "linux/tracker.h"
 #include "subsys/all_subsystems.h"
 #include "testing/kernel_cgroup.h"
+#include "threaded_child.h"
 
 namespace gpc {
 namespace {
@@ -144,71 +145,7 @@ size_t CountLines(const std::string& path) {
   return lines;
 }
 
-// A forked child, made before this process starts any thread. It waits for
-// a byte on a pipe, then starts `threads` pthreads (64 KiB stacks) that
-// pause, reports back with a byte, and pauses itself. It dies with us.
-class Child {
- public:
-  explicit Child(int threads) {
-    if (pipe2(go_, O_CLOEXEC) != 0 || pipe2(ready_, O_CLOEXEC) != 0) {
-      Die("pipe");
-    }
-    pid_t parent = getpid();
-    pid_ = fork();
-    if (pid_ < 0) Die("fork");
-    if (pid_ == 0) {
-      prctl(PR_SET_PDEATHSIG, SIGKILL);
-      if (getppid() != parent) _exit(0);
-      char c;
-      if (read(go_[0], &c, 1) != 1) _exit(0);
-      pthread_attr_t attr;
-      pthread_attr_init(&attr);
-      pthread_attr_setstacksize(&attr, 64 << 10);
-      int started = 0;
-      for (int i = 0; i < threads; ++i) {
-        pthread_t t;
-        if (pthread_create(
-                &t, &attr,
-                [](void*) -> void* {
-                  for (;;) pause();
-                },
-                nullptr) != 0) {
-          break;
-        }
-        ++started;
-      }
-      c = started == threads ? 'y' : 'n';
-      (void)!write(ready_[1], &c, 1);
-      for (;;) pause();
-    }
-    close(go_[0]);
-    close(ready_[1]);
-  }
-  ~Child() { Kill(); }
-
-  // Starts the threads; true once they all run.
-  bool Go() {
-    char c = 'g';
-    if (write(go_[1], &c, 1) != 1) return false;
-    return read(ready_[0], &c, 1) == 1 && c == 'y';
-  }
-  void Kill() {
-    if (pid_ <= 0) return;
-    kill(pid_, SIGKILL);
-    int status;
-    while (waitpid(pid_, &status, 0) < 0 && errno == EINTR) {
-    }
-    close(go_[1]);
-    close(ready_[0]);
-    pid_ = -1;
-  }
-  pid_t pid() const { return pid_; }
-
- private:
-  pid_t pid_ = -1;
-  int go_[2] = {-1, -1};
-  int ready_[2] = {-1, -1};
-};
+using Child = ThreadedChild;
 
 // rmdir, retried while the kernel still counts a reaped task (EBUSY).
 void RemoveDir(const std::string& path) {

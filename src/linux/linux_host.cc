@@ -337,19 +337,6 @@ Result<Fd> OpenTaskDir(const std::string& proc, pid_t tid) {
   return fd;
 }
 
-// Opens /proc/TID/task/TID: unlike /proc/TID, whose stat sums utime and
-// stime over the whole thread group, this one describes the thread alone.
-Result<Fd> OpenThreadDir(const std::string& proc, pid_t tid) {
-  if (tid <= 0) return Err(ESRCH, "no task ", tid);
-  std::string path = StrCat(proc, "/", tid, "/task/", tid);
-  Fd fd(::open(path.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
-  if (!fd.valid()) {
-    int err = errno;
-    return Err(TaskErrno(err), "open ", path);
-  }
-  return fd;
-}
-
 // /proc/TID/stat of a live task: ESRCH for a zombie or a dead task, whose
 // stat lingers until it is reaped.
 Result<ProcStat> ReadLiveStat(int dirfd, pid_t tid) {
@@ -416,29 +403,75 @@ bool LinuxHost::TaskExists(pid_t tid) {
   return ::kill(tid, 0) == 0 || errno == EPERM;
 }
 
+namespace {
+
+// One read(2) of a small /proc file into `buf`: the byte count, or -errno.
+ssize_t ReadSmallFile(const char* path, char* buf, size_t size) {
+  int fd = ::open(path, O_RDONLY | O_CLOEXEC);
+  if (fd < 0) return -errno;
+  ssize_t n;
+  do {
+    n = ::read(fd, buf, size);
+  } while (n < 0 && errno == EINTR);
+  int err = errno;
+  ::close(fd);
+  return n < 0 ? -err : n;
+}
+
+}  // namespace
+
 Result<CpuTimes> LinuxHost::GetCpuTimes(const TaskKey& task) {
-  // Per thread: cpuacct charges threads, which move one by one.
-  GPC_ASSIGN_OR_RETURN(Fd dir, OpenThreadDir(proc_, task.tid));
-  GPC_ASSIGN_OR_RETURN(ProcStat stat, ReadStatOfKey(dir.get(), task));
+  // cpuacct reads this for every thread of a container, so it is lean: two
+  // opens by path, no directory fd, no allocation per file. Per thread
+  // (/proc/TID/task/TID): /proc/TID/stat sums utime and stime over the
+  // whole process, and costs a walk of all its threads.
+  //
+  // schedstat is read FIRST and stat second: if the tid was recycled at any
+  // point before the stat read, stat shows another start time and the call
+  // fails with ESRCH, so both figures describe `task`.
+  if (task.tid <= 0) return Err(ESRCH, "no task ", task.tid);
+  std::string path = StrCat(proc_, "/", task.tid, "/task/", task.tid, "/");
+  const size_t dir_len = path.size();
+  char sched_buf[128];
+  path += "schedstat";
+  const ssize_t sched_n =
+      ReadSmallFile(path.c_str(), sched_buf, sizeof sched_buf);
+  char stat_buf[1024];
+  path.resize(dir_len);
+  path += "stat";
+  const ssize_t stat_n = ReadSmallFile(path.c_str(), stat_buf, sizeof stat_buf);
+  if (stat_n < 0) {
+    return Err(TaskErrno(static_cast<int>(-stat_n)), "read ", path);
+  }
+  Result<ProcStat> stat =
+      ParseProcStat(std::string_view(stat_buf, static_cast<size_t>(stat_n)));
+  if (!stat.ok()) return stat.error().WithContext(path);
+  if (stat->state == 'Z' || stat->state == 'X') {
+    return Err(ESRCH, "task ", task.tid, " has exited (state ", stat->state,
+               ")");
+  }
+  if (!SameStart(task.start_time, stat->start_ticks)) {
+    return Err(ESRCH, "task ", task.tid, " started at tick ", stat->start_ticks,
+               ", not ", task.start_time, " (pid reused)");
+  }
   CpuTimes times;
-  times.user_ticks = stat.utime_ticks;
-  times.system_ticks = stat.stime_ticks;
-  times.last_cpu = stat.processor;
-  Result<std::string> text = ReadTaskFile(dir.get(), task.tid, "schedstat");
-  if (text.ok()) {
-    Result<uint64_t> runtime = ParseSchedstatRuntime(*text);
+  times.user_ticks = stat->utime_ticks;
+  times.system_ticks = stat->stime_ticks;
+  times.last_cpu = stat->processor;
+  if (sched_n >= 0) {
+    Result<uint64_t> runtime = ParseSchedstatRuntime(
+        std::string_view(sched_buf, static_cast<size_t>(sched_n)));
     if (!runtime.ok()) {
-      return runtime.error().WithContext(
-          StrCat("/proc/", task.tid, "/schedstat"));
+      path.resize(dir_len);
+      return runtime.error().WithContext(path + "schedstat");
     }
     times.runtime_ns = *runtime;
     return times;
   }
-  // No schedstat (a kernel without CONFIG_SCHED_INFO) or the task just
-  // exited: tell the two apart by reading stat again.
-  GPC_RETURN_IF_ERROR(ReadStatOfKey(dir.get(), task));
+  // The task was alive after the schedstat read failed, so the kernel has
+  // no schedstat (CONFIG_SCHED_INFO off): runtime from the ticks.
   unsigned __int128 ns =
-      static_cast<unsigned __int128>(stat.utime_ticks + stat.stime_ticks) *
+      static_cast<unsigned __int128>(stat->utime_ticks + stat->stime_ticks) *
       1'000'000'000u / ticks_per_second_;
   times.runtime_ns = static_cast<uint64_t>(
       std::min<unsigned __int128>(ns, std::numeric_limits<uint64_t>::max()));
