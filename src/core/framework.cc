@@ -112,6 +112,7 @@ Framework::OpLock::~OpLock() GPC_NO_THREAD_SAFETY_ANALYSIS {
     action();
   }
   fw_->deferred_.clear();
+  if (fw_->state_observer_ != nullptr) fw_->CommitChangesLocked();
   std::vector<Event> events;
   if (!fw_->pending_events_.empty()) events.swap(fw_->pending_events_);
   fw_->mu_.Unlock();
@@ -383,6 +384,7 @@ Result<Hierarchy*> Framework::CreateHierarchyLocked(const MountOptions& opts) {
   for (int i : Bits(opts.subsys_mask)) {
     subsys_ptrs_[i]->Bind(*root_states_[i], *h);
   }
+  MarkHierarchiesLocked();
   return h;
 }
 
@@ -439,6 +441,7 @@ void Framework::DestroyHierarchyLocked(Hierarchy& h) {
   containers_.erase(root->id_);
   hierarchies_.erase(h.id_);
   slots_[slot].reset();
+  MarkHierarchiesLocked();
 }
 
 std::string Framework::MountOptionsStringLocked(const Hierarchy& h) const {
@@ -472,6 +475,7 @@ Result<HierarchyId> Framework::Mount(std::string_view options) {
   GPC_ASSIGN_OR_RETURN(MountOptions opts,
                        ParseMountOptions(options, subsys_names_));
   OpLock l(this);
+  GPC_RETURN_IF_ERROR(BeforeChangeLocked());
   // Linux: cgroup1_get_tree() / cgroup1_root_to_use().
   std::vector<Hierarchy*> active;
   for (auto& [id, h] : hierarchies_) {
@@ -515,6 +519,7 @@ Status Framework::Remount(HierarchyId id, std::string_view options) {
   GPC_ASSIGN_OR_RETURN(MountOptions opts,
                        ParseMountOptions(options, subsys_names_));
   OpLock l(this);
+  GPC_RETURN_IF_ERROR(BeforeChangeLocked());
   Hierarchy* h = FindHierarchyMutableLocked(id);
   if (h == nullptr || h->is_dummy()) {
     return Err(EINVAL, "no hierarchy ", id);
@@ -542,6 +547,7 @@ Status Framework::Remount(HierarchyId id, std::string_view options) {
     RebindLocked(*h, opts.subsys_mask);
   }
   if (opts.release_agent) h->release_agent_ = *opts.release_agent;
+  MarkHierarchiesLocked();
   return OkStatus();
 }
 
@@ -581,6 +587,7 @@ Result<ContainerId> Framework::Mkdir(ContainerId parent_id,
                                      std::string_view name,
                                      const Credentials& creator, mode_t mode) {
   OpLock l(this);
+  GPC_RETURN_IF_ERROR(BeforeChangeLocked());
   GPC_ASSIGN_OR_RETURN(Container * parent, FindDirLocked(parent_id, ENOENT));
   GPC_ASSIGN_OR_RETURN(Container * c,
                        MkdirLocked(*parent, name, creator, mode));
@@ -696,6 +703,7 @@ Status Framework::RmdirLocked(Container& parent, std::string_view name) {
 
 Status Framework::Rmdir(ContainerId parent_id, std::string_view name) {
   OpLock l(this);
+  GPC_RETURN_IF_ERROR(BeforeChangeLocked());
   GPC_ASSIGN_OR_RETURN(Container * parent, FindDirLocked(parent_id, ENOENT));
   return RmdirLocked(*parent, name);
 }
@@ -703,6 +711,7 @@ Status Framework::Rmdir(ContainerId parent_id, std::string_view name) {
 Status Framework::Rename(ContainerId old_parent_id, std::string_view old_name,
                          ContainerId new_parent_id, std::string_view new_name) {
   OpLock l(this);
+  GPC_RETURN_IF_ERROR(BeforeChangeLocked());
   GPC_ASSIGN_OR_RETURN(Container * parent,
                        FindDirLocked(old_parent_id, ENOENT));
   auto it = parent->children_.find(old_name);
@@ -725,6 +734,7 @@ Status Framework::Rename(ContainerId old_parent_id, std::string_view old_name,
   auto node = parent->children_.extract(it);
   node.key() = std::string(new_name);
   node.mapped()->name_ = std::string(new_name);
+  MarkContainerLocked(*node.mapped());
   parent->children_.insert(std::move(node));
   return OkStatus();
 }
@@ -864,6 +874,8 @@ Status Framework::SetAttr(ContainerId dir, std::string_view file,
   GPC_ASSIGN_OR_RETURN(Container * c, FindDirLocked(dir, ENOENT));
   FileAttr clean = attr;
   clean.mode &= 07777;
+  GPC_RETURN_IF_ERROR(BeforeChangeLocked());
+  MarkContainerLocked(*c);
   if (file.empty()) {
     c->dir_attr_ = clean;
     return OkStatus();
@@ -992,6 +1004,7 @@ Status Framework::WriteFileOnce(ContainerId dir, std::string_view file,
     return Err(E2BIG, "write of ", data.size(), " bytes to ", file,
                " (at most ", f.max_write, ")");
   }
+  GPC_RETURN_IF_ERROR(BeforeChangeLocked());
   FileContext ctx{*this, *c, ref->state, writer};
   Status s;
   if (f.write) {
@@ -1009,6 +1022,8 @@ Status Framework::WriteFileOnce(ContainerId dir, std::string_view file,
     return std::move(s).error().WithContext(
         StrCat(c->Path() == "/" ? "" : c->Path(), "/", file));
   }
+  // A pid list's writes are moves, recorded task by task.
+  if (!f.read_pids) MarkContainerLocked(*c);
   return s;
 }
 
@@ -1085,6 +1100,7 @@ Task* Framework::InsertTaskLocked(const NewTask& nt, ContainerGroup* g) {
   for (Container* c : g->containers_) {
     if (c != nullptr) AddTasksToContainerLocked(c, 1);
   }
+  MarkTaskLocked(*t);
   return t;
 }
 
@@ -1130,6 +1146,7 @@ void Framework::MoveTaskLocked(Task* t, ContainerGroup* to, MonoNanos now) {
       RemoveTasksFromContainerLocked(from->containers_[s], 1);
     }
   }
+  MarkTaskLocked(*t);
   if (!t->history) t->history = std::make_unique<std::vector<PastGroup>>();
   t->history->push_back(PastGroup{now, from});
   ++from->pins_;
@@ -1382,6 +1399,7 @@ Status Framework::Attach(ContainerId dest_id, pid_t pid, bool whole_process,
 Status Framework::AttachOnce(ContainerId dest_id, pid_t pid, bool whole_process,
                              const Credentials& writer) {
   OpLock l(this);
+  GPC_RETURN_IF_ERROR(BeforeChangeLocked());
   GPC_ASSIGN_OR_RETURN(Container * dest, FindDirLocked(dest_id, ENODEV));
   return AttachLocked(*dest, pid, whole_process, writer, host_.MonotonicNow());
 }
@@ -1410,6 +1428,8 @@ void Framework::PruneHistory(MonoNanos now) {
 void Framework::EmitLocked(EventKind kind, const Container& c) {
   const Hierarchy& h = *c.hierarchy_;
   if (h.is_dummy()) return;
+  if (kind == EventKind::kCreated) MarkContainerLocked(c);
+  if (kind == EventKind::kRemoved) MarkRemovedLocked(c);
   Event e{kind, h.id_, c.id_, c.Path(), "", ""};
   if (kind == EventKind::kRelease) e.release_agent = h.release_agent_;
   pending_events_.push_back(std::move(e));

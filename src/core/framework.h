@@ -43,6 +43,7 @@
 #include "core/container_group.h"
 #include "core/file_snapshot.h"
 #include "core/mount_options.h"
+#include "core/state.h"
 #include "core/subsystem.h"
 #include "core/task.h"
 #include "core/types.h"
@@ -293,6 +294,16 @@ class Framework {
   size_t LiveGroupCount() GPC_EXCLUDES(mu_);
   size_t LiveTaskCount() GPC_EXCLUDES(mu_);
 
+  // ---- persistence (core/state.h) --------------------------------------
+
+  // Everything a restart needs, consistent as of one instant. `under_lock`,
+  // if given, runs with mu_ held right after the export (gpcd switches its
+  // journal there, so that no change falls between snapshot and journal).
+  FrameworkState ExportState(const std::function<void()>& under_lock = {})
+      GPC_EXCLUDES(mu_);
+  // From now on every change is reported to `observer` (null: none).
+  void SetStateObserver(StateObserver* observer) GPC_EXCLUDES(mu_);
+
   // ---- for subsystems and handlers (mu_ held) -------------------------
 
   Mutex& mu() GPC_TSA_(lock_returned(mu_)) { return mu_; }
@@ -362,6 +373,22 @@ class Framework {
                        bool* synced) GPC_EXCLUDES(mu_);
   Status AttachOnce(ContainerId dest, pid_t pid, bool whole_process,
                     const Credentials& writer) GPC_EXCLUDES(mu_);
+
+  // Persistence (state_export.cc). The Mark* calls record what the current
+  // operation changed, only while an observer is set; CommitChangesLocked
+  // reports it when the operation ends.
+  Status BeforeChangeLocked() GPC_REQUIRES(mu_);
+  void MarkContainerLocked(const Container& c) GPC_REQUIRES(mu_);
+  void MarkRemovedLocked(const Container& c) GPC_REQUIRES(mu_);
+  void MarkTaskLocked(const Task& t) GPC_REQUIRES(mu_);
+  void MarkHierarchiesLocked() GPC_REQUIRES(mu_);
+  void CommitChangesLocked() GPC_REQUIRES(mu_);
+  FrameworkState ExportStateLocked() const GPC_REQUIRES(mu_);
+  std::vector<PersistedHierarchy> ExportHierarchiesLocked() const
+      GPC_REQUIRES(mu_);
+  PersistedContainer ExportContainerLocked(const Container& c) const
+      GPC_REQUIRES(mu_);
+  PersistedTask ExportTaskLocked(const Task& t) const GPC_REQUIRES(mu_);
 
   Hierarchy* FindHierarchyMutableLocked(HierarchyId id) GPC_REQUIRES(mu_);
   Result<Hierarchy*> CreateHierarchyLocked(const MountOptions& opts)
@@ -457,6 +484,14 @@ class Framework {
   size_t history_queue_head_ GPC_GUARDED_BY(mu_) = 0;
   std::vector<Event> pending_events_ GPC_GUARDED_BY(mu_);
   std::vector<std::function<void()>> deferred_ GPC_GUARDED_BY(mu_);
+  StateObserver* state_observer_ GPC_GUARDED_BY(mu_) = nullptr;
+  struct Changes {
+    bool hierarchies = false;
+    std::vector<ContainerId> containers;
+    std::vector<ContainerId> removed;
+    std::vector<pid_t> tasks;
+  };
+  Changes changes_ GPC_GUARDED_BY(mu_);
 };
 
 template <typename F>

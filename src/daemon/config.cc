@@ -44,11 +44,12 @@ Result<DaemonConfig> ParseConfig(std::string_view text) {
     auto need_path = [&](std::string_view p) -> bool {
       return !p.empty() && p[0] == '/';
     };
-    if (w[0] == "socket" || w[0] == "mount_root") {
+    if (w[0] == "socket" || w[0] == "mount_root" || w[0] == "state_dir") {
       if (w.size() != 2) return bad(StrCat(w[0], " takes one path"));
       if (!need_path(w[1])) return bad("paths must be absolute");
-      (w[0] == "socket" ? config.socket_path : config.mount_root) =
-          std::string(w[1]);
+      (w[0] == "socket"       ? config.socket_path
+       : w[0] == "mount_root" ? config.mount_root
+                              : config.state_dir) = std::string(w[1]);
     } else if (w[0] == "defaults") {
       if (w.size() != 2 || (w[1] != "on" && w[1] != "off")) {
         return bad("defaults takes on or off");
@@ -71,6 +72,12 @@ Result<DaemonConfig> ParseConfig(std::string_view text) {
   if (!config.hierarchies.empty() && !explicit_defaults)
     config.defaults = false;
   return config;
+}
+
+std::string DaemonConfig::StateDir() const {
+  if (!state_dir.empty()) return state_dir;
+  if (socket_path == DaemonConfig{}.socket_path) return "/var/lib/gpc";
+  return socket_path.substr(0, socket_path.rfind('/')) + "/state";
 }
 
 std::vector<HierarchySpec> DaemonConfig::StartupMounts(

@@ -8,6 +8,11 @@
 //   hierarchy  /run/gpc/cpu  cpuset,cpuacct   # an explicit mount
 //   metrics    127.0.0.1:9256          # Prometheus endpoint (default off;
 //                                      # loopback addresses only)
+//   state_dir  /var/lib/gpc            # snapshot + journal (state_store.h);
+//                                      # default: /var/lib/gpc with the
+//                                      # default socket, else the socket's
+//                                      # directory + "/state" (a private
+//                                      # gpcd keeps private state)
 //
 // `hierarchy` lines turn the defaults off unless `defaults on` is also
 // given. Without a file the built-in values above apply (defaults on).
@@ -34,6 +39,9 @@ struct DaemonConfig {
   std::vector<HierarchySpec> hierarchies;
   // "" = no metrics endpoint; else a loopback HOST:PORT (MetricsServer).
   std::string metrics_address;
+  // "" = the default (see above and StateDir()).
+  std::string state_dir;
+  std::string StateDir() const;
 
   // The hierarchies to mount at start: the explicit ones, plus one per
   // subsystem when defaults are on.

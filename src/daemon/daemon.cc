@@ -14,6 +14,7 @@
 #include <nlohmann/json.hpp>
 
 #include "core/base_files.h"
+#include "daemon/state_restart.h"
 #include "subsys/all_subsystems.h"
 
 namespace gpc {
@@ -82,6 +83,10 @@ Status Daemon::Start() {
       // Start times of event-born tasks may be one tick late (LinuxHost).
       FrameworkOptions{.start_time_slack = 1});
   fw_->SetEventListener([this](const Event& e) { OnEvent(e); });
+  // Hierarchies, containers and settings from the state directory, before
+  // the tracker runs (state_restart.h has the whole sequence).
+  state_ = std::make_unique<StateStore>(config_.StateDir());
+  GPC_ASSIGN_OR_RETURN(RestartState restart, LoadAndRestore(*state_, *fw_));
 
   tracker_ = std::make_unique<Tracker>(*fw_, host_);
   GPC_RETURN_IF_ERROR(tracker_->Start());
@@ -94,6 +99,10 @@ Status Daemon::Start() {
   });
   fork_gate_ = std::make_unique<ForkGate>(*fw_);
   GPC_RETURN_IF_ERROR(fork_gate_->Start());
+  Readopt(*fw_, restart, /*start_time_slack=*/1);
+  if (Status s = state_->Start(*fw_, restart.mounts); !s.ok()) {
+    Log("state: " + s.error().ToString());
+  }
 
   // The control socket: root-owned directory, socket open to all (each
   // request is checked against the caller's credentials).
@@ -120,7 +129,18 @@ Status Daemon::Start() {
 
   std::vector<std::string_view> names;
   for (Subsystem* ss : fw_->subsystems()) names.push_back(ss->name());
-  for (const HierarchySpec& spec : config_.StartupMounts(names)) {
+  std::vector<HierarchySpec> startup = config_.StartupMounts(names);
+  for (const HierarchySpec& spec : startup) DetachStaleMount(spec.mountpoint);
+  for (const PersistedMount& m : restart.mounts) {
+    if (std::none_of(startup.begin(), startup.end(),
+                     [&](const auto& s) { return s.mountpoint == m.dir; })) {
+      DetachStaleMount(m.dir);
+      auto h = MountAt(m.dir, m.options);
+      Log(StrCat("remounted ", m.options, " at ", m.dir,
+                 h.ok() ? "" : ": " + h.error().ToString()));
+    }
+  }
+  for (const HierarchySpec& spec : startup) {
     std::filesystem::create_directories(spec.mountpoint, ec);
     auto h = MountAt(spec.mountpoint, spec.options);
     if (!h.ok()) {
@@ -129,6 +149,7 @@ Status Daemon::Start() {
     }
     Log(StrCat("mounted ", spec.options, " at ", spec.mountpoint));
   }
+  ReleaseRestoreRefs(*fw_, restart);
   // Answer clients only now: an answer means every configured mount is up
   // (clients that connected meanwhile wait in the listen backlog).
   control_thread_ = std::thread([this] { ServeControl(); });
@@ -164,6 +185,7 @@ Result<HierarchyId> Daemon::MountAt(const std::string& dir,
     notify_targets_.push_back(fs);
   }
   mounts_[dir] = MountPoint{h, std::string(options), std::move(fs)};
+  SaveMountsLocked();
   return h;
 }
 
@@ -173,6 +195,7 @@ Status Daemon::RemountAt(const std::string& dir, std::string_view options) {
   if (it == mounts_.end()) return Err(EINVAL, dir, " is not a gpc mount");
   GPC_RETURN_IF_ERROR(fw_->Remount(it->second.hierarchy, options));
   it->second.options = std::string(options);
+  SaveMountsLocked();
   return OkStatus();
 }
 
@@ -187,7 +210,17 @@ Status Daemon::UnmountAt(const std::string& dir) {
   it->second.fs->Stop();
   Status s = fw_->Unmount(it->second.hierarchy);
   mounts_.erase(it);
+  SaveMountsLocked();
   return s;
+}
+
+void Daemon::SaveMountsLocked() {
+  if (!state_) return;
+  std::vector<PersistedMount> list;
+  for (const auto& [dir, m] : mounts_) {
+    list.push_back({dir, m.hierarchy, m.options});
+  }
+  (void)state_->RecordMounts(std::move(list));
 }
 
 nlohmann::json Daemon::ForkGateJson() {
@@ -226,7 +259,8 @@ std::string Daemon::StatusJson() {
                   {"hierarchies", hierarchies},
                   {"tasks", fw_->LiveTaskCount()},
                   {"tracker", tracker},
-                  {"fork_gate", ForkGateJson()}});
+                  {"fork_gate", ForkGateJson()},
+                  {"state", StateStatusJson(state_.get())}});
 }
 
 std::string Daemon::Handle(const ControlRequest& r, uid_t peer_uid) {
@@ -399,6 +433,8 @@ void Daemon::Shutdown() {
     (void)!write(wake_fd_, &one, sizeof one);
   }
   if (control_thread_.joinable()) control_thread_.join();
+  // A last snapshot while every mount is still listed.
+  if (state_) state_->Stop();
   // The holders take over the supervised trees (see fork_gate.h).
   if (fork_gate_) fork_gate_->Stop();
   {
@@ -431,6 +467,7 @@ void Daemon::Shutdown() {
   unmounted_fd_ = -1;
   fork_gate_.reset();
   tracker_.reset();
+  state_.reset();
   fw_.reset();
 }
 

@@ -19,6 +19,7 @@
 #include "daemon/config.h"
 #include "daemon/control_protocol.h"
 #include "daemon/fork_gate.h"
+#include "daemon/state_store.h"
 #include "fs/container_fs.h"
 #include "linux/linux_host.h"
 #include "linux/tracker.h"
@@ -64,10 +65,14 @@ class Daemon {
   // Writes the event to every "events" subscriber.
   void Publish(const Event& e);
   void Shutdown() GPC_EXCLUDES(mounts_mu_);
+  // Journals the current mount list (state_store.h).
+  void SaveMountsLocked() GPC_REQUIRES(mounts_mu_);
 
   DaemonConfig config_;
   LinuxHost host_;
   std::unique_ptr<Framework> fw_;
+  // The state directory: snapshot + journal, restored at Start().
+  std::unique_ptr<StateStore> state_;
   std::unique_ptr<Tracker> tracker_;
   // Answers the fork notifications of `gpc exec` task trees.
   std::unique_ptr<ForkGate> fork_gate_;

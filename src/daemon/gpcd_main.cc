@@ -1,6 +1,7 @@
 // gpcd: the Generic Process Containers daemon.
 //
-//   gpcd [--config FILE] [--socket PATH] [--no-defaults] [--daemon]
+//   gpcd [--config FILE] [--socket PATH] [--state-dir DIR] [--no-defaults]
+//        [--daemon]
 //
 // Without --config, /etc/gpc/gpcd.conf is read if it exists, else the
 // built-in defaults apply (one hierarchy per subsystem under /run/gpc).
@@ -23,8 +24,8 @@ namespace {
 
 int Usage() {
   std::fprintf(stderr,
-               "usage: gpcd [--config FILE] [--socket PATH] [--no-defaults] "
-               "[--daemon]\n");
+               "usage: gpcd [--config FILE] [--socket PATH] [--state-dir DIR] "
+               "[--no-defaults] [--daemon]\n");
   return 2;
 }
 
@@ -33,6 +34,7 @@ int Usage() {
 int main(int argc, char** argv) {
   std::string config_path;
   std::string socket_path;
+  std::string state_dir;
   bool no_defaults = false;
   bool detach = false;
   for (int i = 1; i < argc; ++i) {
@@ -41,6 +43,8 @@ int main(int argc, char** argv) {
       config_path = argv[++i];
     } else if (a == "--socket" && i + 1 < argc) {
       socket_path = argv[++i];
+    } else if (a == "--state-dir" && i + 1 < argc) {
+      state_dir = argv[++i];
     } else if (a == "--no-defaults") {
       no_defaults = true;
     } else if (a == "--daemon") {
@@ -74,6 +78,7 @@ int main(int argc, char** argv) {
   }
   if (!socket_path.empty()) config->socket_path = socket_path;
   if (no_defaults) config->defaults = false;
+  if (!state_dir.empty()) config->state_dir = state_dir;
 
   // The readiness pipe of --daemon: the parent exits with the child's
   // verdict once the child has started (or failed).

@@ -1,0 +1,81 @@
+// The on-disk format of gpcd's state directory (see state_store.h).
+//
+// Both files start with a header:
+//   magic   8 bytes  "GPCSNAP\n" (snapshot) or "GPCJRNL\n" (journal)
+//   version u32      kStateFormatVersion; a newer one is refused (ENOTSUP)
+//   gen     u64      generation
+//   flags   u32      journal: bit 0 = "chained" (its records continue the
+//                    journal of generation gen-1, same id space)
+// then records:
+//   length  u32      payload bytes (0 = end: the journal is preallocated
+//                    with zeros)
+//   crc     u32      CRC-32 (IEEE) of the payload
+//   payload          type u8, then the fields
+// All integers little-endian; strings are u32 length + bytes. A snapshot
+// holds exactly one record (type kSnapshot). A journal's torn or corrupt
+// tail is ignored from the first bad record on.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <string_view>
+#include <variant>
+#include <vector>
+
+#include "core/state.h"
+#include "util/result.h"
+
+namespace gpc {
+
+inline constexpr uint32_t kStateFormatVersion = 1;
+inline constexpr size_t kStateHeaderBytes = 8 + 4 + 8 + 4;
+
+// A mount point gpcd serves, and the hierarchy behind it.
+struct PersistedMount {
+  std::string dir;
+  HierarchyId hierarchy = 0;
+  std::string options;  // as given to mount -o
+  friend bool operator==(const PersistedMount&,
+                         const PersistedMount&) = default;
+};
+
+struct DaemonState {
+  std::vector<PersistedMount> mounts;
+  FrameworkState framework;
+  friend bool operator==(const DaemonState&, const DaemonState&) = default;
+};
+
+struct ParsedSnapshot {
+  uint64_t generation = 0;
+  DaemonState state;
+};
+
+// One journal record: a framework change, or the new list of mounts.
+using JournalEntry = std::variant<StateChange, std::vector<PersistedMount>>;
+
+struct ParsedJournal {
+  uint64_t generation = 0;
+  bool chained = false;
+  std::vector<JournalEntry> entries;
+  // Bytes up to the end of the last good record (where appending resumes).
+  size_t valid_bytes = 0;
+  // A record was cut short or failed its checksum (a write interrupted by
+  // a crash); everything from it on was ignored.
+  bool torn_tail = false;
+};
+
+uint32_t Crc32(std::string_view data);
+
+std::string EncodeSnapshot(uint64_t generation, const DaemonState& state);
+std::string EncodeJournalHeader(uint64_t generation, bool chained);
+// A whole record (length, crc, payload), ready to append.
+std::string EncodeJournalRecord(const JournalEntry& entry);
+
+// EINVAL: not a gpc state file, or corrupt (a snapshot is written whole and
+// renamed into place, so any damage is refused, not guessed at); ENOTSUP: a
+// newer format version.
+Result<ParsedSnapshot> ParseSnapshot(std::string_view bytes);
+// EINVAL: bad header; ENOTSUP: newer version. A bad record is not an error.
+Result<ParsedJournal> ParseJournal(std::string_view bytes);
+
+}  // namespace gpc

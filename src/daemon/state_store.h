@@ -1,0 +1,126 @@
+// gpcd's state directory: a snapshot and a journal (format in
+// state_format.h) from which a restarted gpcd recreates its mounts,
+// hierarchies, containers, settings and memberships.
+//
+// Files, in `dir` (default /var/lib/gpc):
+//   state        the last snapshot (generation G), replaced atomically:
+//                written to state.tmp, fsync'd, renamed, directory fsync'd
+//   journal.<g>  changes after snapshot g; journal.<g+1> may be "chained"
+//                (it continues journal.<g> in the same run) when a
+//                compaction was interrupted before its snapshot landed
+// Load: state, then journal.G, journal.G+1 (if chained), ... each up to its
+// last complete record.
+//
+// Durability: each change is appended with one write(2) before the
+// operation returns to its front end (so kill -9 of gpcd loses nothing
+// acknowledged: the data is in the page cache); the journal is fdatasync'd
+// once a second by the maintenance thread (a power loss may lose the last
+// second); snapshots are fsync'd before their rename.
+//
+// Full disk: the journal is preallocated (fallocate) ahead of the write
+// offset. A front-end operation that finds less than kHeadroom bytes of
+// preallocated room and cannot get more is refused with ENOSPC before it
+// changes anything (StateObserver::BeforeChange), so nothing is
+// acknowledged that is not persisted; the previous state stays intact. The
+// error is logged and shown in `gpc status` until space returns.
+#pragma once
+
+#include <atomic>
+#include <condition_variable>
+#include <mutex>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "core/framework.h"
+#include "core/state.h"
+#include "daemon/state_format.h"
+#include "util/result.h"
+
+namespace gpc {
+
+struct StateStoreStats {
+  uint64_t generation = 0;
+  uint64_t journal_bytes = 0;
+  uint64_t records = 0;
+  uint64_t compactions = 0;
+  uint64_t refused = 0;  // operations refused for lack of room
+  uint64_t write_errors = 0;
+  std::string last_error;  // "" when healthy
+};
+
+struct LoadReport {
+  uint64_t snapshot_generation = 0;  // 0: no snapshot (fresh start)
+  size_t journals = 0;
+  size_t records = 0;
+  bool torn_tail = false;
+};
+
+class StateStore : public StateObserver {
+ public:
+  // Journal preallocation steps, and the room a front-end operation needs.
+  static constexpr size_t kPreallocBytes = 1 << 20;
+  static constexpr size_t kHeadroom = 64 << 10;
+  // The maintenance thread compacts when the journal grows past this.
+  static constexpr size_t kCompactBytes = 8 << 20;
+
+  explicit StateStore(std::string dir);
+  ~StateStore() override;
+
+  // Reads the directory (creating it, mode 0700, if missing). ENOTSUP for a
+  // newer format; EINVAL for a corrupt snapshot (gpcd refuses to start
+  // rather than lose state silently; move the file away to start afresh).
+  Result<DaemonState> Load(LoadReport* report = nullptr);
+
+  // Starts recording `fw`: writes a snapshot of its current state with
+  // `mounts`, starts a new journal and observes the framework. Then starts
+  // the maintenance thread (fdatasync, compaction).
+  Status Start(Framework& fw, std::vector<PersistedMount> mounts);
+  // A final compaction (clean shutdown), then stops observing.
+  void Stop();
+
+  // The mounts changed (after a mount, remount or umount succeeded).
+  Status RecordMounts(std::vector<PersistedMount> mounts);
+  // Snapshot now and start a new journal.
+  Status Compact();
+
+  StateStoreStats stats();
+  const std::string& dir() const { return dir_; }
+
+  // StateObserver (called with the framework lock held).
+  Status BeforeChange() override;
+  void Commit(const StateChange& change) override;
+
+ private:
+  Status CompactLocked(bool chained);
+  Status EnsureRoomLocked(size_t bytes);
+  void AppendLocked(const std::string& record);
+  void SetErrorLocked(std::string message);
+  void Maintain();
+  std::string JournalPath(uint64_t generation) const;
+
+  const std::string dir_;
+  Framework* fw_ = nullptr;
+  // Serialises compactions against each other (taken before mu_).
+  std::mutex compact_mu_;
+  // The journal and counters. Lock order: Framework::mu_ -> mu_.
+  std::mutex mu_;
+  int journal_fd_ = -1;
+  uint64_t generation_ = 0;      // of the open journal
+  uint64_t max_generation_ = 0;  // seen on disk
+  uint64_t offset_ = 0;          // where the next record goes
+  uint64_t allocated_ = 0;       // preallocated up to here
+  bool dirty_ = false;           // written since the last fdatasync
+  // False until a snapshot of this run's id space is on disk: until then
+  // a change cannot be recorded in a loadable way and is refused.
+  bool durable_ = false;
+  std::vector<PersistedMount> mounts_;
+  StateStoreStats stats_;
+
+  std::thread maintenance_;
+  std::mutex stop_mu_;
+  std::condition_variable stop_cv_;
+  bool stopping_ = false;
+};
+
+}  // namespace gpc
