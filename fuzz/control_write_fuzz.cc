@@ -107,6 +107,8 @@ const char* const kFiles[] = {"tasks",
                               "numtasks.shares",
                               "numtasks.stats",
                               "numtasks.total",
+                              "cpuacct.usage",
+                              "cpuacct.stat",
                               "value",
                               "refuse",
                               "cb.value",
@@ -128,10 +130,13 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     TaskKey k = host.NewProcess(1, static_cast<uid_t>(i * 1000));
     (void)fw.AddTask({k, k.tid});
     pids.push_back(k.tid);
+    // Time used after the scan: cpuacct has something to show and reset.
+    host.AddRuntime(k.tid, 1000u * (i + 1), i, 1);
   }
   (void)fw.Mount("ca,debug");
   (void)fw.Mount("cpuset");
   (void)fw.Mount("pids,numtasks");
+  (void)fw.Mount("cpuacct");
   std::vector<ContainerId> dirs;
   for (const HierarchyInfo& h : fw.ListHierarchies()) dirs.push_back(h.root);
 
