@@ -17,7 +17,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   } else {
     auto again = gpc::ParseControlRequest(gpc::FormatControlRequest(*r));
     if (!again.ok() || again->op != r->op || again->dir != r->dir ||
-        again->options != r->options) {
+        again->options != r->options || again->pid != r->pid) {
       std::abort();
     }
   }

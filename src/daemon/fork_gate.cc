@@ -134,6 +134,7 @@ ForkGateStats ForkGate::stats() const {
   s.approved = approved_;
   s.refused = refused_;
   s.unknown_task = unknown_task_;
+  s.service_ns = service_ns_;
   return s;
 }
 
@@ -180,6 +181,7 @@ void ForkGate::Serve(Gate& gate) {
     j.receiving.store(0);
     return;  // ENOENT: the asking task died before we received it
   }
+  MonoNanos received = fw_.host().MonotonicNow();
   j.pending_id.store(n->id);
   j.receiving.store(0);
   ++notifications_;
@@ -188,6 +190,7 @@ void ForkGate::Serve(Gate& gate) {
   // by its subsystem when no fork follows.
   (void)AnswerNotification(gate.listener, n->id, error);
   j.pending_id.store(0);
+  service_ns_ += static_cast<uint64_t>(fw_.host().MonotonicNow() - received);
 }
 
 int ForkGate::Decide(pid_t tid) {

@@ -17,6 +17,16 @@ TEST(ControlProtocol, RoundTrip) {
   EXPECT_EQ(ping->op, "ping");
 }
 
+TEST(ControlProtocol, GateCarriesThePid) {
+  ControlRequest r;
+  r.op = "gate";
+  r.pid = 4321;
+  auto back = ParseControlRequest(FormatControlRequest(r));
+  ASSERT_TRUE(back.ok());
+  EXPECT_EQ(back->op, "gate");
+  EXPECT_EQ(back->pid, 4321);
+}
+
 TEST(ControlProtocol, BadRequests) {
   static const struct {
     std::string line;
@@ -36,6 +46,13 @@ TEST(ControlProtocol, BadRequests) {
       {R"({"op":"umount","dir":"/x"})", 0},
       {R"({"op":"status","extra":[1]})", 0},
       {R"({"op":"events"})", 0},
+      {R"({"op":"gate"})", EINVAL},
+      {R"({"op":"gate","pid":0})", EINVAL},
+      {R"({"op":"gate","pid":-3})", EINVAL},
+      {R"({"op":"gate","pid":"12"})", EINVAL},
+      {R"({"op":"gate","pid":1.5})", EINVAL},
+      {R"({"op":"gate","pid":99999999999})", EINVAL},
+      {R"({"op":"gate","pid":12})", 0},
   };
   for (const auto& c : kCases) {
     EXPECT_EQ(ParseControlRequest(c.line).code(), c.err)
