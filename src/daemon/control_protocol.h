@@ -6,8 +6,10 @@
 //
 // Operations: ping, status, mount {options, dir}, remount {options, dir},
 // umount {dir}, shutdown, events, subsystems (each subsystem with its
-// description, hierarchy and control files: name, access, label, help). Changing mounts needs uid 0 (checked with
-// SO_PEERCRED), as mount(2) needs CAP_SYS_ADMIN.
+// description, hierarchy and control files: name, access, label, help),
+// gate {pid} (a supervised tree's seccomp listener and journal attached as
+// SCM_RIGHTS fds; see daemon/fork_gate.h). Changing mounts needs uid 0
+// (checked with SO_PEERCRED), as mount(2) needs CAP_SYS_ADMIN.
 //
 // "events" keeps the connection open: after {"ok":true} the daemon writes
 // one line per container event, for every user —

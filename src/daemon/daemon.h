@@ -9,9 +9,9 @@
 #pragma once
 
 #include <map>
-#include <nlohmann/json.hpp>
 #include <memory>
 #include <mutex>
+#include <nlohmann/json.hpp>
 #include <string>
 #include <thread>
 
