@@ -218,20 +218,65 @@ void BcSubsystem::Rebalance(BcState& state, pid_t skip_tgid) {
     Allocate(admins, pool_all - user_total);
   }
 
-  for (Member& m : members) {
-    Budget& b = *m.budget;
+  // Lower first, raise after, so the budgets never add up to more than the
+  // old or the new plan. A process may open files between its measurement
+  // and its lowering: re-measured after the lowering, what it can still
+  // reach beyond the plan is taken from the raises.
+  auto want_of = [](const Member& m) {
     const uint64_t r = LimitForHeadroom(m.fds, m.headroom);
-    RLimit want{std::min(r, b.original.soft), std::min(r, b.original.hard)};
-    // Read back: a privileged process may have raised its own limit.
-    Result<RLimit> now = host_.GetRlimit(m.tgid, RLIMIT_NOFILE);
+    // The hard limit stays the process's own: raising a hard limit again
+    // needs CAP_SYS_RESOURCE, which gpcd may lack (containers), and a
+    // budget must be able to grow.
+    const RLimit& original = m.budget->original;
+    return RLimit{std::min(r, original.hard), original.hard};
+  };
+  auto apply = [&](Member& m, const RLimit& want, const Result<RLimit>& now) {
+    Budget& b = *m.budget;
+    // The process may have raised its own soft limit (up to its hard one):
+    // compare with what it has, not with what gpc set, and say so.
+    if (now.ok() && now->soft > b.applied.soft && b.granted_once) {
+      fw.EmitRefusedLocked(
+          c, StrCat("bc: process ", m.tgid, " raised its RLIMIT_NOFILE to ",
+                    now->soft, "; set back to ", want.soft));
+    }
     if (!now.ok() || *now != want) {
-      Status s = host_.SetRlimit(m.key, RLIMIT_NOFILE, want);
-      if (!s.ok()) continue;  // exited meanwhile
+      if (!host_.SetRlimit(m.key, RLIMIT_NOFILE, want).ok()) return false;
     }
     b.applied = want;
     b.granted = m.headroom;
+    b.granted_once = true;
     if (m.headroom > 0) b.exhaustion_counted = false;
+    return true;
+  };
+  std::vector<std::pair<Member*, Result<RLimit>>> raises;
+  uint64_t excess = 0;
+  for (Member& m : members) {
+    const RLimit want = want_of(m);
+    Result<RLimit> now = host_.GetRlimit(m.tgid, RLIMIT_NOFILE);
+    const bool lowers =
+        now.ok() && (want.soft < now->soft || want.hard < now->hard);
+    if (!lowers) {
+      raises.emplace_back(&m, std::move(now));
+      continue;
+    }
+    if (!apply(m, want, now)) continue;
+    Result<std::vector<int>> fds = host_.ListOpenFds(m.tgid);
+    if (!fds.ok()) continue;
+    const uint64_t reach = fds->size() + FreeBelow(*fds, want.soft);
+    const uint64_t planned = m.fds.size() + m.headroom;
+    if (reach > planned) excess += reach - planned;
   }
+  if (excess > 0) {
+    std::sort(raises.begin(), raises.end(), [](const auto& a, const auto& b) {
+      return a.first->headroom > b.first->headroom;
+    });
+    for (auto& [m, now] : raises) {
+      const uint64_t cut = std::min(excess, m->headroom);
+      m->headroom -= cut;
+      excess -= cut;
+    }
+  }
+  for (auto& [m, now] : raises) apply(*m, want_of(*m), now);
 }
 
 void BcSubsystem::Restore(pid_t tgid) {

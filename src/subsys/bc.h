@@ -20,12 +20,15 @@
 // be >= the soft limit. So a process with descriptors F and limit r can open
 // exactly r - |{f in F : f < r}| more files, whatever the numbers of F. gpc
 // gives each process i a headroom t_i with  sum(n_i + t_i) <= limit  (n_i
-// its open descriptors) and sets both soft and hard RLIMIT_NOFILE to the
+// its open descriptors) and sets its soft RLIMIT_NOFILE to the
 // r_i that leaves exactly t_i free numbers below it: the number the
-// (t_i+1)-th next open would take. Soft and hard alike, so a process cannot
-// raise its soft limit past its budget (a privileged process could raise
-// its hard limit: the periodic check puts it back, and until then that
-// process can exceed its budget).
+// (t_i+1)-th next open would take. Only the soft limit is the budget (capped
+// by the hard limit): lowering a hard limit is for good unless gpcd has
+// CAP_SYS_RESOURCE, which it lacks in many containers, and budgets must be
+// able to grow again. So a process can raise its own soft limit up to its
+// hard one (some runtimes do so at start): the next check (at most a second
+// later, or its next fork) sets it back and reports it as a kRefused event,
+// and until then that process can exceed its budget.
 //
 // The highest descriptor. A budget r below a process's highest open
 // descriptor h does not close anything (open descriptors keep working), but
@@ -144,6 +147,7 @@ class BcSubsystem : public Subsystem {
     uint64_t granted = 0;  // headroom of the last budget
     bool privileged = false;
     bool exhaustion_counted = false;
+    bool granted_once = false;  // `applied` is a budget, not the original
   };
   struct Member;  // one process during a rebalance
 

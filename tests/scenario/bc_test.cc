@@ -119,7 +119,7 @@ TEST_F(BcTest, OneProcessGetsTheWholeRoomAndNoMore) {
   ASSERT_EQ(Write(c_, "barrier", "100"), 0);
   ASSERT_EQ(Write(c_, "limit", "100"), 0);
   TaskKey p = ProcessIn(c_, 3);
-  EXPECT_EQ(Nofile(p.tid), (RLimit{100, 100}));
+  EXPECT_EQ(Nofile(p.tid), (RLimit{100, 1024 * 1024}));
   EXPECT_EQ(host_.OpenFiles(p.tid, 500), 97u);  // then EMFILE
   EXPECT_EQ(Read(c_, "held"), "100\n");
   EXPECT_EQ(Read(c_, "failcnt"), "0\n");
@@ -212,9 +212,9 @@ TEST_F(BcTest, ForkSplitsTheRoomAndTheChildInheritsTheOriginalLimit) {
   ASSERT_EQ(Write(c_, "limit", "100"), 0);
   TaskKey parent = ProcessIn(c_, 3);
   const RLimit original{1024, 1024 * 1024};
-  EXPECT_EQ(Nofile(parent.tid), (RLimit{100, 100}));
+  EXPECT_EQ(Nofile(parent.tid), (RLimit{100, 1024 * 1024}));
   TaskKey child = host_.Fork(parent.tid);
-  EXPECT_EQ(Nofile(child.tid), (RLimit{100, 100}));  // inherited
+  EXPECT_EQ(Nofile(child.tid), (RLimit{100, 1024 * 1024}));  // inherited
   ASSERT_TRUE(
       fw_->Fork(parent.tid, {child, child.tid}, host_.MonotonicNow()).ok());
   // 6 held, 94 spare: 47 each.
@@ -263,9 +263,9 @@ TEST_F(BcTest, AProcessThatRaisesItsLimitIsPutBack) {
   ASSERT_EQ(Write(c_, "barrier", "50"), 0);
   ASSERT_EQ(Write(c_, "limit", "50"), 0);
   TaskKey p = ProcessIn(c_, 3);
-  ASSERT_TRUE(host_.SetRlimit(p, RLIMIT_NOFILE, {4096, 4096}).ok());
+  ASSERT_TRUE(host_.SetRlimit(p, RLIMIT_NOFILE, {4096, 1024 * 1024}).ok());
   Tick();
-  EXPECT_EQ(Nofile(p.tid), (RLimit{50, 50}));
+  EXPECT_EQ(Nofile(p.tid), (RLimit{50, 1024 * 1024}));
 }
 
 TEST_F(BcTest, UnmountRestoresEveryLimit) {
