@@ -72,7 +72,9 @@ void CheckMask(const BitMask& m, std::string_view text, size_t nbits) {
 
 Result<BitMask> ParseChecked(std::string_view text, size_t nbits) {
   Result<BitMask> r = gpc::ParseCpuList(text, nbits);
-  CHECK_PROP(r.ok() || r.code() == EINVAL || r.code() == ERANGE, text, nbits);
+  CHECK_PROP(r.ok() || r.code() == EINVAL || r.code() == ERANGE ||
+                 r.code() == EOVERFLOW,
+             text, nbits);
   CHECK_PROP(r.ok() || !r.error().message().empty(), text, nbits);
   if (!r.ok()) return r;
   CheckMask(*r, text, nbits);

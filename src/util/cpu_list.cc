@@ -130,7 +130,8 @@ bool operator==(const BitMask& a, const BitMask& b) {
 namespace {
 
 // Kernel region numbers are unsigned int; a larger one is -EOVERFLOW there,
-// reported here as ERANGE (it is a bit >= nbits in any case).
+// and here. (UINT_MAX itself fits, but a plain region ending there has a
+// group length of end + 1 = 0 in the kernel's arithmetic: EINVAL.)
 constexpr uint64_t kMaxNumber = std::numeric_limits<uint32_t>::max();
 
 bool IsSpace(char c) {
@@ -226,7 +227,7 @@ class ListParser {
                  TokenAt(text_, pos_), " in ", TokenAt(text_, token_pos_));
     }
     if (overflow) {
-      return Err(ERANGE, "cpu list: number ", TokenAt(text_, begin),
+      return Err(EOVERFLOW, "cpu list: number ", TokenAt(text_, begin),
                  " is too large");
     }
     return n;
@@ -271,8 +272,9 @@ class ListParser {
       // The kernel goes on right after the group size, whatever follows.
       return true;
     }
-    r->used = r->end + 1;
-    r->group_len = r->end + 1;
+    // unsigned int in the kernel: wraps to 0 for an end of UINT_MAX.
+    r->used = (r->end + 1) & kMaxNumber;
+    r->group_len = (r->end + 1) & kMaxNumber;
     // After a plain region, '\n' (or '\0') ends the whole list.
     return !AtEndOfStr(text_, pos_);
   }

@@ -8,7 +8,7 @@
 //  - whitespace may surround the whole list and the items (the kernel skips
 //    it); an empty or all-whitespace text is the empty set;
 //  - M < N, a bad character, a missing number, U > G or G == 0 -> EINVAL;
-//  - any bit >= nbits -> ERANGE.
+//  - any bit >= nbits -> ERANGE; a number beyond unsigned int -> EOVERFLOW.
 // Formatting follows bitmap_print_to_pagebuf(list=true): ascending, runs as
 // lo-hi, singletons as n, comma-separated, no newline (callers add "\n").
 #pragma once

@@ -137,16 +137,22 @@ TEST(ParseCpuListTest, Table) {
       {"0-8", 8, ERANGE, {}},
       {"1,2,100", 8, ERANGE, {}},
       {"0", 0, ERANGE, {}},
-      {"N", 0, ERANGE, {}},
-      {"all", 0, ERANGE, {}},
+      // With no bits, the last bit is UINT_MAX: end + 1 wraps to 0 (EINVAL).
+      {"N", 0, EINVAL, {}},
+      {"all", 0, EINVAL, {}},
       {"0-8:1/2", 8, ERANGE, {}},
       {"99,x", 8, ERANGE, {}},
-      // ERANGE: numbers too large for the kernel's unsigned int
-      // (-EOVERFLOW there), reported at once.
-      {"4294967296", 8, ERANGE, {}},
-      {"99999999999999999999999", 8, ERANGE, {}},
-      {"99999999999999999999999-1", 8, ERANGE, {}},
-      {"0-3:1/4294967296", 8, ERANGE, {}},
+      // EOVERFLOW: numbers too large for the kernel's unsigned int,
+      // reported at once (measured on Linux 6.18).
+      {"4294967296", 8, EOVERFLOW, {}},
+      {"99999999999999999999999", 8, EOVERFLOW, {}},
+      {"99999999999999999999999-1", 8, EOVERFLOW, {}},
+      {"0-3:1/4294967296", 8, EOVERFLOW, {}},
+      {"0-4294967296", 8, EOVERFLOW, {}},
+      {"4294967296,x", 8, EOVERFLOW, {}},
+      // UINT_MAX fits, but end + 1 wraps to a group length of 0: EINVAL.
+      {"4294967295", 8, EINVAL, {}},
+      {"0-4294967295", 8, EINVAL, {}},
   };
   for (const auto& c : kCases) {
     Result<BitMask> r = ParseCpuList(c.in, c.nbits);
