@@ -1,8 +1,10 @@
 // gpcd end to end: the real daemon binary with a private configuration
 // (its own socket and mount root under a temp dir), driven only through
 // system calls on its mounts, mount.gpc and SIGTERM. As root.
+#include <arpa/inet.h>
 #include <fcntl.h>
 #include <gtest/gtest.h>
+#include <netinet/in.h>
 #include <poll.h>
 #include <signal.h>
 #include <sys/mount.h>
@@ -17,6 +19,7 @@
 #include <cstdlib>
 #include <cstring>
 #include <fstream>
+#include <nlohmann/json.hpp>
 #include <sstream>
 #include <string>
 #include <thread>
@@ -80,7 +83,8 @@ class GpcdTest : public ::testing::Test {
     chmod(dir_.c_str(), 0755);  // other users reach the socket
     socket_ = dir_ + "/gpcd.sock";
     std::ofstream(dir_ + "/gpcd.conf")
-        << "socket " << socket_ << "\nmount_root " << dir_ << "/h\n";
+        << "socket " << socket_ << "\nmount_root " << dir_
+        << "/h\nmetrics 127.0.0.1:0\n";
     daemon_ = fork();
     if (daemon_ == 0) {
       prctl(PR_SET_PDEATHSIG, SIGKILL);
@@ -145,6 +149,61 @@ TEST_F(GpcdTest, DefaultHierarchyServesTheTour) {
     ASSERT_LT(Clock::now(), deadline) << "the exited child never left";
     std::this_thread::sleep_for(std::chrono::milliseconds(1));
   }
+}
+
+// GET /metrics from gpcd's endpoint: the body, or "" on failure.
+std::string Scrape(const std::string& address) {
+  size_t colon = address.rfind(':');
+  int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  sockaddr_in a{};
+  a.sin_family = AF_INET;
+  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  a.sin_port =
+      htons(static_cast<uint16_t>(std::stoi(address.substr(colon + 1))));
+  std::string reply;
+  if (connect(fd, reinterpret_cast<sockaddr*>(&a), sizeof a) == 0) {
+    std::string req = "GET /metrics HTTP/1.0\r\n\r\n";
+    (void)!write(fd, req.data(), req.size());
+    char buf[65536];
+    ssize_t n;
+    while ((n = read(fd, buf, sizeof buf)) > 0) reply.append(buf, n);
+  }
+  close(fd);
+  size_t body = reply.find("\r\n\r\n");
+  if (reply.rfind("HTTP/1.0 200 OK", 0) != 0 || body == std::string::npos) {
+    return "";
+  }
+  return reply.substr(body + 4);
+}
+
+TEST_F(GpcdTest, MetricsEndpointShowsContainersAndRequests) {
+  auto status = CallDaemon(socket_, {"status", "", ""});
+  ASSERT_TRUE(status.ok());
+  auto json = nlohmann::json::parse(*status);
+  std::string address = json.value("metrics", "");
+  ASSERT_EQ(address.rfind("127.0.0.1:", 0), 0u) << *status;
+  ASSERT_EQ(mkdir((debug_ + "/m").c_str(), 0755), 0);
+  SleepingProcess sleeper;
+  ASSERT_EQ(WriteFile(debug_ + "/m/tasks", std::to_string(sleeper.pid())), 0);
+  std::string text = Scrape(address);
+  ASSERT_FALSE(text.empty());
+  EXPECT_NE(
+      text.find(
+          "gpc_container_tasks{hierarchy=\"debug\",container=\"/m\"} 1\n"),
+      std::string::npos)
+      << text;
+  EXPECT_NE(
+      text.find(
+          "gpc_debug_taskcount{hierarchy=\"debug\",container=\"/m\"} 1\n"),
+      std::string::npos)
+      << text;
+  EXPECT_NE(text.find("gpc_fuse_requests_total{mount=\"" + debug_ +
+                      "\",op=\"mkdir\"} 1\n"),
+            std::string::npos)
+      << text;
+  EXPECT_NE(text.find("# TYPE gpc_tracker_events_total counter\n"),
+            std::string::npos);
+  sleeper.Kill();
 }
 
 TEST_F(GpcdTest, MountHelperMountsRemountsAndGpcdReleasesOnSigterm) {
