@@ -20,11 +20,11 @@
 namespace gpc {
 namespace {
 
-void Log(const std::string &line) {
+void Log(const std::string& line) {
   std::fprintf(stderr, "gpcd: %s\n", line.c_str());
 }
 
-std::string ErrorReply(const Error &e) {
+std::string ErrorReply(const Error& e) {
   return nlohmann::json{{"ok", false},
                         {"errno", e.code()},
                         {"error", ErrnoName(e.code())},
@@ -39,7 +39,7 @@ std::string OkReply(nlohmann::json extra = nlohmann::json::object()) {
 
 nlohmann::json FileTable(std::span<const ControlFile> files) {
   nlohmann::json out = nlohmann::json::array();
-  for (const ControlFile &f : files) {
+  for (const ControlFile& f : files) {
     std::string where = (f.flags & kOnlyOnRoot)  ? "root"
                         : (f.flags & kNotOnRoot) ? "children"
                                                  : "all";
@@ -55,14 +55,13 @@ nlohmann::json FileTable(std::span<const ControlFile> files) {
 
 // `gpc subsystems`: the labels and help come from the control-file tables
 // themselves, so the CLI cannot drift from what the mounts serve.
-std::string SubsystemsReply(Framework &fw) {
+std::string SubsystemsReply(Framework& fw) {
   std::vector<HierarchyInfo> hierarchies = fw.ListHierarchies();
   nlohmann::json list = nlohmann::json::array();
-  for (Subsystem *ss : fw.subsystems()) {
+  for (Subsystem* ss : fw.subsystems()) {
     HierarchyId bound = kDummyHierarchyId;
-    for (const HierarchyInfo &h : hierarchies) {
-      if (h.subsys_mask & (SubsysMask{1} << ss->id()))
-        bound = h.id;
+    for (const HierarchyInfo& h : hierarchies) {
+      if (h.subsys_mask & (SubsysMask{1} << ss->id())) bound = h.id;
     }
     list.push_back({{"name", ss->name()},
                     {"description", ss->description()},
@@ -72,7 +71,7 @@ std::string SubsystemsReply(Framework &fw) {
   return OkReply({{"subsystems", list}, {"framework", FileTable(BaseFiles())}});
 }
 
-} // namespace
+}  // namespace
 
 Daemon::Daemon(DaemonConfig config) : config_(std::move(config)) {}
 
@@ -83,7 +82,7 @@ Status Daemon::Start() {
       host_, MakeAllSubsystems(host_),
       // Start times of event-born tasks may be one tick late (LinuxHost).
       FrameworkOptions{.start_time_slack = 1});
-  fw_->SetEventListener([this](const Event &e) { OnEvent(e); });
+  fw_->SetEventListener([this](const Event& e) { OnEvent(e); });
   // Hierarchies, containers and settings from the state directory, before
   // the tracker runs (state_restart.h has the whole sequence).
   state_ = std::make_unique<StateStore>(config_.StateDir());
@@ -96,8 +95,7 @@ Status Daemon::Start() {
   fw_->SetSyncHook([this] { tracker_->Sync(100); });
   tracker_thread_ = std::thread([this] {
     Status s = tracker_->Run();
-    if (!s.ok())
-      Log("tracker stopped: " + s.error().ToString());
+    if (!s.ok()) Log("tracker stopped: " + s.error().ToString());
   });
   fork_gate_ = std::make_unique<ForkGate>(*fw_);
   GPC_RETURN_IF_ERROR(fork_gate_->Start());
@@ -121,7 +119,7 @@ Status Daemon::Start() {
   std::memcpy(addr.sun_path, config_.socket_path.c_str(),
               config_.socket_path.size() + 1);
   if (listen_fd_ < 0 ||
-      bind(listen_fd_, reinterpret_cast<sockaddr *>(&addr), sizeof addr) != 0 ||
+      bind(listen_fd_, reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0 ||
       chmod(config_.socket_path.c_str(), 0666) != 0 ||
       listen(listen_fd_, 64) != 0) {
     return Err(errno, "control socket ", config_.socket_path);
@@ -130,21 +128,19 @@ Status Daemon::Start() {
   unmounted_fd_ = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
 
   std::vector<std::string_view> names;
-  for (Subsystem *ss : fw_->subsystems())
-    names.push_back(ss->name());
+  for (Subsystem* ss : fw_->subsystems()) names.push_back(ss->name());
   std::vector<HierarchySpec> startup = config_.StartupMounts(names);
-  for (const HierarchySpec &spec : startup)
-    DetachStaleMount(spec.mountpoint);
-  for (const PersistedMount &m : restart.mounts) {
+  for (const HierarchySpec& spec : startup) DetachStaleMount(spec.mountpoint);
+  for (const PersistedMount& m : restart.mounts) {
     if (std::none_of(startup.begin(), startup.end(),
-                     [&](const auto &s) { return s.mountpoint == m.dir; })) {
+                     [&](const auto& s) { return s.mountpoint == m.dir; })) {
       DetachStaleMount(m.dir);
       auto h = MountAt(m.dir, m.options);
       Log(StrCat("remounted ", m.options, " at ", m.dir,
                  h.ok() ? "" : ": " + h.error().ToString()));
     }
   }
-  for (const HierarchySpec &spec : startup) {
+  for (const HierarchySpec& spec : startup) {
     std::filesystem::create_directories(spec.mountpoint, ec);
     auto h = MountAt(spec.mountpoint, spec.options);
     if (!h.ok()) {
@@ -169,16 +165,13 @@ Status Daemon::Start() {
   return OkStatus();
 }
 
-Result<HierarchyId> Daemon::MountAt(const std::string &dir,
+Result<HierarchyId> Daemon::MountAt(const std::string& dir,
                                     std::string_view options) {
   MutexLock l(mounts_mu_);
-  if (mounts_.contains(dir))
-    return Err(EBUSY, dir, " is already mounted");
+  if (mounts_.contains(dir)) return Err(EBUSY, dir, " is already mounted");
   struct stat st;
-  if (stat(dir.c_str(), &st) != 0)
-    return Err(errno, "mount point ", dir);
-  if (!S_ISDIR(st.st_mode))
-    return Err(ENOTDIR, "mount point ", dir);
+  if (stat(dir.c_str(), &st) != 0) return Err(errno, "mount point ", dir);
+  if (!S_ISDIR(st.st_mode)) return Err(ENOTDIR, "mount point ", dir);
   GPC_ASSIGN_OR_RETURN(HierarchyId h, fw_->Mount(options));
   GPC_ASSIGN_OR_RETURN(HierarchyInfo info, fw_->GetHierarchy(h));
   FsOptions fs_options;
@@ -205,22 +198,20 @@ Result<HierarchyId> Daemon::MountAt(const std::string &dir,
   return h;
 }
 
-Status Daemon::RemountAt(const std::string &dir, std::string_view options) {
+Status Daemon::RemountAt(const std::string& dir, std::string_view options) {
   MutexLock l(mounts_mu_);
   auto it = mounts_.find(dir);
-  if (it == mounts_.end())
-    return Err(EINVAL, dir, " is not a gpc mount");
+  if (it == mounts_.end()) return Err(EINVAL, dir, " is not a gpc mount");
   GPC_RETURN_IF_ERROR(fw_->Remount(it->second.hierarchy, options));
   it->second.options = std::string(options);
   SaveMountsLocked();
   return OkStatus();
 }
 
-Status Daemon::UnmountAt(const std::string &dir) {
+Status Daemon::UnmountAt(const std::string& dir) {
   MutexLock l(mounts_mu_);
   auto it = mounts_.find(dir);
-  if (it == mounts_.end())
-    return Err(EINVAL, dir, " is not a gpc mount");
+  if (it == mounts_.end()) return Err(EINVAL, dir, " is not a gpc mount");
   {
     std::lock_guard nl(notify_mu_);
     std::erase(notify_targets_, it->second.fs);
@@ -233,10 +224,9 @@ Status Daemon::UnmountAt(const std::string &dir) {
 }
 
 void Daemon::SaveMountsLocked() {
-  if (!state_)
-    return;
+  if (!state_) return;
   std::vector<PersistedMount> list;
-  for (const auto &[dir, m] : mounts_) {
+  for (const auto& [dir, m] : mounts_) {
     list.push_back({dir, m.hierarchy, m.options});
   }
   (void)state_->RecordMounts(std::move(list));
@@ -255,12 +245,12 @@ std::string Daemon::StatusJson() {
   nlohmann::json mounts = nlohmann::json::array();
   {
     MutexLock l(mounts_mu_);
-    for (const auto &[dir, m] : mounts_) {
+    for (const auto& [dir, m] : mounts_) {
       mounts.push_back({{"dir", dir}, {"hierarchy", m.hierarchy}});
     }
   }
   nlohmann::json hierarchies = nlohmann::json::array();
-  for (const HierarchyInfo &h : fw_->ListHierarchies()) {
+  for (const HierarchyInfo& h : fw_->ListHierarchies()) {
     hierarchies.push_back({{"id", h.id},
                            {"options", h.options},
                            {"mounts", h.mount_count},
@@ -291,20 +281,16 @@ std::string Daemon::MetricsExposition() {
   sources.mounts = [this] {
     std::vector<MountMetrics> out;
     MutexLock l(mounts_mu_);
-    for (const auto &[dir, m] : mounts_)
-      out.push_back({dir, m.fs->counts()});
+    for (const auto& [dir, m] : mounts_) out.push_back({dir, m.fs->counts()});
     return out;
   };
   return RenderMetrics(sources);
 }
 
-std::string Daemon::Handle(const ControlRequest &r, uid_t peer_uid) {
-  if (r.op == "ping")
-    return OkReply();
-  if (r.op == "status")
-    return StatusJson();
-  if (r.op == "subsystems")
-    return SubsystemsReply(*fw_);
+std::string Daemon::Handle(const ControlRequest& r, uid_t peer_uid) {
+  if (r.op == "ping") return OkReply();
+  if (r.op == "status") return StatusJson();
+  if (r.op == "subsystems") return SubsystemsReply(*fw_);
   // Like mount(2), changing mounts takes root.
   if (peer_uid != 0) {
     return ErrorReply(Err(EPERM, r.op, " needs root"));
@@ -326,13 +312,10 @@ std::string Daemon::Handle(const ControlRequest &r, uid_t peer_uid) {
 void Daemon::ServeControl() {
   while (!stopping_) {
     pollfd pfd[2] = {{listen_fd_, POLLIN, 0}, {wake_fd_, POLLIN, 0}};
-    if (poll(pfd, 2, -1) < 0)
-      continue;
-    if (stopping_ || (pfd[1].revents & POLLIN))
-      break;
+    if (poll(pfd, 2, -1) < 0) continue;
+    if (stopping_ || (pfd[1].revents & POLLIN)) break;
     int c = accept4(listen_fd_, nullptr, nullptr, SOCK_CLOEXEC);
-    if (c < 0)
-      continue;
+    if (c < 0) continue;
     ucred cred{};
     socklen_t len = sizeof cred;
     getsockopt(c, SOL_SOCKET, SO_PEERCRED, &cred, &len);
@@ -346,24 +329,20 @@ void Daemon::ServeControl() {
            line.size() <= kMaxRequestBytes) {
       // recvmsg: a "gate" request brings fds along (SCM_RIGHTS).
       auto n = ReceiveWithFds(c, buf, sizeof buf, &fds);
-      if (!n.ok() || *n == 0)
-        break;
+      if (!n.ok() || *n == 0) break;
       line.append(buf, *n);
     }
-    if (size_t nl = line.find('\n'); nl != std::string::npos)
-      line.resize(nl);
+    if (size_t nl = line.find('\n'); nl != std::string::npos) line.resize(nl);
     auto request = ParseControlRequest(line);
     if (request.ok() && request->op == "gate" && fds.size() == 2) {
       // The connection stays open, owned by the gate, on success.
       Status s = fork_gate_->Adopt(fds[0], fds[1], c, cred.uid, request->pid,
                                    OkReply() + "\n");
-      if (s.ok())
-        continue;
+      if (s.ok()) continue;
       fds.clear();
       request = s.error();
     }
-    for (int fd : fds)
-      close(fd);
+    for (int fd : fds) close(fd);
     if (request.ok() && request->op == "gate") {
       request = Err(EBADF, "gate needs a listener and a journal fd");
     }
@@ -391,33 +370,30 @@ void Daemon::ServeControl() {
   }
 }
 
-void Daemon::OnEvent(const Event &e) {
+void Daemon::OnEvent(const Event& e) {
   refusals_.OnEvent(e);
   if (e.kind == EventKind::kRelease) {
     Log(StrCat("release ", e.path, " in hierarchy ", e.hierarchy,
                e.release_agent.empty() ? "" : " -> " + e.release_agent));
   }
   Publish(e);
-  if (e.kind != EventKind::kCreated && e.kind != EventKind::kRemoved)
-    return;
+  if (e.kind != EventKind::kCreated && e.kind != EventKind::kRemoved) return;
   std::vector<std::shared_ptr<ContainerFs>> targets;
   {
     std::lock_guard l(notify_mu_);
     targets = notify_targets_;
   }
-  for (const auto &fs : targets) {
-    if (fs->hierarchy() == e.hierarchy)
-      fs->OnEvent(e);
+  for (const auto& fs : targets) {
+    if (fs->hierarchy() == e.hierarchy) fs->OnEvent(e);
   }
 }
 
-void Daemon::Publish(const Event &e) {
+void Daemon::Publish(const Event& e) {
   std::vector<std::string> dirs;
   {
     std::lock_guard l(notify_mu_);
-    for (const auto &fs : notify_targets_) {
-      if (fs->hierarchy() == e.hierarchy)
-        dirs.push_back(fs->mountpoint());
+    for (const auto& fs : notify_targets_) {
+      if (fs->hierarchy() == e.hierarchy) dirs.push_back(fs->mountpoint());
     }
   }
   nlohmann::json record{{"event", EventKindName(e.kind)},
@@ -425,15 +401,13 @@ void Daemon::Publish(const Event &e) {
                         {"container", e.container},
                         {"path", e.path},
                         {"mounts", dirs}};
-  if (!e.detail.empty())
-    record["detail"] = e.detail;
+  if (!e.detail.empty()) record["detail"] = e.detail;
   std::string line = record.dump() + "\n";
   std::lock_guard l(subscribers_mu_);
   std::erase_if(subscribers_, [&](int fd) {
     // Never block an event's deliverer on a slow reader.
     ssize_t n = send(fd, line.data(), line.size(), MSG_DONTWAIT | MSG_NOSIGNAL);
-    if (n == static_cast<ssize_t>(line.size()))
-      return false;
+    if (n == static_cast<ssize_t>(line.size())) return false;
     close(fd);
     return true;
   });
@@ -448,8 +422,7 @@ int Daemon::Run() {
   pollfd pfd[3] = {
       {sfd, POLLIN, 0}, {wake_fd_, POLLIN, 0}, {unmounted_fd_, POLLIN, 0}};
   while (!stopping_) {
-    if (poll(pfd, 3, -1) < 0)
-      continue;
+    if (poll(pfd, 3, -1) < 0) continue;
     if (pfd[2].revents & POLLIN) {
       uint64_t count;
       (void)!read(unmounted_fd_, &count, sizeof count);
@@ -458,7 +431,7 @@ int Daemon::Run() {
         std::lock_guard l(notify_mu_);
         dirs.swap(unmounted_);
       }
-      for (const std::string &dir : dirs) {
+      for (const std::string& dir : dirs) {
         Status s = UnmountAt(dir);
         Log(StrCat("unmounted ", dir, " (umount)",
                    s.ok() ? "" : ": " + s.error().ToString()));
@@ -470,8 +443,7 @@ int Daemon::Run() {
       Log(StrCat("signal ", si.ssi_signo, ": shutting down"));
       break;
     }
-    if (pfd[1].revents & POLLIN)
-      break;
+    if (pfd[1].revents & POLLIN) break;
   }
   close(sfd);
   Shutdown();
@@ -479,42 +451,35 @@ int Daemon::Run() {
 }
 
 void Daemon::Shutdown() {
-  if (!fw_)
-    return;
+  if (!fw_) return;
   stopping_ = true;
   if (wake_fd_ >= 0) {
     uint64_t one = 1;
     (void)!write(wake_fd_, &one, sizeof one);
   }
-  if (control_thread_.joinable())
-    control_thread_.join();
+  if (control_thread_.joinable()) control_thread_.join();
   metrics_.reset();
   // A last snapshot while every mount is still listed.
-  if (state_)
-    state_->Stop();
+  if (state_) state_->Stop();
   // The holders take over the supervised trees (see fork_gate.h).
-  if (fork_gate_)
-    fork_gate_->Stop();
+  if (fork_gate_) fork_gate_->Stop();
   {
     MutexLock l(mounts_mu_);
     {
       std::lock_guard nl(notify_mu_);
       notify_targets_.clear();
     }
-    for (auto &[dir, m] : mounts_) {
+    for (auto& [dir, m] : mounts_) {
       m.fs->Stop();
       (void)fw_->Unmount(m.hierarchy);
     }
     mounts_.clear();
   }
-  if (tracker_)
-    tracker_->Stop();
-  if (tracker_thread_.joinable())
-    tracker_thread_.join();
+  if (tracker_) tracker_->Stop();
+  if (tracker_thread_.joinable()) tracker_thread_.join();
   {
     std::lock_guard l(subscribers_mu_);
-    for (int fd : subscribers_)
-      close(fd);
+    for (int fd : subscribers_) close(fd);
     subscribers_.clear();
   }
   if (listen_fd_ >= 0) {
@@ -522,11 +487,9 @@ void Daemon::Shutdown() {
     unlink(config_.socket_path.c_str());
     listen_fd_ = -1;
   }
-  if (wake_fd_ >= 0)
-    close(wake_fd_);
+  if (wake_fd_ >= 0) close(wake_fd_);
   wake_fd_ = -1;
-  if (unmounted_fd_ >= 0)
-    close(unmounted_fd_);
+  if (unmounted_fd_ >= 0) close(unmounted_fd_);
   unmounted_fd_ = -1;
   fork_gate_.reset();
   tracker_.reset();
@@ -534,4 +497,4 @@ void Daemon::Shutdown() {
   fw_.reset();
 }
 
-} // namespace gpc
+}  // namespace gpc

@@ -29,7 +29,7 @@
 namespace gpc {
 
 class Daemon {
-public:
+ public:
   explicit Daemon(DaemonConfig config);
   ~Daemon();
 
@@ -41,19 +41,19 @@ public:
   int Run();
 
   // The operations of the control socket.
-  Result<HierarchyId> MountAt(const std::string &dir, std::string_view options)
+  Result<HierarchyId> MountAt(const std::string& dir, std::string_view options)
       GPC_EXCLUDES(mounts_mu_);
-  Status RemountAt(const std::string &dir, std::string_view options)
+  Status RemountAt(const std::string& dir, std::string_view options)
       GPC_EXCLUDES(mounts_mu_);
-  Status UnmountAt(const std::string &dir) GPC_EXCLUDES(mounts_mu_);
+  Status UnmountAt(const std::string& dir) GPC_EXCLUDES(mounts_mu_);
   // Mounts and hierarchies, as a JSON object text.
   std::string StatusJson() GPC_EXCLUDES(mounts_mu_);
   // The Prometheus exposition text the metrics endpoint serves.
   std::string MetricsExposition() GPC_EXCLUDES(mounts_mu_);
 
-  Framework &framework() { return *fw_; }
+  Framework& framework() { return *fw_; }
 
-private:
+ private:
   struct MountPoint {
     HierarchyId hierarchy;
     std::string options;
@@ -61,12 +61,12 @@ private:
   };
 
   void ServeControl();
-  std::string Handle(const ControlRequest &request, uid_t peer_uid);
+  std::string Handle(const ControlRequest& request, uid_t peer_uid);
   // The fork gate's counters for "status".
   nlohmann::json ForkGateJson();
-  void OnEvent(const Event &e) GPC_EXCLUDES(mounts_mu_);
+  void OnEvent(const Event& e) GPC_EXCLUDES(mounts_mu_);
   // Writes the event to every "events" subscriber.
-  void Publish(const Event &e);
+  void Publish(const Event& e);
   void Shutdown() GPC_EXCLUDES(mounts_mu_);
   // Journals the current mount list (state_store.h).
   void SaveMountsLocked() GPC_REQUIRES(mounts_mu_);
@@ -86,7 +86,7 @@ private:
   std::thread tracker_thread_;
   std::thread control_thread_;
   int listen_fd_ = -1;
-  int wake_fd_ = -1; // eventfd: "shutdown" requests and Run()'s exit
+  int wake_fd_ = -1;  // eventfd: "shutdown" requests and Run()'s exit
   // eventfd: a mount was unmounted from outside (umount(8)); Run() then
   // releases it. The directories wait in unmounted_ (under notify_mu_).
   int unmounted_fd_ = -1;
@@ -110,4 +110,4 @@ private:
   std::vector<std::shared_ptr<ContainerFs>> notify_targets_;
 };
 
-} // namespace gpc
+}  // namespace gpc
