@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # The main job: on a fresh Debian 12 machine, as root, installs what is
-# missing, builds gpc (release preset), installs gpcd and mount.gpc, and runs
+# missing, builds gpc (release preset), installs gpcd, mount.gpc and gpc, and runs
 # gpcd in the foreground with its default hierarchies (one per subsystem
 # under /run/gpc). Ctrl-C (SIGINT) or SIGTERM stops it and releases every
 # mount.
@@ -12,11 +12,17 @@ cd "$root"
 
 scripts/install-deps.sh
 cmake --preset release >/dev/null
-cmake --build --preset release -j "$(nproc)" --target gpcd mount.gpc
+cmake --build --preset release -j "$(nproc)" --target gpcd mount.gpc gpc
 # mount(8) looks for helpers in /sbin: mount -t gpc runs /sbin/mount.gpc,
 # which finds gpcd next to itself.
 install -m 0755 build/release/src/daemon/gpcd /sbin/gpcd
 install -m 0755 build/release/src/daemon/mount.gpc /sbin/mount.gpc
+# gpc next to them, with its bash completion and man page (both generated
+# by gpc itself from its command table).
+install -m 0755 build/release/src/cli/gpc /sbin/gpc
+mkdir -p /usr/share/bash-completion/completions /usr/local/share/man/man1
+/sbin/gpc --completion bash >/usr/share/bash-completion/completions/gpc
+/sbin/gpc --man >/usr/local/share/man/man1/gpc.1
 
 cat <<'TOUR'
 gpcd is starting; its hierarchies appear under /run/gpc. In another shell:
@@ -24,6 +30,12 @@ gpcd is starting; its hierarchies appear under /run/gpc. In another shell:
   mkdir /run/gpc/debug/demo && echo $$ > /run/gpc/debug/demo/tasks
   cat /run/gpc/debug/demo/tasks /run/gpc/debug/demo/debug.taskcount
   mkdir /mnt/x && mount -t gpc -o none,name=x none /mnt/x && ls /mnt/x
+
+or with gpc (gpc --help, man gpc):
+
+  gpc create -p debug:/jobs/a && gpc attach debug:/jobs/a $$
+  gpc ls --populated --depth 2 ; gpc subsystems ; gpc ps $$
+  gpc top ; gpc events
 
 Stop gpcd with Ctrl-C.
 TOUR
