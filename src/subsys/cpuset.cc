@@ -6,6 +6,7 @@
 #include <vector>
 
 #include "core/container.h"
+#include "core/container_group.h"
 #include "core/framework.h"
 #include "core/task.h"
 #include "util/parse.h"
@@ -462,7 +463,6 @@ Status CpusetSubsystem::CanAttach(SubsysState& dest,
 void CpusetSubsystem::Attach(SubsysState& dest,
                              std::span<const AttachEntry> tasks) {
   auto& d = static_cast<CpusetState&>(dest);
-  d.changed_at = host_.MonotonicNow();
   const BitMask cpus = EnforcedCpus(d);
   for (const AttachEntry& e : tasks) (void)host_.SetAffinity(e.task->key, cpus);
   if (!d.cfg.memory_migrate) return;
@@ -486,14 +486,26 @@ void CpusetSubsystem::Fork(SubsysState& state, Task& child,
   framework().mu().AssertHeld();
   const BitMask cpus = EnforcedCpus(s);
   // The exact mask when the inherited one may be stale: the parent is in
-  // another cpuset now (moved after the fork), or this cpuset changed a
-  // moment ago (the parent may have forked between its move and our
-  // SetAffinity). Otherwise only a mask leaving the cpuset is corrected.
-  bool exact = parent != nullptr &&
-               &framework().ContainerOfLocked(*parent, id()) != &s.container();
-  if (!exact && s.changed_at != INT64_MIN) {
-    exact = host_.MonotonicNow() - s.changed_at < kForkResetWindow;
+  // another cpuset now (moved after the fork), or it changed cpusets a
+  // moment ago, or this cpuset's CPUs did (the fork may have come between
+  // the change and our SetAffinity of the parent). Otherwise only a mask
+  // leaving the cpuset is corrected.
+  bool exact = false;
+  MonoNanos now = 0;
+  auto recent = [&](MonoNanos t) {
+    if (now == 0) now = host_.MonotonicNow();
+    return now - t < kForkResetWindow;
+  };
+  if (parent != nullptr) {
+    exact = &framework().ContainerOfLocked(*parent, id()) != &s.container();
+    if (!exact && parent->history) {
+      for (auto it = parent->history->rbegin();
+           !exact && it != parent->history->rend() && recent(it->until); ++it) {
+        exact = it->group->state(id()) != parent->group->state(id());
+      }
+    }
   }
+  if (!exact && s.changed_at != INT64_MIN) exact = recent(s.changed_at);
   if (!exact && cpus == online_cpus_) return;  // any inherited mask is legal
   auto mask = host_.GetAffinity(child.key);
   if (!mask.ok()) return;  // gone already

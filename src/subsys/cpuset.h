@@ -26,10 +26,11 @@
 //   attach       each moved thread gets the cpuset's effective CPUs; with
 //                memory_migrate, each moved process's pages follow from the
 //                old cpuset's nodes to the new one's;
-//   fork         a child whose parent is elsewhere now, or born in a cpuset
-//                changed in the last few seconds (a fork racing an attach or
-//                a cpus write), gets exactly the effective CPUs; any other
-//                child whose inherited mask leaves the cpuset is clamped;
+//   fork         a child whose parent is elsewhere now or changed cpusets
+//                in the last few seconds, or born in a cpuset whose CPUs
+//                changed then (a fork racing an attach or a cpus write), gets
+//                exactly the effective CPUs; any other child whose inherited
+//                mask leaves the cpuset is clamped;
 //   cpus write   every member of the container and of each descendant whose
 //                effective CPUs changed gets the new mask;
 //   mems write   with memory_migrate, the members' pages move to the new
@@ -81,8 +82,8 @@ class CpusetState : public SubsysState {
   CpusetConfig cfg;
   // Members clamped back after widening their own affinity.
   uint64_t clamps = 0;
-  // Last attach into this cpuset or change of its enforced CPUs; forks soon
-  // after get the exact mask (see the file comment).
+  // Last change of this cpuset's enforced CPUs; forks soon after get the
+  // exact mask (see the file comment).
   MonoNanos changed_at = INT64_MIN;
 };
 

@@ -347,6 +347,20 @@ TEST_F(CpusetTest, ForkedChildrenInheritAndAreCorrected) {
   EXPECT_EQ(Aff(c3.tid), "1-2");
 }
 
+TEST_F(CpusetTest, ForksOfTasksThatDidNotMoveKeepTheirMask) {
+  // Someone else moves into the root: a task of the root that narrowed
+  // itself and forks a moment later passes its mask on, as in the kernel.
+  ContainerId a = MakeCpuset(root_, "a", "1");
+  TaskKey mover = NewProcess();
+  ASSERT_EQ(Attach(a, mover.tid), 0);
+  TaskKey narrow = NewProcess();
+  SetAff(narrow.tid, "3");
+  ASSERT_EQ(Attach(root_, mover.tid), 0);
+  TaskKey child = Fork(narrow.tid);
+  EXPECT_EQ(Aff(child.tid), "3");
+  EXPECT_EQ(Aff(mover.tid), "0-3");
+}
+
 TEST_F(CpusetTest, ChildForkedDuringAMoveGetsTheNewMask) {
   ContainerId a = MakeCpuset(root_, "a", "1");
   ContainerId b = MakeCpuset(root_, "b", "2");

@@ -246,6 +246,22 @@ TEST_F(CpusetSystemTest, EveryThreadFollowsAttachForkStormAndRewrites) {
   EXPECT_GE(members.size(), 5u + 3u * 5u);
   std::cout << members.size() << " member threads\n";
 
+  // The cost of the periodic clamp check, which reads the affinity of every
+  // member of a cpuset narrower than the machine.
+  {
+    Subsystem* cpuset = stack_.fw().FindSubsystem("cpuset");
+    ASSERT_NE(cpuset, nullptr);
+    MutexLock lock(stack_.fw().mu());
+    auto t0 = Clock::now();
+    cpuset->Periodic(stack_.host().MonotonicNow());
+    auto us =
+        std::chrono::duration_cast<std::chrono::microseconds>(Clock::now() - t0)
+            .count();
+    std::cout << "periodic check of " << members.size() << " threads: " << us
+              << " us (" << us / std::max<size_t>(members.size(), 1)
+              << " us per thread)\n";
+  }
+
   // A rewrite with the membership settled moves every member at once.
   ASSERT_EQ(WriteFile(P("c/cpuset.cpus"), "1"), 0);
   EXPECT_EQ(Mismatches(members, "1"), "");
