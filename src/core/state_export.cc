@@ -61,6 +61,10 @@ void Framework::MarkHierarchiesLocked() {
 }
 
 void Framework::CommitChangesLocked() {
+  if (!changes_.hierarchies && changes_.containers.empty() &&
+      changes_.removed.empty() && changes_.tasks.empty()) {
+    return;
+  }
   Changes changes = std::move(changes_);
   changes_ = Changes{};
   StateChange out;
@@ -72,6 +76,8 @@ void Framework::CommitChangesLocked() {
     for (const PersistedHierarchy& h : out.hierarchies) {
       changes.containers.push_back(h.root);
     }
+    // Every membership gained or lost a hierarchy (rare: mounts).
+    for (const auto& [tid, t] : tasks_) changes.tasks.push_back(tid);
   }
   std::sort(changes.containers.begin(), changes.containers.end());
   changes.containers.erase(

@@ -493,8 +493,8 @@ void Daemon::Shutdown() {
   unmounted_fd_ = -1;
   fork_gate_.reset();
   tracker_.reset();
-  state_.reset();
   fw_.reset();
+  state_.reset();  // after the framework it observes
 }
 
 }  // namespace gpc

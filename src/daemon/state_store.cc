@@ -183,8 +183,8 @@ void StateStore::Stop() {
   if (fw_ == nullptr) return;
   Status s = Compact();
   if (!s.ok()) Log("final snapshot: " + s.error().ToString());
-  fw_->SetStateObserver(nullptr);
   std::lock_guard l(mu_);
+  closed_ = true;
   if (journal_fd_ >= 0) {
     fdatasync(journal_fd_);
     close(journal_fd_);
@@ -224,7 +224,10 @@ Status StateStore::CompactLocked(bool chained) {
     if (fd >= 0) close(fd);
     unlink(jpath.c_str());
     std::lock_guard l(mu_);
-    if (!chained) durable_ = false;
+    if (!chained) {
+      durable_ = false;
+      durable_errno_ = s.code();
+    }
     SetErrorLocked("new journal: " + s.error().ToString());
     return s;
   }
@@ -264,7 +267,10 @@ Status StateStore::CompactLocked(bool chained) {
     std::lock_guard l(mu_);
     // A chained journal still loads after the old snapshot; an unchained
     // one (a new run's ids) does not, so changes must wait for a snapshot.
-    if (!chained) durable_ = false;
+    if (!chained) {
+      durable_ = false;
+      durable_errno_ = s.code();
+    }
     SetErrorLocked("snapshot: " + s.error().ToString() +
                    " (the previous state is intact)");
     return s;
@@ -307,10 +313,11 @@ Status StateStore::EnsureRoomLocked(size_t bytes) {
 
 Status StateStore::BeforeChange() {
   std::lock_guard l(mu_);
+  if (closed_) return Err(ESHUTDOWN, "gpcd is shutting down");
   if (!durable_) {
     ++stats_.refused;
-    return Err(EIO, "gpc state is not persisted (", stats_.last_error,
-               "); changes are refused");
+    return Err(durable_errno_, "gpc state is not persisted (",
+               stats_.last_error, "); changes are refused");
   }
   Status s = EnsureRoomLocked(kHeadroom);
   if (!s.ok()) ++stats_.refused;
@@ -318,7 +325,7 @@ Status StateStore::BeforeChange() {
 }
 
 void StateStore::AppendLocked(const std::string& record) {
-  if (journal_fd_ < 0) return;
+  if (journal_fd_ < 0 || closed_) return;
   if (allocated_ - offset_ < record.size())
     (void)EnsureRoomLocked(record.size());
   Status s = WriteAll(journal_fd_, record, offset_);

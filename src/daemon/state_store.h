@@ -76,7 +76,10 @@ class StateStore : public StateObserver {
   // `mounts`, starts a new journal and observes the framework. Then starts
   // the maintenance thread (fdatasync, compaction).
   Status Start(Framework& fw, std::vector<PersistedMount> mounts);
-  // A final compaction (clean shutdown), then stops observing.
+  // A final compaction (clean shutdown). From then on every front-end change
+  // is refused (ESHUTDOWN) and other changes are not recorded, so the
+  // unmounts of a shutdown do not erase the persisted hierarchies. The
+  // store stays the framework's observer: destroy the framework first.
   void Stop();
 
   // The mounts changed (after a mount, remount or umount succeeded).
@@ -114,6 +117,8 @@ class StateStore : public StateObserver {
   // False until a snapshot of this run's id space is on disk: until then
   // a change cannot be recorded in a loadable way and is refused.
   bool durable_ = false;
+  bool closed_ = false;      // Stop() was called
+  int durable_errno_ = EIO;  // why not, for BeforeChange's refusal
   std::vector<PersistedMount> mounts_;
   StateStoreStats stats_;
 
