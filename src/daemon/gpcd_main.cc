@@ -1,8 +1,10 @@
 // gpcd: the Generic Process Containers daemon.
 //
 //   gpcd [--config FILE] [--socket PATH] [--state-dir DIR] [--no-defaults]
-//        [--daemon]
+//        [--metrics HOST:PORT] [--daemon]
 //
+// --metrics serves Prometheus metrics on a loopback address (as the
+// config's `metrics` directive; off by default).
 // Without --config, /etc/gpc/gpcd.conf is read if it exists, else the
 // built-in defaults apply (one hierarchy per subsystem under /run/gpc).
 // --daemon detaches once every mount is up and the socket answers (used by
@@ -25,7 +27,7 @@ namespace {
 int Usage() {
   std::fprintf(stderr,
                "usage: gpcd [--config FILE] [--socket PATH] [--state-dir DIR] "
-               "[--no-defaults] [--daemon]\n");
+               "[--no-defaults] [--metrics HOST:PORT] [--daemon]\n");
   return 2;
 }
 
@@ -35,6 +37,7 @@ int main(int argc, char** argv) {
   std::string config_path;
   std::string socket_path;
   std::string state_dir;
+  std::string metrics_address;
   bool no_defaults = false;
   bool detach = false;
   for (int i = 1; i < argc; ++i) {
@@ -45,6 +48,8 @@ int main(int argc, char** argv) {
       socket_path = argv[++i];
     } else if (a == "--state-dir" && i + 1 < argc) {
       state_dir = argv[++i];
+    } else if (a == "--metrics" && i + 1 < argc) {
+      metrics_address = argv[++i];
     } else if (a == "--no-defaults") {
       no_defaults = true;
     } else if (a == "--daemon") {
@@ -78,6 +83,7 @@ int main(int argc, char** argv) {
   }
   if (!socket_path.empty()) config->socket_path = socket_path;
   if (no_defaults) config->defaults = false;
+  if (!metrics_address.empty()) config->metrics_address = metrics_address;
   if (!state_dir.empty()) config->state_dir = state_dir;
 
   // The readiness pipe of --daemon: the parent exits with the child's
