@@ -475,7 +475,6 @@ Result<HierarchyId> Framework::Mount(std::string_view options) {
   GPC_ASSIGN_OR_RETURN(MountOptions opts,
                        ParseMountOptions(options, subsys_names_));
   OpLock l(this);
-  GPC_RETURN_IF_ERROR(BeforeChangeLocked());
   // Linux: cgroup1_get_tree() / cgroup1_root_to_use().
   std::vector<Hierarchy*> active;
   for (auto& [id, h] : hierarchies_) {
@@ -510,6 +509,8 @@ Result<HierarchyId> Framework::Mount(std::string_view options) {
                  " is already bound to hierarchy ", bound_to_[i]->id_);
     }
   }
+  // Only a new hierarchy is a persistent change (a mount count is not).
+  GPC_RETURN_IF_ERROR(BeforeChangeLocked());
   GPC_ASSIGN_OR_RETURN(Hierarchy * h, CreateHierarchyLocked(opts));
   h->mount_count_ = 1;
   return h->id_;

@@ -2,8 +2,10 @@
 
 #include <sys/mount.h>
 #include <sys/stat.h>
+#include <sys/vfs.h>
 
 #include <chrono>
+#include <fstream>
 
 #include "util/str_cat.h"
 
@@ -78,14 +80,35 @@ nlohmann::json StateStatusJson(StateStore* store) {
           {"error", s.last_error}};
 }
 
+namespace {
+
+// Whether /proc/self/mounts lists a gpc (FUSE) mount at `dir`.
+bool ListedAsGpcMount(const std::string& dir) {
+  std::ifstream in("/proc/self/mounts");
+  std::string source, target, type;
+  std::string rest;
+  while (in >> source >> target >> type) {
+    std::getline(in, rest);
+    if (target == dir && type.starts_with("fuse")) return true;
+  }
+  return false;
+}
+
+}  // namespace
+
 void DetachStaleMount(const std::string& dir) {
-  struct stat st;
-  if (stat(dir.c_str(), &st) == 0 || errno != ENOTCONN) return;
-  if (umount2(dir.c_str(), MNT_DETACH | UMOUNT_NOFOLLOW) == 0) {
+  // stat() of a dead mount's root may be answered from the attribute cache;
+  // statfs() always asks the daemon. Mounts may be stacked (several dead
+  // gpcds): detach until none is left.
+  for (int i = 0; i < 16 && ListedAsGpcMount(dir); ++i) {
+    struct statfs fs;
+    if (statfs(dir.c_str(), &fs) == 0 || errno != ENOTCONN) return;
+    if (umount2(dir.c_str(), MNT_DETACH | UMOUNT_NOFOLLOW) != 0) {
+      Log(StrCat("cannot detach the stale mount at ", dir, ": ",
+                 ErrnoName(errno)));
+      return;
+    }
     Log(StrCat("detached the stale mount at ", dir));
-  } else {
-    Log(StrCat("cannot detach the stale mount at ", dir, ": ",
-               ErrnoName(errno)));
   }
 }
 

@@ -138,6 +138,11 @@ Result<DaemonState> StateStore::Load(LoadReport* report) {
       break;  // a newer run's journal whose snapshot never landed
     }
     ++r.journals;
+    // Give back the preallocated tail (and drop a torn one): appending
+    // never resumes in an old journal, and a full disk needs the room.
+    if (text->size() > journal->valid_bytes) {
+      (void)truncate(JournalPath(g).c_str(), journal->valid_bytes);
+    }
     for (const JournalEntry& e : journal->entries) {
       if (const auto* change = std::get_if<StateChange>(&e)) {
         replay.Apply(*change);
@@ -165,10 +170,16 @@ Status StateStore::Start(Framework& fw, std::vector<PersistedMount> mounts) {
   // export; after it, in the new journal (no fd yet: nothing is written).
   fw.SetStateObserver(this);
   Status s;
+  auto t0 = std::chrono::steady_clock::now();
   {
     std::lock_guard c(compact_mu_);
     s = CompactLocked(/*chained=*/false);
   }
+  Log(StrCat("snapshot ", generation_, " written in ",
+             std::chrono::duration_cast<std::chrono::milliseconds>(
+                 std::chrono::steady_clock::now() - t0)
+                 .count(),
+             " ms"));
   maintenance_ = std::thread([this] { Maintain(); });
   return s;
 }
@@ -212,8 +223,12 @@ Status StateStore::CompactLocked(bool chained) {
   if (s.ok()) s = WriteAll(fd, header, 0);
   uint64_t allocated = header.size();
   if (s.ok()) {
+    // Short of space (recovering from a full disk): start with less.
     if (fallocate(fd, 0, header.size(), kPreallocBytes) == 0) {
       allocated = header.size() + kPreallocBytes;
+    } else if (errno == ENOSPC &&
+               fallocate(fd, 0, header.size(), 2 * kHeadroom) == 0) {
+      allocated = header.size() + 2 * kHeadroom;
     } else if (errno != EOPNOTSUPP) {
       s = Err(errno, "preallocating ", jpath);
     } else {
@@ -235,10 +250,12 @@ Status StateStore::CompactLocked(bool chained) {
   // 2. Export and switch journals at one instant (under the framework lock,
   // which every Commit holds).
   int old_fd = -1;
+  uint64_t old_end = 0;
   std::vector<PersistedMount> mounts;
   FrameworkState fs = fw_->ExportState([&] {
     std::lock_guard l(mu_);
     old_fd = journal_fd_;
+    old_end = offset_;
     journal_fd_ = fd;
     generation_ = gen;
     offset_ = header.size();
@@ -247,7 +264,10 @@ Status StateStore::CompactLocked(bool chained) {
     mounts = mounts_;
   });
   if (old_fd >= 0) {
-    fdatasync(old_fd);  // a chained journal's predecessor must stay whole
+    // Its unused preallocation back (a full disk needs it), then durable:
+    // a chained journal's predecessor must stay whole.
+    (void)!ftruncate(old_fd, old_end);
+    fdatasync(old_fd);
     close(old_fd);
   }
 
@@ -296,6 +316,9 @@ Status StateStore::EnsureRoomLocked(size_t bytes) {
     size_t step = std::max(bytes, kPreallocBytes);
     if (fallocate(journal_fd_, 0, allocated_, step) == 0) {
       allocated_ += step;
+    } else if (errno == ENOSPC &&
+               fallocate(journal_fd_, 0, allocated_, bytes) == 0) {
+      allocated_ += bytes;  // the last room there is
     } else if (errno == EOPNOTSUPP) {
       allocated_ = UINT64_MAX;
     } else {
