@@ -185,6 +185,13 @@ void ForkGate::Serve(Gate& gate) {
   j.pending_id.store(n->id);
   j.receiving.store(0);
   ++notifications_;
+  // The tid names the asker only while it still waits: a task killed since
+  // (its tid free for reuse) must not have a fork decided, and reserved,
+  // in its name.
+  if (!NotificationPending(gate.listener, n->id)) {
+    j.pending_id.store(0);
+    return;
+  }
   int error = Decide(n->tid);
   // ENOENT: the task died meanwhile; a reservation CanFork made is dropped
   // by its subsystem when no fork follows.
