@@ -318,7 +318,13 @@ void Daemon::ServeControl() {
     if (c < 0) continue;
     ucred cred{};
     socklen_t len = sizeof cred;
-    getsockopt(c, SOL_SOCKET, SO_PEERCRED, &cred, &len);
+    // Without the peer's credentials nothing is allowed: a zeroed ucred
+    // would read as root.
+    if (getsockopt(c, SOL_SOCKET, SO_PEERCRED, &cred, &len) != 0 ||
+        len != sizeof cred) {
+      close(c);
+      continue;
+    }
     // A client gets a second to send its line.
     timeval tv{1, 0};
     setsockopt(c, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);

@@ -70,6 +70,12 @@ class ContainerFs::Ops {
   struct OpenFile : Handle {
     ContainerId container;
     std::string name;
+    // Who opened it. Writes are checked against these, not against whoever
+    // writes to the descriptor later, as the kernel does since the fix for
+    // CVE-2021-4197 (a privileged process handed an unprivileged user's
+    // descriptor must not move tasks with its own rights).
+    uid_t opener_euid = 0;
+    gid_t opener_egid = 0;
     Mutex mu;  // concurrent pread()s on one descriptor
     std::optional<FileSnapshot> snapshot GPC_GUARDED_BY(mu);
     // Why there is no snapshot when opened for reading (not readable).
@@ -529,6 +535,9 @@ class ContainerFs::Ops {
     auto f = std::make_unique<OpenFile>();
     f->container = info->container;
     f->name = info->file;
+    Credentials opener = CredentialsOf(req);
+    f->opener_euid = opener.euid;
+    f->opener_egid = opener.egid;
     // Linux: root opens any file in any direction (kernfs checks no mode
     // bits of its own); a file without a read handler then fails read(2)
     // with EINVAL, and one without a write handler write(2).
@@ -598,8 +607,13 @@ class ContainerFs::Ops {
     Count(req, FsOp::kWrite);
     // Linux: the offset is ignored, as cgroup files do.
     OpenFile& f = FileOf(fi);
+    // The writing thread's pid ("0" in tasks means the writer) with the
+    // opener's credentials.
+    Credentials writer = CredentialsOf(req);
+    writer.euid = f.opener_euid;
+    writer.egid = f.opener_egid;
     Status s = Self(req).fw_.WriteFile(
-        f.container, f.name, std::string_view(buf, size), CredentialsOf(req));
+        f.container, f.name, std::string_view(buf, size), writer);
     if (s.ok()) {
       fuse_reply_write(req, size);
     } else {

@@ -54,6 +54,8 @@ const char* ErrnoName(int code) {
       return "ENOSPC";
     case ERANGE:
       return "ERANGE";
+    case EOVERFLOW:
+      return "EOVERFLOW";
     case ENAMETOOLONG:
       return "ENAMETOOLONG";
     case ENOSYS:
