@@ -44,15 +44,30 @@ int Report(std::string_view verb, std::string_view target,
   return ExitCodeFor(e);
 }
 
-// Resolves the specs of a command: every container of every spec.
+bool IsContainer(const Target& t) {
+  struct stat st;
+  return stat(t.FsPath().c_str(), &st) == 0 && S_ISDIR(st.st_mode);
+}
+
+// Resolves the specs of a command: every container of every spec. With
+// `existing`, a spec without controllers ("/a": every hierarchy) names only
+// the hierarchies where /a exists, and ENOENT if none has it.
 Result<std::vector<Target>> ResolveAll(const GlobalOptions& g,
-                                       const std::vector<std::string>& specs) {
+                                       const std::vector<std::string>& specs,
+                                       bool existing = false) {
   GPC_ASSIGN_OR_RETURN(std::vector<Mount> mounts,
                        DiscoverMounts(g.socket_path));
   std::vector<Target> out;
   for (const std::string& text : specs) {
     GPC_ASSIGN_OR_RETURN(Spec spec, ParseSpec(text));
     GPC_ASSIGN_OR_RETURN(std::vector<Target> targets, Resolve(spec, mounts));
+    if (existing && targets.size() > 1 &&
+        (spec.controllers.empty() || spec.controllers == "*")) {
+      std::erase_if(targets, [](const Target& t) { return !IsContainer(t); });
+      if (targets.empty()) {
+        return Err(ENOENT, "no hierarchy has a container ", spec.path);
+      }
+    }
     for (Target& t : targets) out.push_back(std::move(t));
   }
   return out;
@@ -113,11 +128,6 @@ Result<mode_t> ParseMode(const std::string& text) {
 
 bool IsPidListFile(const std::string& name) {
   return name == "tasks" || name == "cgroup.procs";
-}
-
-bool IsContainer(const Target& t) {
-  struct stat st;
-  return stat(t.FsPath().c_str(), &st) == 0 && S_ISDIR(st.st_mode);
 }
 
 std::string Realpath(const std::string& dir) {
@@ -360,7 +370,7 @@ void AddDelete(CLI::App& app, GlobalOptions& g, int& rc) {
       "  gpc delete debug:/jobs\n"
       "  gpc delete -r /batch          # in every hierarchy");
   cmd->callback([&g, &rc, specs, recursive] {
-    auto targets = ResolveAll(g, *specs);
+    auto targets = ResolveAll(g, *specs, /*existing=*/true);
     if (!targets.ok()) {
       rc = Report("delete", "", "", targets.error());
       return;
@@ -426,7 +436,7 @@ void AddAttach(CLI::App& app, GlobalOptions& g, int& rc) {
         return;
       }
     }
-    auto targets = ResolveAll(g, specs);
+    auto targets = ResolveAll(g, specs, /*existing=*/true);
     if (!targets.ok()) {
       rc = Report("attach", "", "", targets.error());
       return;
@@ -473,7 +483,7 @@ void AddGet(CLI::App& app, GlobalOptions& g, int& rc) {
       "  gpc get -r debug.taskcount -r notify_on_release /a /b\n"
       "  gpc get --json -r cpuacct.usage cpuacct:/batch");
   cmd->callback([&g, &rc, specs, files, all, no_name, values] {
-    auto targets = ResolveAll(g, *specs);
+    auto targets = ResolveAll(g, *specs, /*existing=*/true);
     if (!targets.ok()) {
       rc = Report("get", "", "", targets.error());
       return;
@@ -578,7 +588,7 @@ void AddSet(CLI::App& app, GlobalOptions& g, int& rc) {
       }
       writes.emplace_back(a.substr(0, eq), a.substr(eq + 1));
     }
-    auto targets = ResolveAll(g, *specs);
+    auto targets = ResolveAll(g, *specs, /*existing=*/true);
     if (!targets.ok()) {
       rc = Report("set", "", "", targets.error());
       return;
@@ -674,7 +684,7 @@ void AddLs(CLI::App& app, GlobalOptions& g, int& rc) {
   cmd->callback([&g, &rc, specs, depth, no_procs, flat, full, filter] {
     std::vector<std::string> s = *specs;
     if (s.empty()) s.push_back("/");
-    auto targets = ResolveAll(g, s);
+    auto targets = ResolveAll(g, s, /*existing=*/true);
     if (!targets.ok()) {
       rc = Report("ls", "", "", targets.error());
       return;
@@ -939,6 +949,9 @@ void AddEvents(CLI::App& app, GlobalOptions& g, int& rc) {
   auto count = std::make_shared<int>(0);
   auto timeout = std::make_shared<double>(0);
   auto kinds = std::make_shared<std::vector<std::string>>();
+  auto specs = std::make_shared<std::vector<std::string>>();
+  cmd->add_option("CONTAINER", *specs,
+                  "[CONTROLLERS:]PATH: only events of these subtrees");
   cmd->add_option("-n,--count", *count, "exit after this many events");
   cmd->add_option("--timeout", *timeout,
                   "exit after this many seconds (status 0)");
@@ -956,12 +969,32 @@ void AddEvents(CLI::App& app, GlobalOptions& g, int& rc) {
       "Examples:\n"
       "  gpc events\n"
       "  gpc events --json -k emptied,release | my-cleaner\n"
-      "  gpc events -n 1 -k removed --timeout 30");
-  cmd->callback([&g, &rc, count, timeout, kinds] {
+      "  gpc events -n 1 -k removed --timeout 30 debug:/jobs");
+  cmd->callback([&g, &rc, count, timeout, kinds, specs] {
     std::map<uint32_t, std::string> labels;
     if (auto mounts = DiscoverMounts(g.socket_path); mounts.ok()) {
       for (const Mount& m : *mounts) labels[m.hierarchy] = m.Label();
     }
+    std::vector<Target> subtrees;
+    if (!specs->empty()) {
+      auto t = ResolveAll(g, *specs);
+      if (!t.ok()) {
+        rc = Report("events", "", "", t.error());
+        return;
+      }
+      subtrees = *t;
+    }
+    auto wanted = [&](uint32_t hierarchy, const std::string& path) {
+      if (subtrees.empty()) return true;
+      for (const Target& t : subtrees) {
+        if (t.mount.hierarchy == hierarchy &&
+            (t.path == "/" || path == t.path ||
+             path.starts_with(t.path + "/"))) {
+          return true;
+        }
+      }
+      return false;
+    };
     auto fd = Subscribe(g.socket_path);
     if (!fd.ok()) {
       rc = Report("events", "", "", fd.error());
@@ -1015,6 +1048,7 @@ void AddEvents(CLI::App& app, GlobalOptions& g, int& rc) {
             std::find(kinds->begin(), kinds->end(), kind) == kinds->end()) {
           continue;
         }
+        if (!wanted(j.value("hierarchy", 0u), j.value("path", ""))) continue;
         if (g.json) {
           Print(line + "\n");
         } else {
