@@ -297,9 +297,10 @@ class Framework {
   // ---- persistence (core/state.h) --------------------------------------
 
   // Everything a restart needs, consistent as of one instant. `under_lock`,
-  // if given, runs with mu_ held right after the export (gpcd switches its
-  // journal there, so that no change falls between snapshot and journal).
-  FrameworkState ExportState(const std::function<void()>& under_lock = {})
+  // if given, gets the export with mu_ still held (gpcd switches its journal
+  // there, so that no change falls between snapshot and journal).
+  FrameworkState ExportState(
+      const std::function<void(const FrameworkState&)>& under_lock = {})
       GPC_EXCLUDES(mu_);
   // From now on every change is reported to `observer` (null: none).
   void SetStateObserver(StateObserver* observer) GPC_EXCLUDES(mu_);

@@ -22,10 +22,11 @@ bool IsPersistedFile(const ControlFile& f) {
 
 }  // namespace
 
-FrameworkState Framework::ExportState(const std::function<void()>& under_lock) {
+FrameworkState Framework::ExportState(
+    const std::function<void(const FrameworkState&)>& under_lock) {
   OpLock l(this);
   FrameworkState state = ExportStateLocked();
-  if (under_lock) under_lock();
+  if (under_lock) under_lock(state);
   return state;
 }
 

@@ -16,6 +16,7 @@ enum RecordType : uint8_t {
   kSnapshot = 1,
   kChange = 2,
   kMounts = 3,
+  kBase = 4,
 };
 
 std::array<uint32_t, 256> MakeCrcTable() {
@@ -311,9 +312,16 @@ std::string EncodeJournalRecord(const JournalEntry& entry) {
     w.U32(static_cast<uint32_t>(change->removed_containers.size()));
     for (ContainerId id : change->removed_containers) w.U64(id);
     PutTasks(w, change->tasks);
-  } else {
+  } else if (const auto* m = std::get_if<std::vector<PersistedMount>>(&entry)) {
     w.U8(kMounts);
-    PutMounts(w, std::get<std::vector<PersistedMount>>(entry));
+    PutMounts(w, *m);
+  } else {
+    const auto& base = std::get<DaemonState>(entry);
+    w.U8(kBase);
+    PutMounts(w, base.mounts);
+    PutHierarchies(w, base.framework.hierarchies);
+    PutContainers(w, base.framework.containers);
+    PutTasks(w, base.framework.tasks);
   }
   return Record(std::move(w.out()));
 }
@@ -364,6 +372,13 @@ Result<ParsedJournal> ParseJournal(std::string_view bytes) {
       entry = std::move(c);
     } else if (type == kMounts) {
       entry = GetMounts(p);
+    } else if (type == kBase) {
+      DaemonState base;
+      base.mounts = GetMounts(p);
+      base.framework.hierarchies = GetHierarchies(p);
+      base.framework.containers = GetContainers(p);
+      base.framework.tasks = GetTasks(p);
+      entry = std::move(base);
     } else {
       out.torn_tail = true;  // an unknown type: corrupt
       break;

@@ -12,8 +12,9 @@
 //   crc     u32      CRC-32 (IEEE) of the payload
 //   payload          type u8, then the fields
 // All integers little-endian; strings are u32 length + bytes. A snapshot
-// holds exactly one record (type kSnapshot). A journal's torn or corrupt
-// tail is ignored from the first bad record on.
+// holds exactly one record (type kSnapshot); a journal's records are
+// changes, mount lists and whole states (type kBase). A journal's torn or
+// corrupt tail is ignored from the first bad record on.
 #pragma once
 
 #include <cstdint>
@@ -50,8 +51,11 @@ struct ParsedSnapshot {
   DaemonState state;
 };
 
-// One journal record: a framework change, or the new list of mounts.
-using JournalEntry = std::variant<StateChange, std::vector<PersistedMount>>;
+// One journal record: a framework change, the new list of mounts, or a
+// whole state (a restarted gpcd's first record: its ids are new, so its
+// journal starts from a complete base instead of waiting for a snapshot).
+using JournalEntry =
+    std::variant<StateChange, std::vector<PersistedMount>, DaemonState>;
 
 struct ParsedJournal {
   uint64_t generation = 0;

@@ -121,7 +121,10 @@ Result<DaemonState> StateStore::Load(LoadReport* report) {
 
   StateReplayer replay(snapshot.state.framework);
   std::vector<PersistedMount> mounts = snapshot.state.mounts;
-  for (uint64_t g = snapshot.generation;; ++g) {
+  std::vector<uint64_t> gens = JournalGenerations(dir_);
+  std::sort(gens.begin(), gens.end());
+  for (uint64_t g : gens) {
+    if (g < snapshot.generation) continue;  // older than the snapshot
     auto text = ReadWholeFile(JournalPath(g));
     if (!text.ok()) break;
     auto journal = ParseJournal(*text);
@@ -146,8 +149,12 @@ Result<DaemonState> StateStore::Load(LoadReport* report) {
     for (const JournalEntry& e : journal->entries) {
       if (const auto* change = std::get_if<StateChange>(&e)) {
         replay.Apply(*change);
+      } else if (const auto* m = std::get_if<std::vector<PersistedMount>>(&e)) {
+        mounts = *m;
       } else {
-        mounts = std::get<std::vector<PersistedMount>>(e);
+        const auto& base = std::get<DaemonState>(e);
+        replay = StateReplayer(base.framework);
+        mounts = base.mounts;
       }
       ++r.records;
     }
@@ -173,9 +180,9 @@ Status StateStore::Start(Framework& fw, std::vector<PersistedMount> mounts) {
   auto t0 = std::chrono::steady_clock::now();
   {
     std::lock_guard c(compact_mu_);
-    s = CompactLocked(/*chained=*/false);
+    s = CompactLocked(/*restart=*/true);
   }
-  Log(StrCat("snapshot ", generation_, " written in ",
+  Log(StrCat("journal ", generation_, " started in ",
              std::chrono::duration_cast<std::chrono::milliseconds>(
                  std::chrono::steady_clock::now() - t0)
                  .count(),
@@ -206,10 +213,10 @@ void StateStore::Stop() {
 
 Status StateStore::Compact() {
   std::lock_guard c(compact_mu_);
-  return CompactLocked(/*chained=*/true);
+  return CompactLocked(/*restart=*/false);
 }
 
-Status StateStore::CompactLocked(bool chained) {
+Status StateStore::CompactLocked(bool restart) {
   uint64_t gen;
   {
     std::lock_guard l(mu_);
@@ -219,7 +226,9 @@ Status StateStore::CompactLocked(bool chained) {
   std::string jpath = JournalPath(gen);
   int fd = open(jpath.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
   Status s = fd < 0 ? Err(errno, jpath) : OkStatus();
-  std::string header = EncodeJournalHeader(gen, chained);
+  // Chained: a compaction's journal continues the previous one (same ids);
+  // a restart's starts with a whole base state, valid after any journal.
+  std::string header = EncodeJournalHeader(gen, /*chained=*/true);
   if (s.ok()) s = WriteAll(fd, header, 0);
   uint64_t allocated = header.size();
   if (s.ok()) {
@@ -239,7 +248,7 @@ Status StateStore::CompactLocked(bool chained) {
     if (fd >= 0) close(fd);
     unlink(jpath.c_str());
     std::lock_guard l(mu_);
-    if (!chained) {
+    if (restart) {
       durable_ = false;
       durable_errno_ = s.code();
     }
@@ -252,7 +261,8 @@ Status StateStore::CompactLocked(bool chained) {
   int old_fd = -1;
   uint64_t old_end = 0;
   std::vector<PersistedMount> mounts;
-  FrameworkState fs = fw_->ExportState([&] {
+  Status base_written;
+  FrameworkState fs = fw_->ExportState([&](const FrameworkState& now) {
     std::lock_guard l(mu_);
     old_fd = journal_fd_;
     old_end = offset_;
@@ -262,6 +272,23 @@ Status StateStore::CompactLocked(bool chained) {
     allocated_ = allocated;
     dirty_ = false;
     mounts = mounts_;
+    if (restart) {
+      // The base record, before any change can follow it.
+      std::string base = EncodeJournalRecord(DaemonState{mounts_, now});
+      if (allocated_ - offset_ < base.size()) {
+        base_written = EnsureRoomLocked(base.size());
+      }
+      if (base_written.ok()) base_written = WriteAll(fd, base, offset_);
+      if (base_written.ok()) {
+        offset_ += base.size();
+        dirty_ = true;
+        durable_ = true;
+      } else {
+        durable_ = false;
+        durable_errno_ = base_written.code();
+        SetErrorLocked("journal base: " + base_written.error().ToString());
+      }
+    }
   });
   if (old_fd >= 0) {
     // Its unused preallocation back (a full disk needs it), then durable:
@@ -269,6 +296,15 @@ Status StateStore::CompactLocked(bool chained) {
     (void)!ftruncate(old_fd, old_end);
     fdatasync(old_fd);
     close(old_fd);
+  }
+
+  // A restart needs no snapshot to be durable (its journal starts with the
+  // whole state): the maintenance thread writes one soon, off the path to
+  // serving the mounts.
+  if (restart) {
+    std::lock_guard l(mu_);
+    compact_soon_ = true;
+    return base_written;
   }
 
   // 3. The snapshot: temp file, fsync, rename, directory fsync.
@@ -284,13 +320,8 @@ Status StateStore::CompactLocked(bool chained) {
   if (s.ok()) s = SyncDir(dir_);
   if (!s.ok()) {
     unlink(tmp.c_str());
+    // The new journal still loads after the old snapshot and journals.
     std::lock_guard l(mu_);
-    // A chained journal still loads after the old snapshot; an unchained
-    // one (a new run's ids) does not, so changes must wait for a snapshot.
-    if (!chained) {
-      durable_ = false;
-      durable_errno_ = s.code();
-    }
     SetErrorLocked("snapshot: " + s.error().ToString() +
                    " (the previous state is intact)");
     return s;
@@ -392,11 +423,12 @@ StateStoreStats StateStore::stats() {
 }
 
 void StateStore::Maintain() {
+  // The first round soon: a restart's journal wants its snapshot.
+  auto period = std::chrono::milliseconds(100);
   for (;;) {
     {
       std::unique_lock l(stop_mu_);
-      if (stop_cv_.wait_for(l, std::chrono::seconds(1),
-                            [this] { return stopping_; })) {
+      if (stop_cv_.wait_for(l, period, [this] { return stopping_; })) {
         return;
       }
     }
@@ -406,7 +438,8 @@ void StateStore::Maintain() {
       std::lock_guard l(mu_);
       if (dirty_ && journal_fd_ >= 0) fd = dup(journal_fd_);
       dirty_ = false;
-      compact = !durable_ || offset_ > kCompactBytes;
+      compact = !durable_ || compact_soon_ || offset_ > kCompactBytes;
+      compact_soon_ = false;
     }
     // Once a second, not per record: see the header.
     if (fd >= 0) {
@@ -414,6 +447,7 @@ void StateStore::Maintain() {
       close(fd);
     }
     if (compact) (void)Compact();
+    period = std::chrono::seconds(1);
   }
 }
 

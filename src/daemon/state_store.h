@@ -5,11 +5,13 @@
 // Files, in `dir` (default /var/lib/gpc):
 //   state        the last snapshot (generation G), replaced atomically:
 //                written to state.tmp, fsync'd, renamed, directory fsync'd
-//   journal.<g>  changes after snapshot g; journal.<g+1> may be "chained"
-//                (it continues journal.<g> in the same run) when a
-//                compaction was interrupted before its snapshot landed
-// Load: state, then journal.G, journal.G+1 (if chained), ... each up to its
-// last complete record.
+//   journal.<g>  changes after snapshot g. A compaction's journal continues
+//                the previous one (same run, same ids); a restarted gpcd's
+//                journal starts with a base record holding the whole state
+//                (new ids), so it needs no snapshot on the way to serving
+//                its mounts; the maintenance thread writes one right after
+// Load: state (generation G), then every journal.<g>, g >= G, in order,
+// each up to its last complete record.
 //
 // Durability: each change is appended with one write(2) before the
 // operation returns to its front end (so kill -9 of gpcd loses nothing
@@ -72,9 +74,9 @@ class StateStore : public StateObserver {
   // rather than lose state silently; move the file away to start afresh).
   Result<DaemonState> Load(LoadReport* report = nullptr);
 
-  // Starts recording `fw`: writes a snapshot of its current state with
-  // `mounts`, starts a new journal and observes the framework. Then starts
-  // the maintenance thread (fdatasync, compaction).
+  // Starts recording `fw`: a new journal whose first record is the whole
+  // current state with `mounts`; observes the framework; starts the
+  // maintenance thread (fdatasync, compaction, the first snapshot).
   Status Start(Framework& fw, std::vector<PersistedMount> mounts);
   // A final compaction (clean shutdown). From then on every front-end change
   // is refused (ESHUTDOWN) and other changes are not recorded, so the
@@ -95,7 +97,9 @@ class StateStore : public StateObserver {
   void Commit(const StateChange& change) override;
 
  private:
-  Status CompactLocked(bool chained);
+  // `restart`: the new journal starts with the whole state and no snapshot
+  // is written (Start); else a snapshot follows the switch (Compact).
+  Status CompactLocked(bool restart);
   Status EnsureRoomLocked(size_t bytes);
   void AppendLocked(const std::string& record);
   void SetErrorLocked(std::string message);
@@ -114,8 +118,9 @@ class StateStore : public StateObserver {
   uint64_t offset_ = 0;          // where the next record goes
   uint64_t allocated_ = 0;       // preallocated up to here
   bool dirty_ = false;           // written since the last fdatasync
-  // False until a snapshot of this run's id space is on disk: until then
-  // a change cannot be recorded in a loadable way and is refused.
+  bool compact_soon_ = false;    // a restart's journal wants a snapshot
+  // False until this run's base record is written: until then a change
+  // cannot be recorded in a loadable way and is refused.
   bool durable_ = false;
   bool closed_ = false;      // Stop() was called
   int durable_errno_ = EIO;  // why not, for BeforeChange's refusal

@@ -283,6 +283,12 @@ TEST_F(PersistTest, KillNineDuringForkStormLosesNothingAcknowledged) {
         // mkdir (cpuset: cpus and mems follow, as separate operations)
         std::string parent = pick(live);
         if (parent.ends_with("/storm")) continue;
+        // A cpuset child's CPUs must be within its parent's (EACCES).
+        if (HierarchyOf(parent) == "cpuset" && !parent.ends_with(":") &&
+            (!rec.dirs[parent].values.contains("cpuset.cpus") ||
+             !rec.dirs[parent].values.contains("cpuset.mems"))) {
+          continue;
+        }
         std::string key = parent + (parent.ends_with(":") ? "/" : "/") + "c" +
                           std::to_string(counter++);
         err = mkdir(path_of(key).c_str(), 0755) == 0 ? 0 : errno;

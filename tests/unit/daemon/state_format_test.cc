@@ -139,6 +139,15 @@ TEST(StateFormatTest, CorruptSnapshotRefused) {
   EXPECT_EQ(ParseSnapshot(bad).code(), EINVAL);
 }
 
+TEST(StateFormatTest, BaseRecordRoundTrip) {
+  DaemonState s = Sample();
+  auto parsed =
+      ParseJournal(EncodeJournalHeader(2, true) + EncodeJournalRecord(s));
+  ASSERT_TRUE(parsed.ok());
+  ASSERT_EQ(parsed->entries.size(), 1u);
+  EXPECT_EQ(std::get<DaemonState>(parsed->entries[0]), s);
+}
+
 TEST(StateFormatTest, Crc32KnownValue) {
   EXPECT_EQ(Crc32("123456789"), 0xCBF43926u);
   EXPECT_EQ(Crc32(""), 0u);
@@ -197,7 +206,6 @@ TEST_F(StateStoreTest, ChangesSurviveWithoutAFinalSnapshot) {
   LoadReport r;
   auto s = again.Load(&r);
   ASSERT_TRUE(s.ok()) << s.error().ToString();
-  EXPECT_EQ(r.snapshot_generation, 1u);
   EXPECT_GE(r.records, 5u);
   auto by_id = [](const auto& x, const auto& y) { return x.id < y.id; };
   std::sort(expected.containers.begin(), expected.containers.end(), by_id);
@@ -216,7 +224,7 @@ TEST_F(StateStoreTest, CompactionThenJournal) {
   ASSERT_TRUE(fw.Mkdir(root, "before", Credentials::Root(), 0755).ok());
   ASSERT_TRUE(store.Compact().ok());
   ASSERT_TRUE(fw.Mkdir(root, "after", Credentials::Root(), 0755).ok());
-  EXPECT_EQ(store.stats().generation, 2u);
+  EXPECT_GE(store.stats().compactions, 1u);
   EXPECT_FALSE(std::filesystem::exists(dir_ + "/journal.1"));
   {
     StateStore other(dir_);
@@ -250,6 +258,27 @@ TEST_F(StateStoreTest, AnUnchainedNewerJournalIsIgnored) {
   loaded = store2.Load();
   ASSERT_TRUE(loaded.ok());
   EXPECT_EQ(loaded->framework.hierarchies, SampleChange().hierarchies);
+}
+
+TEST_F(StateStoreTest, ABaseRecordReplacesEverythingBefore) {
+  DaemonState other;
+  other.mounts = {{"/b", 3, "none,name=k"}};
+  other.framework.hierarchies = SampleChange().hierarchies;
+  other.framework.containers = SampleChange().containers;
+  std::ofstream(dir_ + "/state") << EncodeSnapshot(1, Sample());
+  std::ofstream(dir_ + "/journal.1")
+      << EncodeJournalHeader(1, true) + EncodeJournalRecord(SampleChange());
+  // A restarted gpcd's journal (a gap in generations is fine).
+  std::ofstream(dir_ + "/journal.4")
+      << EncodeJournalHeader(4, true) + EncodeJournalRecord(other) +
+             EncodeJournalRecord(std::vector<PersistedMount>{});
+  StateStore store(dir_);
+  LoadReport r;
+  auto loaded = store.Load(&r);
+  ASSERT_TRUE(loaded.ok());
+  EXPECT_EQ(r.journals, 2u);
+  EXPECT_EQ(loaded->framework, other.framework);
+  EXPECT_TRUE(loaded->mounts.empty());
 }
 
 TEST_F(StateStoreTest, CorruptOrNewerSnapshotRefusesToLoad) {
