@@ -14,6 +14,7 @@
 #include <string>
 #include <vector>
 
+#include "core/base_files.h"
 #include "core/framework.h"
 #include "subsys/all_subsystems.h"
 #include "testing/counting_subsystem.h"
@@ -87,32 +88,21 @@ void CheckCounts(Framework& fw) {
   }
 }
 
-const char* const kFiles[] = {"tasks",
-                              "cgroup.procs",
-                              "notify_on_release",
-                              "cgroup.clone_children",
-                              "release_agent",
-                              "ca.value",
-                              "ca.refuse",
-                              "debug.taskcount",
-                              "cpuset.cpus",
-                              "cpuset.mems",
-                              "cpuset.cpu_exclusive",
-                              "cpuset.mem_exclusive",
-                              "cpuset.memory_migrate",
-                              "cpuset.memory_pressure",
-                              "cpuset.sched_relax_domain_level",
-                              "pids.max",
-                              "pids.current",
-                              "numtasks.shares",
-                              "numtasks.stats",
-                              "numtasks.total",
-                              "cpuacct.usage",
-                              "cpuacct.stat",
-                              "value",
-                              "refuse",
-                              "cb.value",
-                              "nonexistent"};
+// Every file name of every table (the framework's own files and each
+// subsystem's, prefixed), unprefixed names for noprefix mounts, and one
+// that does not exist: a subsystem added to the list is fuzzed too.
+std::vector<std::string> FileNames(Framework& fw) {
+  std::vector<std::string> names;
+  for (const ControlFile& f : BaseFiles()) names.emplace_back(f.name);
+  for (Subsystem* ss : fw.subsystems()) {
+    for (const ControlFile& f : ss->files()) {
+      names.push_back(StrCat(ss->name(), ".", f.name));
+      names.emplace_back(f.name);
+    }
+  }
+  names.emplace_back("nonexistent");
+  return names;
+}
 
 }  // namespace
 }  // namespace gpc
@@ -136,6 +126,9 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   (void)fw.Mount("ca,debug");
   (void)fw.Mount("cpuset");
   (void)fw.Mount("pids,numtasks");
+  (void)fw.Mount("cpuacct,bc");
+  (void)fw.Mount("ns");
+  const std::vector<std::string> files = FileNames(fw);
   (void)fw.Mount("cpuacct");
   std::vector<ContainerId> dirs;
   for (const HierarchyInfo& h : fw.ListHierarchies()) dirs.push_back(h.root);
@@ -152,8 +145,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     switch (op % 8) {
       case 0:
       case 1:
-        s = fw.WriteFile(dir, kFiles[in.Byte() % std::size(kFiles)], in.Text(),
-                         who);
+        s = fw.WriteFile(dir, files[in.Byte() % files.size()], in.Text(), who);
         break;
       case 2: {
         auto r = fw.Mkdir(dir, in.Text(), who, 0755);

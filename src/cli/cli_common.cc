@@ -6,6 +6,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <cstdint>
 #include <cstdlib>
 #include <cstring>
 #include <nlohmann/json.hpp>
@@ -314,7 +315,11 @@ std::vector<pid_t> ParsePidList(std::string_view text) {
     pid_t v = 0;
     bool ok = true;
     for (char c : line) {
-      if (c < '0' || c > '9') ok = false;
+      // A line that is not a pid (or overflows one) is skipped.
+      if (c < '0' || c > '9' || v > (INT32_MAX - 9) / 10) {
+        ok = false;
+        break;
+      }
       v = v * 10 + (c - '0');
     }
     if (ok) out.push_back(v);

@@ -88,11 +88,18 @@ Result<std::pair<uid_t, gid_t>> ParseOwner(const std::string& text) {
   std::string user = text.substr(0, colon);
   std::string group_name =
       colon == std::string::npos ? "" : text.substr(colon + 1);
+  // Digits only, below (uid_t)-1 (which chown(2) reads as "unchanged");
+  // std::stoul would throw on a huge number.
   auto numeric = [](const std::string& s, unsigned& out) {
-    if (s.empty() || s.find_first_not_of("0123456789") != std::string::npos) {
+    if (s.empty() || s.size() > 10 ||
+        s.find_first_not_of("0123456789") != std::string::npos) {
       return false;
     }
-    out = static_cast<unsigned>(std::stoul(s));
+    unsigned long long v = std::stoull(s);
+    if (v >= static_cast<unsigned long long>(static_cast<uid_t>(-1))) {
+      return false;
+    }
+    out = static_cast<unsigned>(v);
     return true;
   };
   unsigned n;
