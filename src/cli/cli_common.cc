@@ -126,19 +126,25 @@ Result<std::vector<Mount>> ParseStatusMounts(std::string_view json) {
     return Err(EPROTO, "gpcd's status reply is not understood");
   }
   std::vector<Mount> out;
-  for (const auto& mj : j["mounts"]) {
-    Mount m;
-    m.dir = mj.value("dir", "");
-    m.hierarchy = mj.value("hierarchy", 0u);
-    bool seen = false;
-    for (const Mount& o : out) seen = seen || o.hierarchy == m.hierarchy;
-    if (seen) continue;
-    for (const auto& h : j.value("hierarchies", nlohmann::json::array())) {
-      if (h.value("id", 0u) == m.hierarchy) {
-        ApplyHierarchyOptions(h.value("options", ""), m);
+  // value() throws on a field of the wrong type: the reply is then not
+  // understood, rather than fatal.
+  try {
+    for (const auto& mj : j["mounts"]) {
+      Mount m;
+      m.dir = mj.value("dir", "");
+      m.hierarchy = mj.value("hierarchy", 0u);
+      bool seen = false;
+      for (const Mount& o : out) seen = seen || o.hierarchy == m.hierarchy;
+      if (seen) continue;
+      for (const auto& h : j.value("hierarchies", nlohmann::json::array())) {
+        if (h.value("id", 0u) == m.hierarchy) {
+          ApplyHierarchyOptions(h.value("options", ""), m);
+        }
       }
+      out.push_back(std::move(m));
     }
-    out.push_back(std::move(m));
+  } catch (const nlohmann::json::exception& e) {
+    return Err(EPROTO, "gpcd's status reply is not understood: ", e.what());
   }
   std::sort(out.begin(), out.end(), [](const Mount& a, const Mount& b) {
     return a.hierarchy < b.hierarchy;
