@@ -213,8 +213,11 @@ FrameworkState StateReplayer::Finish() const {
     if (!live_hierarchies.contains(c.hierarchy)) continue;
     bool is_root = c.parent == kNoContainer;
     if (!is_root && !kept.contains(c.parent)) continue;  // parent gone
-    if (is_root && std::none_of(hierarchies_.begin(), hierarchies_.end(),
-                                [&](const auto& h) { return h.root == id; })) {
+    // (A copy: clang 14 cannot capture a structured binding.)
+    ContainerId cid = id;
+    if (is_root &&
+        std::none_of(hierarchies_.begin(), hierarchies_.end(),
+                     [cid](const auto& h) { return h.root == cid; })) {
       continue;  // the root of an older incarnation of the hierarchy
     }
     kept.insert(id);
