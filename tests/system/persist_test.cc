@@ -41,6 +41,22 @@
 namespace gpc {
 namespace {
 
+// Mounts must answer within 1 s of a restart (issue 8's figure, measured in
+// the release build). Sanitizers slow gpcd's start and restore several
+// times over, so their builds check a looser bound.
+#if defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_THREAD__)
+#define GPC_SANITIZED 1
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer) || __has_feature(thread_sanitizer)
+#define GPC_SANITIZED 1
+#endif
+#endif
+#ifdef GPC_SANITIZED
+constexpr auto kAnswerDeadline = std::chrono::seconds(4);
+#else
+constexpr auto kAnswerDeadline = std::chrono::seconds(1);
+#endif
+
 using Clock = std::chrono::steady_clock;
 constexpr long kFuseSuperMagic = 0x65735546;
 
@@ -436,7 +452,7 @@ TEST_F(PersistTest, KillNineDuringForkStormLosesNothingAcknowledged) {
     auto took = StartGpcd();
     ASSERT_GT(daemon_, 0);
     answer_ms.push_back(took.count() / 1000.0);
-    EXPECT_LT(took, std::chrono::seconds(1)) << "mounts answered late";
+    EXPECT_LT(took, kAnswerDeadline) << "mounts answered late";
     losses += verify(&checked);
     {
       std::lock_guard l(mu);
