@@ -612,8 +612,8 @@ class ContainerFs::Ops {
     Credentials writer = CredentialsOf(req);
     writer.euid = f.opener_euid;
     writer.egid = f.opener_egid;
-    Status s = Self(req).fw_.WriteFile(
-        f.container, f.name, std::string_view(buf, size), writer);
+    Status s = Self(req).fw_.WriteFile(f.container, f.name,
+                                       std::string_view(buf, size), writer);
     if (s.ok()) {
       fuse_reply_write(req, size);
     } else {

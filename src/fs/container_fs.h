@@ -21,8 +21,8 @@
 #include <atomic>
 #include <condition_variable>
 #include <deque>
-#include <iterator>
 #include <functional>
+#include <iterator>
 #include <memory>
 #include <string>
 #include <thread>

@@ -705,11 +705,20 @@ TEST_P(CpusetConformance, ListsParseAndPrint) {
     int err;
     const char* read;  // cpuset.cpus afterwards
   } cases[] = {
-      {"1,0", 0, "0-1\n"},    {" 0 ", 0, "0\n"},     {"0\n1", 0, "0\n"},
-      {"0,,1", 0, "0-1\n"},   {"0-1:1/2", 0, "0\n"}, {"1-0", EINVAL, "0\n"},
-      {"0;1", EINVAL, "0\n"}, {"2", ERANGE, "0\n"},  {"0-2", ERANGE, "0\n"},
-      {"x", EINVAL, "0\n"},   {"  ", 0, "\n"},
-      {"all", 0, "0-1\n"},     {"N", 0, "1\n"},      {"0-N", 0, "0-1\n"},
+      {"1,0", 0, "0-1\n"},
+      {" 0 ", 0, "0\n"},
+      {"0\n1", 0, "0\n"},
+      {"0,,1", 0, "0-1\n"},
+      {"0-1:1/2", 0, "0\n"},
+      {"1-0", EINVAL, "0\n"},
+      {"0;1", EINVAL, "0\n"},
+      {"2", ERANGE, "0\n"},
+      {"0-2", ERANGE, "0\n"},
+      {"x", EINVAL, "0\n"},
+      {"  ", 0, "\n"},
+      {"all", 0, "0-1\n"},
+      {"N", 0, "1\n"},
+      {"0-N", 0, "0-1\n"},
       {"4294967296", EOVERFLOW, "0-1\n"},  // beyond unsigned int
       {"4294967295", EINVAL, "0-1\n"},     // end + 1 wraps to 0
   };

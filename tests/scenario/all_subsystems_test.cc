@@ -50,8 +50,7 @@ TEST(AllSubsystems, DebugCountsWhatTheFrameworkKnows) {
   const std::string table = fw.SubsystemTable();
   EXPECT_THAT(table, ::testing::StartsWith(
                          "#subsys_name\thierarchy\tnum_cgroups\tenabled\n"));
-  EXPECT_THAT(table,
-              ::testing::HasSubstr(StrCat("\ndebug\t", *h, "\t2\t1\n")));
+  EXPECT_THAT(table, ::testing::HasSubstr(StrCat("\ndebug\t", *h, "\t2\t1\n")));
 }
 
 }  // namespace

@@ -58,9 +58,8 @@ const std::vector<std::string>& MalformedInputs() {
 // bitmap_parselist() says), ESRCH (tasks: a number that names no task), ENOSPC
 // and EBUSY (the value would not fit the hierarchy), EACCES/EPERM
 // (permission), EAGAIN (the value would break a limit).
-const std::set<int> kAllowedErrnos = {EINVAL, ERANGE, EOVERFLOW, ESRCH,
-                                      ENOSPC, EBUSY,  EPERM,     EACCES,
-                                      EAGAIN};
+const std::set<int> kAllowedErrnos = {EINVAL, ERANGE, EOVERFLOW, ESRCH, ENOSPC,
+                                      EBUSY,  EPERM,  EACCES,    EAGAIN};
 
 // Writes a file accepts although they look malformed, as the kernel does:
 // kernfs hands handlers a NUL-terminated copy (so "1\0" "2" is "1"), and
