@@ -367,6 +367,11 @@ TEST_F(PersistTest, KillNineDuringForkStormLosesNothingAcknowledged) {
         err = rmdir(path_of(key).c_str()) == 0 ? 0 : errno;
         if (err == 0) {
           rec.dirs[key].removed = true;
+        } else if (err == EBUSY) {
+          // Still holds a task: one of the storm's, or a task whose exit
+          // the tracker has not seen yet (slow sanitizer builds). A refused
+          // rmdir changes nothing, so the record stands.
+          err = 0;
         } else {
           rec.dirs[key].uncertain = true;
         }
