@@ -235,6 +235,8 @@ void BcSubsystem::Rebalance(BcState& state, pid_t skip_tgid) {
     // The process may have raised its own soft limit (up to its hard one):
     // compare with what it has, not with what gpc set, and say so.
     if (now.ok() && now->soft > b.applied.soft && b.granted_once) {
+      // (The analysis cannot see through the lambda that mu_ is held.)
+      fw.mu().AssertHeld();
       fw.EmitRefusedLocked(
           c, StrCat("bc: process ", m.tgid, " raised its RLIMIT_NOFILE to ",
                     now->soft, "; set back to ", want.soft));
