@@ -41,6 +41,11 @@ function(gpc_fuzzer)
   cmake_parse_arguments(F "" "NAME;CORPUS" "SRCS;DEPS" ${ARGN})
   add_executable(${F_NAME} ${F_SRCS})
   target_link_libraries(${F_NAME} PRIVATE ${F_DEPS})
+  # `cmake --build ... --target fuzzers` builds every target.
+  if(NOT TARGET fuzzers)
+    add_custom_target(fuzzers)
+  endif()
+  add_dependencies(fuzzers ${F_NAME})
   if(GPC_BUILD_FUZZERS)
     target_compile_options(${F_NAME} PRIVATE -fsanitize=fuzzer)
     target_link_options(${F_NAME} PRIVATE -fsanitize=fuzzer)
@@ -48,8 +53,15 @@ function(gpc_fuzzer)
     target_sources(${F_NAME} PRIVATE ${PROJECT_SOURCE_DIR}/fuzz/replay_main.cc)
   endif()
   if(GPC_BUILD_TESTS AND F_CORPUS)
+    # A libFuzzer binary replays a corpus directory with -runs=0 (without
+    # it, it would start fuzzing); the replay_main.cc one takes it as is.
+    set(replay_flags)
+    if(GPC_BUILD_FUZZERS)
+      set(replay_flags -runs=0)
+    endif()
     add_test(NAME ${F_NAME}_replay
-             COMMAND ${F_NAME} ${PROJECT_SOURCE_DIR}/fuzz/corpus/${F_CORPUS})
+             COMMAND ${F_NAME} ${replay_flags}
+                     ${PROJECT_SOURCE_DIR}/fuzz/corpus/${F_CORPUS})
     set_tests_properties(${F_NAME}_replay PROPERTIES LABELS "fuzz" TIMEOUT 120)
   endif()
 endfunction()

@@ -4,6 +4,10 @@
 #
 #   scripts/fuzz.sh [seconds-per-target]     (default 30)
 #
+# GPC_FUZZ_PRESET=asan takes the targets of the `asan` build instead (CI:
+# that build already holds them, built at -O0); the `fuzz` preset builds
+# them optimised, for long runs.
+#
 # Targets are the *_fuzz executables of the build; the seed corpus of X_fuzz
 # is fuzz/corpus/X. Exits nonzero if any target crashes, leaks, times out or
 # fails a property. Crash reproducers are kept in the scratch directory, whose
@@ -19,18 +23,19 @@ fi
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$root"
 
-cmake --preset fuzz >/dev/null
-cmake --build --preset fuzz
+preset="${GPC_FUZZ_PRESET:-fuzz}"
+cmake --preset "$preset" >/dev/null
+cmake --build --preset "$preset" --target fuzzers
 
 # gpc_fuzzer() targets are declared in fuzz/CMakeLists.txt, so they land in
-# build/fuzz/fuzz/; build/fuzz/ itself is searched too in case that changes.
+# build/<preset>/fuzz/.
 shopt -s nullglob
 targets=()
-for bin in build/fuzz/fuzz/*_fuzz build/fuzz/*_fuzz; do
+for bin in "build/$preset"/fuzz/*_fuzz; do
   [[ -f "$bin" && -x "$bin" ]] && targets+=("$bin")
 done
 if [[ ${#targets[@]} -eq 0 ]]; then
-  echo "fuzz: no *_fuzz executables in build/fuzz" >&2
+  echo "fuzz: no *_fuzz executables in build/$preset/fuzz" >&2
   exit 1
 fi
 
