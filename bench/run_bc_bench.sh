@@ -10,11 +10,6 @@
 # The real part needs root (prlimit of other processes); it starts up to
 # 500 exec'd /bin/sleep and kills them by pid. Reports only: exits nonzero
 # when the build or a run fails.
-set -euo pipefail
-
-root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
-cd "$root"
-
-cmake --preset release >/dev/null
-cmake --build --preset release --target bc_bench
+source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
+bench_build bc_bench
 build/release/bench/bc_bench "$@"

@@ -8,18 +8,13 @@
 # taken over 5 repetitions (CPU time, because the benchmarks are
 # single-threaded and a shared machine's preemption should not count). The script reports; it does not gate: it exits 0 when a target
 # is missed, and nonzero only when the build or a run fails.
-set -euo pipefail
-
-root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
-cd "$root"
+source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
 if ! command -v python3 >/dev/null 2>&1; then
   echo "run_core_bench: python3 is needed to read the benchmark JSON" >&2
   exit 1
 fi
-
-cmake --preset release >/dev/null
-cmake --build --preset release --target core_bench core_memory
+bench_build core_bench core_memory
 
 bin="build/release/bench"
 work="$(mktemp -d "${TMPDIR:-/tmp}/gpc-core-bench.XXXXXX")"

@@ -12,46 +12,23 @@
 # Needs root (FUSE mount, proc connector, cgroup v1). Prints each run, then
 # the medians over runs. Reports only: exits nonzero when the build or a
 # run fails, or when cpuacct read the machine while nobody read a file.
-set -euo pipefail
+source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
-root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
-cd "$root"
-
-repeat=1
-args=()
-for a in "$@"; do
-  case "$a" in
-    --repeat=*) repeat="${a#--repeat=}" ;;
-    *) args+=("$a") ;;
-  esac
-done
-
-if [[ "$(id -u)" != 0 ]]; then
-  echo "run_cpuacct_bench: needs root (FUSE and cgroup mounts, tracker)" >&2
-  exit 1
-fi
-
-cmake --preset release >/dev/null
-cmake --build --preset release --target cpuacct_bench
-
-out="$(mktemp "${TMPDIR:-/tmp}/gpc-cpuacct-bench.XXXXXX")"
-trap 'rm -f "$out"' EXIT
+bench_take_repeat "$@"
+bench_require_root run_cpuacct_bench "FUSE and cgroup mounts, tracker"
+bench_build cpuacct_bench
+bench_temp_file cpuacct-bench
+out="$bench_out"
 
 for ((i = 1; i <= repeat; ++i)); do
   echo "== run $i of $repeat"
-  build/release/bench/cpuacct_bench "${args[@]}" | tee -a "$out"
+  build/release/bench/cpuacct_bench "${bench_args[@]}" | tee -a "$out"
 done
 
 echo
 echo "median over $repeat run(s):"
 for what in usage_read at_rest; do
-  grep "^cpuacct_bench $what:" "$out" | awk -v what="$what" '
-    function med(a, n,   i, j, t) {
-      for (i = 1; i <= n; ++i)
-        for (j = i + 1; j <= n; ++j)
-          if (a[j] < a[i]) { t = a[i]; a[i] = a[j]; a[j] = t }
-      return n % 2 ? a[(n + 1) / 2] : (a[n / 2] + a[n / 2 + 1]) / 2
-    }
+  grep "^cpuacct_bench $what:" "$out" | awk -v what="$what" "$bench_awk_median"'
     {
       for (f = 3; f <= NF; ++f) {
         split($f, kv, "=")

@@ -9,28 +9,12 @@
 # Needs root (proc connector). Prints each run's table; the target is a
 # ratio <= 1.3x. Reports, does not gate: exits nonzero only when the build
 # or a run fails.
-set -euo pipefail
+source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
-root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
-cd "$root"
-
-repeat=1
-args=()
-for a in "$@"; do
-  case "$a" in
-    --repeat=*) repeat="${a#--repeat=}" ;;
-    *) args+=("$a") ;;
-  esac
-done
-
-if [[ "$(id -u)" != 0 ]]; then
-  echo "run_fork_gate_bench: needs root (proc connector)" >&2
-  exit 1
-fi
-
-cmake --preset release >/dev/null
-cmake --build --preset release --target fork_gate_bench
+bench_take_repeat "$@"
+bench_require_root run_fork_gate_bench "proc connector"
+bench_build fork_gate_bench
 for ((i = 1; i <= repeat; i++)); do
   echo "== run $i of $repeat"
-  build/release/bench/fork_gate_bench "${args[@]}"
+  build/release/bench/fork_gate_bench "${bench_args[@]}"
 done

@@ -11,46 +11,23 @@
 # its target (attach <= 2.5x, mkdir_rmdir <= 3x, tasks_read <= 1x). The
 # script reports; it does not gate: it exits 0 when a target is missed,
 # nonzero only when the build or a run fails.
-set -euo pipefail
+source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
-root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
-cd "$root"
-
-repeat=1
-args=()
-for a in "$@"; do
-  case "$a" in
-    --repeat=*) repeat="${a#--repeat=}" ;;
-    *) args+=("$a") ;;
-  esac
-done
-
-if [[ "$(id -u)" != 0 ]]; then
-  echo "run_fs_bench: needs root (cgroup and FUSE mounts, tracker)" >&2
-  exit 1
-fi
-
-cmake --preset release >/dev/null
-cmake --build --preset release --target fs_bench
-
-out="$(mktemp "${TMPDIR:-/tmp}/gpc-fs-bench.XXXXXX")"
-trap 'rm -f "$out"' EXIT
+bench_take_repeat "$@"
+bench_require_root run_fs_bench "cgroup and FUSE mounts, tracker"
+bench_build fs_bench
+bench_temp_file fs-bench
+out="$bench_out"
 
 for ((i = 1; i <= repeat; ++i)); do
   echo "== run $i of $repeat"
-  build/release/bench/fs_bench "${args[@]}" | tee -a "$out"
+  build/release/bench/fs_bench "${bench_args[@]}" | tee -a "$out"
 done
 
 echo
 echo "median over $repeat run(s):"
 for op in attach mkdir_rmdir tasks_read; do
-  grep "^fs_bench $op:" "$out" | awk -v op="$op" '
-    function med(a, n,   i, j, t) {
-      for (i = 1; i <= n; ++i)
-        for (j = i + 1; j <= n; ++j)
-          if (a[j] < a[i]) { t = a[i]; a[i] = a[j]; a[j] = t }
-      return n % 2 ? a[(n + 1) / 2] : (a[n / 2] + a[n / 2 + 1]) / 2
-    }
+  grep "^fs_bench $op:" "$out" | awk -v op="$op" "$bench_awk_median"'
     {
       for (f = 1; f <= NF; ++f) {
         split($f, kv, "=")

@@ -10,21 +10,11 @@
 # no loss, no misplaced task. The script reports; it does not gate: it
 # exits 0 when a target is missed, nonzero only when the build or the run
 # fails.
-set -euo pipefail
-
-root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
-cd "$root"
-
-if [[ "$(id -u)" != 0 ]]; then
-  echo "run_tracker_bench: needs root (proc connector)" >&2
-  exit 1
-fi
-
-cmake --preset release >/dev/null
-cmake --build --preset release --target tracker_bench
-
-out="$(mktemp "${TMPDIR:-/tmp}/gpc-tracker-bench.XXXXXX")"
-trap 'rm -f "$out"' EXIT
+source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
+bench_require_root run_tracker_bench "proc connector"
+bench_build tracker_bench
+bench_temp_file tracker-bench
+out="$bench_out"
 
 build/release/bench/tracker_bench "$@" | tee "$out"
 
