@@ -5,7 +5,6 @@
 #include <pwd.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
-#include <sys/un.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -25,6 +24,7 @@
 #include "cli/exec_command.h"
 #include "cli/top.h"
 #include "cli/tree.h"
+#include "daemon/control_protocol.h"
 
 namespace gpc::cli {
 namespace {
@@ -914,25 +914,12 @@ void AddSubsystems(CLI::App& app, GlobalOptions& g, int& rc) {
 
 // The events subscription: a connection that stays open.
 Result<int> Subscribe(const std::string& socket_path) {
-  int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-  if (fd < 0) return Err(errno, "socket");
-  sockaddr_un addr{};
-  addr.sun_family = AF_UNIX;
-  if (socket_path.size() >= sizeof addr.sun_path) {
+  GPC_ASSIGN_OR_RETURN(int fd, ConnectToDaemon(socket_path));
+  ControlRequest request;
+  request.op = "events";
+  if (Status s = SendAll(fd, FormatControlRequest(request) + "\n"); !s.ok()) {
     close(fd);
-    return Err(ENAMETOOLONG, "socket path too long");
-  }
-  std::memcpy(addr.sun_path, socket_path.c_str(), socket_path.size() + 1);
-  if (connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0) {
-    int err = errno;
-    close(fd);
-    return Err(err, "connecting to gpcd at ", socket_path);
-  }
-  std::string req = "{\"op\":\"events\"}\n";
-  if (write(fd, req.data(), req.size()) != static_cast<ssize_t>(req.size())) {
-    int err = errno;
-    close(fd);
-    return Err(err, "writing to gpcd");
+    return std::move(s).error();
   }
   return fd;
 }

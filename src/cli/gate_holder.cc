@@ -4,7 +4,6 @@
 #include <poll.h>
 #include <signal.h>
 #include <sys/socket.h>
-#include <sys/un.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -77,20 +76,7 @@ bool BlockedInCreation(pid_t pid) {
 
 Result<int> HandGateToGpcd(const std::string& socket_path, pid_t root,
                            int listener, int journal_fd) {
-  int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-  if (fd < 0) return Err(errno, "socket");
-  sockaddr_un addr{};
-  addr.sun_family = AF_UNIX;
-  if (socket_path.size() >= sizeof addr.sun_path) {
-    close(fd);
-    return Err(ENAMETOOLONG, "socket path too long");
-  }
-  std::memcpy(addr.sun_path, socket_path.c_str(), socket_path.size() + 1);
-  if (connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0) {
-    int err = errno;
-    close(fd);
-    return Err(err, "connecting to gpcd at ", socket_path);
-  }
+  GPC_ASSIGN_OR_RETURN(int fd, ConnectToDaemon(socket_path));
   ControlRequest request;
   request.op = "gate";
   request.pid = root;
@@ -101,27 +87,15 @@ Result<int> HandGateToGpcd(const std::string& socket_path, pid_t root,
     return std::move(s).error();
   }
   // gpcd answers within its one-second client timeout; wait a bit longer.
-  std::string reply;
-  char buf[512];
-  while (reply.find('\n') == std::string::npos) {
-    pollfd p{fd, POLLIN, 0};
-    if (poll(&p, 1, 5000) <= 0) {
-      close(fd);
-      return Err(ETIMEDOUT, "gpcd did not answer the gate request");
-    }
-    ssize_t n = read(fd, buf, sizeof buf);
-    if (n < 0 && errno == EINTR) continue;
-    if (n <= 0) {
-      close(fd);
-      return Err(EPROTO, "gpcd closed the connection");
-    }
-    reply.append(buf, static_cast<size_t>(n));
+  Result<std::string> reply = ReadLine(fd, 5000);
+  if (!reply.ok()) {
+    close(fd);
+    return std::move(reply).error();
   }
-  reply.resize(reply.find('\n'));
-  nlohmann::json j = nlohmann::json::parse(reply, nullptr, false);
+  nlohmann::json j = nlohmann::json::parse(*reply, nullptr, false);
   if (j.is_discarded() || !j.is_object()) {
     close(fd);
-    return Err(EPROTO, "bad reply from gpcd: ", reply);
+    return Err(EPROTO, "bad reply from gpcd: ", *reply);
   }
   if (!j.value("ok", false)) {
     close(fd);

@@ -1,5 +1,6 @@
 #include "daemon/control_protocol.h"
 
+#include <poll.h>
 #include <sys/socket.h>
 #include <sys/un.h>
 #include <unistd.h>
@@ -66,45 +67,66 @@ std::string FormatControlRequest(const ControlRequest& request) {
   return j.dump();
 }
 
-Result<std::string> CallDaemon(const std::string& socket_path,
-                               const ControlRequest& request) {
-  int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-  if (fd < 0) return Err(errno, "socket");
+Result<sockaddr_un> UnixSocketAddress(const std::string& path) {
   sockaddr_un addr{};
   addr.sun_family = AF_UNIX;
-  if (socket_path.size() >= sizeof addr.sun_path) {
-    close(fd);
-    return Err(ENAMETOOLONG, "socket path too long");
+  if (path.size() >= sizeof addr.sun_path) {
+    return Err(ENAMETOOLONG, "socket path too long: ", path);
   }
-  std::memcpy(addr.sun_path, socket_path.c_str(), socket_path.size() + 1);
+  std::memcpy(addr.sun_path, path.c_str(), path.size() + 1);
+  return addr;
+}
+
+Result<int> ConnectToDaemon(const std::string& socket_path) {
+  GPC_ASSIGN_OR_RETURN(sockaddr_un addr, UnixSocketAddress(socket_path));
+  int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  if (fd < 0) return Err(errno, "socket");
   if (connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0) {
     int err = errno;
     close(fd);
     return Err(err, "connecting to gpcd at ", socket_path);
   }
-  std::string line = FormatControlRequest(request) + "\n";
-  for (size_t off = 0; off < line.size();) {
-    ssize_t n = write(fd, line.data() + off, line.size() - off);
+  return fd;
+}
+
+Status SendAll(int fd, std::string_view data) {
+  for (size_t off = 0; off < data.size();) {
+    ssize_t n = send(fd, data.data() + off, data.size() - off, MSG_NOSIGNAL);
     if (n < 0 && errno == EINTR) continue;
-    if (n <= 0) {
-      int err = errno;
-      close(fd);
-      return Err(err, "writing to gpcd");
-    }
+    if (n <= 0) return Err(n < 0 ? errno : EPIPE, "writing to gpcd");
     off += static_cast<size_t>(n);
   }
-  std::string reply;
+  return OkStatus();
+}
+
+Result<std::string> ReadLine(int fd, int timeout_ms) {
+  std::string line;
   char buf[4096];
-  for (;;) {
+  while (line.find('\n') == std::string::npos) {
+    if (timeout_ms >= 0) {
+      pollfd p{fd, POLLIN, 0};
+      int ready = poll(&p, 1, timeout_ms);
+      if (ready < 0 && errno == EINTR) continue;
+      if (ready <= 0) return Err(ETIMEDOUT, "gpcd did not answer");
+    }
     ssize_t n = read(fd, buf, sizeof buf);
     if (n < 0 && errno == EINTR) continue;
-    if (n <= 0) break;
-    reply.append(buf, static_cast<size_t>(n));
-    if (reply.find('\n') != std::string::npos) break;
+    if (n <= 0) return Err(EPROTO, "gpcd closed the connection");
+    line.append(buf, static_cast<size_t>(n));
   }
+  line.resize(line.find('\n'));
+  return line;
+}
+
+Result<std::string> CallDaemon(const std::string& socket_path,
+                               const ControlRequest& request) {
+  GPC_ASSIGN_OR_RETURN(int fd, ConnectToDaemon(socket_path));
+  Result<std::string> reply = [&]() -> Result<std::string> {
+    GPC_RETURN_IF_ERROR(SendAll(fd, FormatControlRequest(request) + "\n"));
+    return ReadLine(fd);
+  }();
   close(fd);
-  if (size_t nl = reply.find('\n'); nl != std::string::npos) reply.resize(nl);
-  if (reply.empty()) return Err(EPROTO, "gpcd closed the connection");
+  if (reply.ok() && reply->empty()) return Err(EPROTO, "empty reply from gpcd");
   return reply;
 }
 

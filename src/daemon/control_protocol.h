@@ -23,6 +23,7 @@
 #pragma once
 
 #include <sys/types.h>
+#include <sys/un.h>
 
 #include <string>
 #include <string_view>
@@ -48,6 +49,24 @@ constexpr size_t kMaxRequestBytes = 64 * 1024;
 // non-string fields; E2BIG for an oversized line.
 Result<ControlRequest> ParseControlRequest(std::string_view line);
 std::string FormatControlRequest(const ControlRequest& request);
+
+// The address of the AF_UNIX socket at `path`; ENAMETOOLONG when the path
+// does not fit sun_path.
+Result<sockaddr_un> UnixSocketAddress(const std::string& path);
+
+// A stream socket (close-on-exec) connected to gpcd at `socket_path`.
+// ECONNREFUSED/ENOENT when no daemon listens.
+Result<int> ConnectToDaemon(const std::string& socket_path);
+
+// Writes all of `data` to the socket, retrying short writes and EINTR.
+// MSG_NOSIGNAL: a peer that hung up is EPIPE, not a SIGPIPE.
+Status SendAll(int fd, std::string_view data);
+
+// Reads up to the first '\n' and returns the line without it; what came
+// after it in the same read is dropped (for request/reply exchanges, where
+// nothing follows the reply). EPROTO when the stream ends before a newline;
+// with timeout_ms >= 0, ETIMEDOUT when no byte arrives for that long.
+Result<std::string> ReadLine(int fd, int timeout_ms = -1);
 
 // Sends one request and reads one response line (a JSON object text).
 // ECONNREFUSED/ENOENT when no daemon listens.

@@ -110,14 +110,9 @@ Status Daemon::Start() {
   std::error_code ec;
   std::filesystem::create_directories(sock.parent_path(), ec);
   unlink(config_.socket_path.c_str());
+  GPC_ASSIGN_OR_RETURN(sockaddr_un addr,
+                       UnixSocketAddress(config_.socket_path));
   listen_fd_ = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-  sockaddr_un addr{};
-  addr.sun_family = AF_UNIX;
-  if (config_.socket_path.size() >= sizeof addr.sun_path) {
-    return Err(ENAMETOOLONG, "socket path ", config_.socket_path);
-  }
-  std::memcpy(addr.sun_path, config_.socket_path.c_str(),
-              config_.socket_path.size() + 1);
   if (listen_fd_ < 0 ||
       bind(listen_fd_, reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0 ||
       chmod(config_.socket_path.c_str(), 0666) != 0 ||
