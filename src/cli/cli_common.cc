@@ -12,21 +12,10 @@
 #include <nlohmann/json.hpp>
 
 #include "daemon/control_protocol.h"
+#include "util/split.h"
 
 namespace gpc::cli {
 namespace {
-
-std::vector<std::string_view> Split(std::string_view s, char sep) {
-  std::vector<std::string_view> out;
-  size_t pos = 0;
-  while (pos <= s.size()) {
-    size_t next = s.find(sep, pos);
-    if (next == std::string_view::npos) next = s.size();
-    out.push_back(s.substr(pos, next - pos));
-    pos = next + 1;
-  }
-  return out;
-}
 
 // The kernel writes ' ', '\t', '\n' and '\\' in /proc/mounts as \ooo.
 std::string UnescapeMountField(std::string_view s) {

@@ -22,6 +22,7 @@
 #include "daemon/control_protocol.h"
 #include "daemon/seccomp_gate.h"
 #include "util/result.h"
+#include "util/split.h"
 #include "util/str_cat.h"
 
 namespace gpc::cli {
@@ -81,13 +82,8 @@ Result<std::vector<Placement>> ResolveGroups(
     std::string path = g.substr(colon + 1);
     if (path.empty() || path[0] != '/') path.insert(0, "/");
     std::string subsystems = g.substr(0, colon);
-    size_t start = 0;
-    while (start <= subsystems.size()) {
-      size_t comma = subsystems.find(',', start);
-      if (comma == std::string::npos) comma = subsystems.size();
-      std::string name = subsystems.substr(start, comma - start);
-      start = comma + 1;
-      if (name.empty()) continue;
+    for (std::string_view piece : SplitSkippingEmpty(subsystems, ',')) {
+      std::string name(piece);
       int64_t hierarchy = -1;
       for (const auto& [id, set] : tokens) {
         if (set.contains(name)) hierarchy = id;

@@ -14,6 +14,7 @@
 #include <nlohmann/json.hpp>
 
 #include "cli/tree.h"
+#include "util/split.h"
 
 namespace gpc::cli {
 namespace {
@@ -285,13 +286,7 @@ std::vector<TopRow> ComputeRows(const TopSnapshot* previous,
 
 Result<std::vector<Column>> ParseColumns(std::string_view text) {
   std::vector<Column> out;
-  size_t pos = 0;
-  while (pos <= text.size()) {
-    size_t comma = text.find(',', pos);
-    if (comma == std::string_view::npos) comma = text.size();
-    std::string_view key = text.substr(pos, comma - pos);
-    pos = comma + 1;
-    if (key.empty()) continue;
+  for (std::string_view key : SplitSkippingEmpty(text, ',')) {
     bool found = false;
     for (const ColumnDef& d : kColumnDefs) {
       if (key == d.key) {

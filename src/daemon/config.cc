@@ -2,42 +2,21 @@
 
 #include <vector>
 
+#include "util/split.h"
+
 namespace gpc {
-namespace {
-
-std::vector<std::string_view> Words(std::string_view line) {
-  std::vector<std::string_view> out;
-  size_t i = 0;
-  while (i < line.size()) {
-    while (i < line.size() && (line[i] == ' ' || line[i] == '\t')) ++i;
-    size_t start = i;
-    while (i < line.size() && line[i] != ' ' && line[i] != '\t') ++i;
-    if (i > start) out.push_back(line.substr(start, i - start));
-  }
-  return out;
-}
-
-}  // namespace
 
 Result<DaemonConfig> ParseConfig(std::string_view text) {
   DaemonConfig config;
   bool explicit_defaults = false;
   int line_no = 0;
-  size_t pos = 0;
-  while (pos <= text.size()) {
-    size_t nl = text.find('\n', pos);
-    if (nl == std::string_view::npos) nl = text.size();
-    std::string_view line = text.substr(pos, nl - pos);
-    pos = nl + 1;
+  for (std::string_view line : Split(text, '\n')) {
     ++line_no;
     if (size_t hash = line.find('#'); hash != std::string_view::npos) {
       line = line.substr(0, hash);
     }
-    std::vector<std::string_view> w = Words(line);
-    if (w.empty()) {
-      if (nl == text.size()) break;
-      continue;
-    }
+    std::vector<std::string_view> w = SplitWords(line);
+    if (w.empty()) continue;
     auto bad = [&](std::string_view why) {
       return Err(EINVAL, "config line ", line_no, ": ", why);
     };
@@ -67,7 +46,6 @@ Result<DaemonConfig> ParseConfig(std::string_view text) {
     } else {
       return bad(StrCat("unknown directive '", w[0], "'"));
     }
-    if (nl == text.size()) break;
   }
   if (!config.hierarchies.empty() && !explicit_defaults)
     config.defaults = false;

@@ -12,6 +12,7 @@
 #include <limits>
 #include <sstream>
 
+#include "util/split.h"
 #include "util/str_cat.h"
 
 namespace gpc {
@@ -85,32 +86,12 @@ bool ParseNumber(std::string_view s, double* out) {
   return true;
 }
 
-std::vector<std::string_view> SplitWords(std::string_view line) {
-  std::vector<std::string_view> out;
-  size_t i = 0;
-  while (i < line.size()) {
-    while (i < line.size() && line[i] == ' ') ++i;
-    size_t j = i;
-    while (j < line.size() && line[j] != ' ') ++j;
-    if (j > i) out.push_back(line.substr(i, j - i));
-    i = j;
-  }
-  return out;
-}
-
 // The samples a control file's text gives: one number; numbers on one
 // line (per CPU); or "key number" lines. False for anything else.
 bool ParseFileValues(std::string_view text,
                      std::vector<std::pair<std::string, double>>* out,
                      std::string* key_label) {
-  std::vector<std::string_view> lines;
-  size_t start = 0;
-  while (start < text.size()) {
-    size_t nl = text.find('\n', start);
-    if (nl == std::string_view::npos) nl = text.size();
-    if (nl > start) lines.push_back(text.substr(start, nl - start));
-    start = nl + 1;
-  }
+  std::vector<std::string_view> lines = SplitSkippingEmpty(text, '\n');
   if (lines.empty()) return false;
   if (lines.size() == 1) {
     std::vector<std::string_view> words = SplitWords(lines[0]);
