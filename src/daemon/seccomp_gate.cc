@@ -99,29 +99,43 @@ long Seccomp(unsigned op, unsigned flags, void* args) {
   return syscall(__NR_seccomp, op, flags, args);
 }
 
-size_t NotifSize() {
-  static const size_t size = [] {
-    seccomp_notif_sizes sizes{};
-    size_t n = sizeof(seccomp_notif);
-    if (Seccomp(SECCOMP_GET_NOTIF_SIZES, 0, &sizes) == 0) {
-      n = std::max<size_t>(n, sizes.seccomp_notif);
-    }
-    return n;
+// The kernel's sizes of the notification structs, which may be larger than
+// the header's (a newer kernel appends fields); never smaller than those.
+const seccomp_notif_sizes& NotifSizes() {
+  static const seccomp_notif_sizes sizes = [] {
+    seccomp_notif_sizes kernel{};
+    if (Seccomp(SECCOMP_GET_NOTIF_SIZES, 0, &kernel) != 0) kernel = {};
+    kernel.seccomp_notif =
+        std::max<uint16_t>(kernel.seccomp_notif, sizeof(seccomp_notif));
+    kernel.seccomp_notif_resp = std::max<uint16_t>(kernel.seccomp_notif_resp,
+                                                   sizeof(seccomp_notif_resp));
+    return kernel;
   }();
-  return size;
+  return sizes;
 }
 
-size_t RespSize() {
-  static const size_t size = [] {
-    seccomp_notif_sizes sizes{};
-    size_t n = sizeof(seccomp_notif_resp);
-    if (Seccomp(SECCOMP_GET_NOTIF_SIZES, 0, &sizes) == 0) {
-      n = std::max<size_t>(n, sizes.seccomp_notif_resp);
+// A zeroed buffer of `size` bytes viewed as a T, on the stack unless the
+// kernel's struct outgrows kInlineBytes. The kernel wants it zeroed.
+template <typename T, size_t kInlineBytes>
+class KernelStructBuffer {
+ public:
+  explicit KernelStructBuffer(size_t size) {
+    if (size > kInlineBytes) {
+      heap_ = std::make_unique<unsigned char[]>(size);
+      data_ = heap_.get();
     }
-    return n;
-  }();
-  return size;
-}
+    std::memset(data_, 0, size);
+  }
+  // data_ may point into the object itself.
+  KernelStructBuffer(const KernelStructBuffer&) = delete;
+  KernelStructBuffer& operator=(const KernelStructBuffer&) = delete;
+  T* get() { return reinterpret_cast<T*>(data_); }
+
+ private:
+  alignas(T) unsigned char inline_[kInlineBytes];
+  std::unique_ptr<unsigned char[]> heap_;
+  unsigned char* data_ = inline_;
+};
 
 }  // namespace
 
@@ -163,18 +177,8 @@ bool IsSeccompListener(int fd) {
 }
 
 Result<ForkNotification> ReceiveNotification(int listener) {
-  // The kernel wants a zeroed buffer of its own size (which may be larger
-  // than the header's struct).
-  size_t size = NotifSize();
-  alignas(seccomp_notif) unsigned char buf[256];
-  std::unique_ptr<unsigned char[]> heap;
-  unsigned char* p = buf;
-  if (size > sizeof buf) {
-    heap = std::make_unique<unsigned char[]>(size);
-    p = heap.get();
-  }
-  std::memset(p, 0, size);
-  auto* n = reinterpret_cast<seccomp_notif*>(p);
+  KernelStructBuffer<seccomp_notif, 256> buf(NotifSizes().seccomp_notif);
+  seccomp_notif* n = buf.get();
   for (;;) {
     if (ioctl(listener, SECCOMP_IOCTL_NOTIF_RECV, n) == 0) break;
     if (errno == EINTR) continue;
@@ -184,16 +188,9 @@ Result<ForkNotification> ReceiveNotification(int listener) {
 }
 
 Status AnswerNotification(int listener, uint64_t id, int error) {
-  size_t size = RespSize();
-  alignas(seccomp_notif_resp) unsigned char buf[128];
-  std::unique_ptr<unsigned char[]> heap;
-  unsigned char* p = buf;
-  if (size > sizeof buf) {
-    heap = std::make_unique<unsigned char[]>(size);
-    p = heap.get();
-  }
-  std::memset(p, 0, size);
-  auto* r = reinterpret_cast<seccomp_notif_resp*>(p);
+  KernelStructBuffer<seccomp_notif_resp, 128> buf(
+      NotifSizes().seccomp_notif_resp);
+  seccomp_notif_resp* r = buf.get();
   r->id = id;
   if (error == 0) {
     r->flags = SECCOMP_USER_NOTIF_FLAG_CONTINUE;
