@@ -7,59 +7,21 @@
 
 #include <string>
 
-#include "core/framework.h"
-#include "subsys/all_subsystems.h"
-#include "testing/fake_host.h"
-#include "util/str_cat.h"
+#include "subsys_scenario.h"
 
 namespace gpc {
 namespace {
 
-class CpuacctTest : public ::testing::Test {
+class CpuacctTest : public SubsysScenarioTest {
  protected:
-  CpuacctTest() : fw_(host_, MakeAllSubsystems(host_)) {
-    auto h = fw_.Mount("cpuacct");
-    GPC_CHECK(h.ok());
-    hierarchy_ = *h;
-    root_ = fw_.GetHierarchy(hierarchy_)->root;
+  CpuacctTest() : SubsysScenarioTest("cpuacct", 2) {
     ss_ = static_cast<CpuacctSubsystem*>(fw_.FindSubsystem("cpuacct"));
   }
 
-  ContainerId Mkdir(ContainerId parent, const char* name) {
-    auto c = fw_.Mkdir(parent, name, {}, 0755);
-    GPC_CHECK(c.ok());
-    return *c;
-  }
-  // A process that exists before gpc looks (initial scan).
-  TaskKey Scanned() {
-    TaskKey k = host_.NewProcess();
-    GPC_CHECK(fw_.AddTask({k, k.tid}).ok());
-    return k;
-  }
-  // A process or thread forked by `parent` and announced by the tracker.
-  TaskKey Forked(pid_t parent, bool thread = false) {
-    TaskKey k = host_.Fork(parent, thread);
-    pid_t tgid = host_.Task(k.tid)->info.tgid;
-    GPC_CHECK(fw_.Fork(parent, {k, tgid}, host_.MonotonicNow()).ok());
-    return k;
-  }
-  void Move(pid_t tid, ContainerId to) {
-    Status s = fw_.Attach(to, tid, false, {});
-    GPC_CHECK(s.ok(), s.error().message());
-  }
-  std::string Read(ContainerId c, const char* file) {
-    auto snap = fw_.ReadFile(c, file, {});
-    GPC_CHECK(snap.ok());
-    return snap->ReadAll();
-  }
   uint64_t Usage(ContainerId c) {
     return std::stoull(Read(c, "cpuacct.usage"));
   }
 
-  FakeHost host_{2};
-  Framework fw_;
-  HierarchyId hierarchy_ = 0;
-  ContainerId root_ = 0;
   CpuacctSubsystem* ss_ = nullptr;
 };
 
@@ -111,7 +73,7 @@ TEST_F(CpuacctTest, ThreadsMoveAlone) {
   ContainerId b = Mkdir(root_, "b");
   TaskKey leader = Scanned();
   Move(leader.tid, a);
-  TaskKey thread = Forked(leader.tid, /*thread=*/true);
+  TaskKey thread = Fork(leader.tid, /*thread=*/true);
   host_.AddRuntime(thread.tid, 50);
   host_.AddRuntime(leader.tid, 7);
   Move(thread.tid, b);
@@ -268,7 +230,7 @@ TEST_F(CpuacctTest, NothingReadsTheMachineWhenNobodyReads) {
   const uint64_t reads = ss_->host_reads();
   // Forks, exits with records, time passing, periodic ticks: no reads.
   for (int i = 0; i < 50; ++i) {
-    TaskKey c = Forked(t.tid);
+    TaskKey c = Fork(t.tid);
     host_.AddRuntime(c.tid, 10);
     CpuTimes final_times = *host_.GetCpuTimes(c);
     host_.KillTask(c.tid);

@@ -7,9 +7,7 @@
 #include <gtest/gtest.h>
 #include <signal.h>
 
-#include "core/framework.h"
-#include "subsys/all_subsystems.h"
-#include "testing/fake_host.h"
+#include "subsys_scenario.h"
 
 namespace gpc {
 namespace {
@@ -17,36 +15,10 @@ namespace {
 constexpr const char* kDefaultShares =
     "res=numtasks,min_shares=-3,max_shares=-3,child_shares_divisor=100\n";
 
-class NumtasksTest : public ::testing::Test {
+class NumtasksTest : public SubsysScenarioTest {
  protected:
-  void SetUp() override {
-    auto h = fw_.Mount("numtasks");
-    ASSERT_TRUE(h.ok()) << h.error().ToString();
-    root_ = fw_.GetHierarchy(*h)->root;
-  }
-  ContainerId Mkdir(ContainerId parent, const char* name) {
-    auto c = fw_.Mkdir(parent, name, {}, 0755);
-    EXPECT_TRUE(c.ok()) << c.error().ToString();
-    return c.ok() ? *c : kNoContainer;
-  }
-  std::string Read(ContainerId c, const char* file) {
-    auto r = fw_.ReadFile(c, file, {});
-    return r.ok() ? r->ReadAll() : StrCat("error ", ErrnoName(r.code()));
-  }
-  int Write(ContainerId c, const char* file, std::string_view data) {
-    return fw_.WriteFile(c, file, data, {}).code();
-  }
-  pid_t NewTaskIn(ContainerId c) {
-    TaskKey k = host_.NewProcess();
-    EXPECT_TRUE(fw_.AddTask({k, k.tid}).ok());
-    EXPECT_TRUE(fw_.Attach(c, k.tid, false, {}).ok());
-    return k.tid;
-  }
-  TaskKey Fork(pid_t parent) {
-    TaskKey k = host_.Fork(parent);
-    EXPECT_TRUE(fw_.Fork(parent, {k, k.tid}, host_.MonotonicNow()).ok());
-    return k;
-  }
+  NumtasksTest() : SubsysScenarioTest("numtasks") {}
+
   // Supervised forks of `p` approved before the first refusal; the
   // approvals are consumed by real children.
   int ForksAllowed(pid_t p) {
@@ -68,10 +40,6 @@ class NumtasksTest : public ::testing::Test {
                   "numtasks: Number of failures ", failures, "\n",
                   "numtasks: Number of forkrate failures 0\n");
   }
-
-  FakeHost host_;
-  Framework fw_{host_, MakeAllSubsystems(host_)};
-  ContainerId root_ = kNoContainer;
 };
 
 TEST(NumtasksParse, SharesTokens) {

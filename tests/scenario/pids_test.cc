@@ -10,23 +10,17 @@
 #include <thread>
 #include <vector>
 
-#include "core/framework.h"
-#include "subsys/all_subsystems.h"
+#include "subsys_scenario.h"
 #include "testing/counting_subsystem.h"
-#include "testing/fake_host.h"
 
 namespace gpc {
 namespace {
 
-// Every compiled-in subsystem, then a test subsystem that can refuse forks.
-std::vector<std::unique_ptr<Subsystem>> WithCounting(Host& host) {
-  auto list = MakeAllSubsystems(host);
-  list.push_back(std::make_unique<CountingSubsystem>("ca"));
-  return list;
-}
-
-class PidsTest : public ::testing::Test {
+class PidsTest : public SubsysScenarioTest {
  protected:
+  // A test subsystem "ca" beside pids can refuse forks.
+  PidsTest() : SubsysScenarioTest("pids,ca", 4, WithCounting()) {}
+
   void SetUp() override {
     fw_.SetEventListener([this](const Event& e) {
       if (e.kind == EventKind::kRefused) {
@@ -34,38 +28,8 @@ class PidsTest : public ::testing::Test {
         refusals_.push_back(e.detail);
       }
     });
-    auto h = fw_.Mount("pids,ca");
-    ASSERT_TRUE(h.ok()) << h.error().ToString();
-    root_ = fw_.GetHierarchy(*h)->root;
   }
 
-  ContainerId Mkdir(ContainerId parent, const char* name) {
-    auto c = fw_.Mkdir(parent, name, {}, 0755);
-    EXPECT_TRUE(c.ok()) << c.error().ToString();
-    return c.ok() ? *c : kNoContainer;
-  }
-  std::string Read(ContainerId c, const char* file) {
-    auto r = fw_.ReadFile(c, file, {});
-    return r.ok() ? r->ReadAll() : StrCat("error ", ErrnoName(r.code()));
-  }
-  int Write(ContainerId c, const char* file, std::string_view data) {
-    return fw_.WriteFile(c, file, data, {}).code();
-  }
-  // A new process (scanned, so never killed) in `c`.
-  pid_t NewTaskIn(ContainerId c) {
-    TaskKey k = host_.NewProcess();
-    EXPECT_TRUE(fw_.AddTask({k, k.tid}).ok());
-    EXPECT_TRUE(fw_.Attach(c, k.tid, false, {}).ok());
-    return k.tid;
-  }
-  // The machine forks, then the framework hears of it (as the tracker
-  // reports it).
-  TaskKey Fork(pid_t parent, bool thread = false) {
-    TaskKey k = host_.Fork(parent, thread);
-    pid_t tgid = host_.Task(k.tid)->info.tgid;
-    EXPECT_TRUE(fw_.Fork(parent, {k, tgid}, host_.MonotonicNow()).ok());
-    return k;
-  }
   void ExitTask(const TaskKey& k) {
     host_.KillTask(k.tid);
     fw_.Exit(k);
@@ -86,11 +50,15 @@ class PidsTest : public ::testing::Test {
     return refusals_;
   }
 
-  FakeHost host_;
-  Framework fw_{host_, WithCounting(host_)};
-  ContainerId root_ = kNoContainer;
   std::mutex events_mu_;
   std::vector<std::string> refusals_;
+
+ private:
+  static std::vector<std::unique_ptr<Subsystem>> WithCounting() {
+    std::vector<std::unique_ptr<Subsystem>> extra;
+    extra.push_back(std::make_unique<CountingSubsystem>("ca"));
+    return extra;
+  }
 };
 
 TEST(PidsParse, KernelFormatsAndErrnos) {
