@@ -1001,11 +1001,18 @@ Status Framework::WriteFileOnce(ContainerId dir, std::string_view file,
   if ((f.flags & kSyncBeforeWrite) && !*synced) {
     return Err(EAGAIN, "sync first");
   }
+  // Every refusal below names the file, as "/a/b/file: why".
+  std::string where = StrCat(c->Path() == "/" ? "" : c->Path(), "/", file);
   if (data.size() > f.max_write) {
-    return Err(E2BIG, "write of ", data.size(), " bytes to ", file,
-               " (at most ", f.max_write, ")");
+    return Err(E2BIG, where, ": write of ", data.size(), " bytes (at most ",
+               f.max_write, ")");
   }
-  GPC_RETURN_IF_ERROR(BeforeChangeLocked());
+  if (!f.write && !f.write_u64 && !f.write_s64) {
+    return Err(EINVAL, where, ": read-only");
+  }
+  if (Status s = BeforeChangeLocked(); !s.ok()) {
+    return std::move(s).error().WithContext(where);
+  }
   FileContext ctx{*this, *c, ref->state, writer};
   Status s;
   if (f.write) {
@@ -1013,16 +1020,11 @@ Status Framework::WriteFileOnce(ContainerId dir, std::string_view file,
   } else if (f.write_u64) {
     auto v = ParseKernelU64(data);
     s = v.ok() ? f.write_u64(ctx, *v) : Status(std::move(v).error());
-  } else if (f.write_s64) {
+  } else {
     auto v = ParseKernelS64(data);
     s = v.ok() ? f.write_s64(ctx, *v) : Status(std::move(v).error());
-  } else {
-    return Err(EINVAL, file, " is read-only");
   }
-  if (!s.ok()) {
-    return std::move(s).error().WithContext(
-        StrCat(c->Path() == "/" ? "" : c->Path(), "/", file));
-  }
+  if (!s.ok()) return std::move(s).error().WithContext(where);
   // A pid list's writes are moves, recorded task by task.
   if (!f.read_pids) MarkContainerLocked(*c);
   return s;
