@@ -47,6 +47,7 @@
 
 #include "subsys/cpuacct.h"
 #include "testing/live_stack.h"
+#include "testing/sys_files.h"
 #include "threaded_child.h"
 
 namespace gpc {
@@ -87,15 +88,6 @@ double Quantile(std::vector<double> v, double q) {
   if (v.empty()) return 0;
   std::sort(v.begin(), v.end());
   return v[static_cast<size_t>(q * static_cast<double>(v.size() - 1))];
-}
-
-int WriteFile(const std::string& path, const std::string& data) {
-  int fd = open(path.c_str(), O_WRONLY | O_CLOEXEC);
-  if (fd < 0) return errno;
-  ssize_t n = write(fd, data.data(), data.size());
-  int err = n < 0 ? errno : 0;
-  close(fd);
-  return err;
 }
 
 // One timed read of a small file: microseconds, or -1.

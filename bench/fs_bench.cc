@@ -42,11 +42,9 @@
 #include <thread>
 #include <vector>
 
-#include "fs/container_fs.h"
-#include "linux/linux_host.h"
-#include "linux/tracker.h"
-#include "subsys/all_subsystems.h"
 #include "testing/kernel_cgroup.h"
+#include "testing/live_stack.h"
+#include "testing/sys_files.h"
 #include "threaded_child.h"
 
 namespace gpc {
@@ -101,16 +99,6 @@ double Quantile(std::vector<double> v, double q) {
 [[noreturn]] void Die(const char* what) {
   std::fprintf(stderr, "fs_bench: %s: %s\n", what, std::strerror(errno));
   std::exit(2);
-}
-
-// 0 or the errno: one write(2) of `data` on a fresh descriptor.
-int WriteFile(const std::string& path, const std::string& data) {
-  int fd = open(path.c_str(), O_WRONLY | O_CLOEXEC);
-  if (fd < 0) return errno;
-  ssize_t n = write(fd, data.data(), data.size());
-  int err = n < 0 ? errno : (static_cast<size_t>(n) == data.size() ? 0 : EIO);
-  close(fd);
-  return err;
 }
 
 // Bytes of a whole file read with a 128 KiB buffer, or -errno.
@@ -265,44 +253,29 @@ int Main(int argc, char** argv) {
   // ---- the kernel: a private named v1 hierarchy ----
   std::string tag = "gpcbench" + std::to_string(getpid());
   char ktmpl[] = "/tmp/fs_bench_kernel.XXXXXX";
-  char gtmpl[] = "/tmp/fs_bench_gpc.XXXXXX";
-  if (mkdtemp(ktmpl) == nullptr || mkdtemp(gtmpl) == nullptr) Die("mkdtemp");
-  std::string kdir = ktmpl, gdir = gtmpl;
+  if (mkdtemp(ktmpl) == nullptr) Die("mkdtemp");
+  std::string kdir = ktmpl;
   std::string kopts = "none,name=" + tag;
   if (mount("cgroup", kdir.c_str(), "cgroup", 0, kopts.c_str()) != 0) {
     int err = errno;
     rmdir(kdir.c_str());
-    rmdir(gdir.c_str());
     errno = err;
     Die("mount cgroup");
   }
 
   // ---- gpc in this process ----
-  LinuxHost host;
-  Framework fw(host, MakeAllSubsystems(host),
-               FrameworkOptions{.start_time_slack = 1});
-  Tracker tracker(fw, host);
-  std::atomic<ContainerFs*> fs_ptr{nullptr};
-  // Before any concurrent use.
-  fw.SetEventListener([&](const Event& e) {
-    if (ContainerFs* f = fs_ptr.load()) f->OnEvent(e);
-  });
-  fw.SetSyncHook([&] { tracker.Sync(100); });
+  LiveStack stack;
+  std::string gdir;  // its FUSE mount
   int rc = 0;
-  std::thread tracker_thread;
-  std::unique_ptr<ContainerFs> fs;
   std::vector<OpResult> results;
   auto cleanup = [&] {
     victim.Kill();
     crowd.Kill();
-    if (fs) {
-      fs_ptr = nullptr;
+    if (!gdir.empty()) {
       for (const char* c : {"a", "b", "t", "x"})
         rmdir((gdir + "/" + c).c_str());
-      fs->Stop();
     }
-    tracker.Stop();
-    if (tracker_thread.joinable()) tracker_thread.join();
+    stack.Stop();  // unmounts, stops the tracker, removes the mount point
     for (const char* c : {"x", "a", "b", "t"}) RemoveDir(kdir + "/" + c);
     if (umount2(kdir.c_str(), UMOUNT_NOFOLLOW) != 0) {
       std::fprintf(stderr, "fs_bench: umount %s: %s\n", kdir.c_str(),
@@ -311,7 +284,6 @@ int Main(int argc, char** argv) {
     }
     ReleaseKernelHierarchy(tag, kdir);
     rmdir(kdir.c_str());
-    rmdir(gdir.c_str());
   };
   auto fail = [&](const std::string& what, int err) {
     std::fprintf(stderr, "fs_bench: %s: %s\n", what.c_str(),
@@ -320,27 +292,16 @@ int Main(int argc, char** argv) {
   };
 
   do {
-    Status s = tracker.Start();
+    LiveStackOptions options{.mount_options = "none,name=gpcbench",
+                             .sync_hook_ms = 100};
+    if (args.fuse_threads > 0) options.fs.max_threads = args.fuse_threads;
+    Status s = stack.Start(options);
     if (!s.ok()) {
-      fail("tracker start " + s.error().ToString(), s.code());
+      fail("gpc start " + s.error().ToString(), s.code());
       break;
     }
-    tracker_thread = std::thread([&] { (void)tracker.Run(); });
-    auto h = fw.Mount("none,name=gpcbench");
-    if (!h.ok()) {
-      fail("gpc mount " + h.error().ToString(), h.code());
-      break;
-    }
-    FsOptions fs_options;
-    if (args.fuse_threads > 0) fs_options.max_threads = args.fuse_threads;
-    fs = std::make_unique<ContainerFs>(fw, *h, fs_options);
-    s = fs->Start(gdir);
-    if (!s.ok()) {
-      fs.reset();
-      fail("fuse mount " + s.error().ToString(), s.code());
-      break;
-    }
-    fs_ptr = fs.get();
+    gdir = stack.dir();
+    ContainerFs* fs = stack.fs();
 
     bool ok = true;
     for (const std::string& root : {kdir, gdir}) {

@@ -22,7 +22,9 @@ Status LiveStack::Start(const LiveStackOptions& options) {
   });
   tracker_ = std::make_unique<Tracker>(*fw_, host_, options.tracker);
   GPC_RETURN_IF_ERROR(tracker_->Start());
-  fw_->SetSyncHook([this] { tracker_->Sync(1000); });
+  if (options.sync_hook_ms > 0) {
+    fw_->SetSyncHook([this, ms = options.sync_hook_ms] { tracker_->Sync(ms); });
+  }
   tracker_thread_ = std::thread([this] { (void)tracker_->Run(); });
 
   GPC_ASSIGN_OR_RETURN(hierarchy_, fw_->Mount(options.mount_options));
@@ -40,9 +42,20 @@ Status LiveStack::Start(const LiveStackOptions& options) {
   return OkStatus();
 }
 
-void LiveStack::Stop() {
+std::string LiveStack::PathOf(pid_t tid) {
+  auto c = fw_->ContainerOf(tid, hierarchy_);
+  if (!c.ok()) return "";
+  auto info = fw_->GetContainer(*c);
+  return info.ok() ? info->path : "";
+}
+
+void LiveStack::StopFs() {
   fs_ptr_ = nullptr;
   if (fs_) fs_->Stop();
+}
+
+void LiveStack::Stop() {
+  StopFs();
   fs_.reset();
   if (tracker_) tracker_->Stop();
   if (tracker_thread_.joinable()) tracker_thread_.join();

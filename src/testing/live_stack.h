@@ -1,8 +1,10 @@
 // LiveStack: gpc in process on the real machine, for system tests and
 // benchmarks (as root): LinuxHost, a Framework with every compiled-in
 // subsystem, the Tracker on its own thread (Run(), as gpcd runs it, with
-// the framework's sync hook wired to it), one mounted hierarchy, and
-// optionally its FUSE file system at a fresh temporary directory.
+// the framework's sync hook wired to it unless turned off), one mounted
+// hierarchy, and optionally its FUSE file system at a fresh temporary
+// directory. The one in-process stack of the system tests (fs, cpuset,
+// cpuacct, pids/numtasks, bc, ns) and the fs and cpuacct benchmarks.
 //
 // Stop() (also the destructor) unmounts, stops the tracker and removes the
 // directory, so a failing test leaves nothing behind.
@@ -26,8 +28,12 @@ struct LiveStackOptions {
   std::string mount_options = "debug";
   // Serve it through FUSE at a temporary directory (needs /dev/fuse).
   bool mount_fs = true;
-  FsOptions fs;
-  TrackerOptions tracker;
+  FsOptions fs{};
+  TrackerOptions tracker{};
+  // The framework's sync hook (Tracker::Sync before a task is looked up)
+  // waits at most this long; 0 leaves the hook unset, so the test syncs
+  // the tracker itself (Sync()).
+  int sync_hook_ms = 1000;
 };
 
 class LiveStack {
@@ -49,6 +55,15 @@ class LiveStack {
   Tracker& tracker() { return *tracker_; }
   HierarchyId hierarchy() const { return hierarchy_; }
   ContainerId root() const { return root_; }
+  // The container a task is in, as a path ("" if none).
+  std::string PathOf(pid_t tid);
+  // gpcd's own requests: privileged, not a task.
+  static Credentials Gpcd() { return Credentials::Root(); }
+  // The FUSE file system (null without mount_fs), for its counters.
+  ContainerFs* fs() { return fs_.get(); }
+  // Stops event delivery to the file system, then the file system (its
+  // Stop(), again at each call); Stop() does this first.
+  void StopFs();
   // The mount point ("" without mount_fs) and a path under it.
   const std::string& dir() const { return dir_; }
   std::string Path(const std::string& rel) const { return dir_ + "/" + rel; }

@@ -38,6 +38,7 @@
 #include "daemon/control_protocol.h"
 #include "target.h"
 #include "testing/forked_child.h"
+#include "testing/gpcd_process.h"
 
 namespace gpc::conformance {
 namespace {
@@ -931,54 +932,11 @@ class GpcdMountConformance : public ::testing::Test {
   void SetUp() override {
     if (geteuid() != 0) GTEST_SKIP() << "gpcd needs root";
     if (access("/dev/fuse", R_OK | W_OK) != 0) GTEST_SKIP() << "no /dev/fuse";
-    char tmpl[] = "/tmp/gpcconf_gpcd.XXXXXX";
-    ASSERT_NE(mkdtemp(tmpl), nullptr);
-    dir_ = tmpl;
-    socket_ = dir_ + "/gpcd.sock";
     // Default hierarchies go below the temp dir, unmounted by gpcd itself.
-    std::ofstream(dir_ + "/gpcd.conf")
-        << "socket " << socket_ << "\nmount_root " << dir_ << "/h\n";
-    daemon_ = fork();
-    if (daemon_ == 0) {
-      prctl(PR_SET_PDEATHSIG, SIGKILL);
-      int log = open((dir_ + "/log").c_str(), O_WRONLY | O_CREAT, 0644);
-      dup2(log, 2);
-      execl(GPCD_PATH, GPCD_PATH, "--config", (dir_ + "/gpcd.conf").c_str(),
-            nullptr);
-      _exit(127);
-    }
-    ASSERT_GT(daemon_, 0);
-    bool up = WaitFor(
-        [&] {
-          return CallDaemon(socket_, {"ping", "", ""}).ok() ||
-                 waitpid(daemon_, nullptr, WNOHANG) != 0;
-        },
-        std::chrono::seconds(20));
-    ASSERT_TRUE(up && CallDaemon(socket_, {"ping", "", ""}).ok())
-        << ReadFile(dir_ + "/log");
-    mnt_ = dir_ + "/m";
+    Status s = gpcd_.Start();
+    ASSERT_TRUE(s.ok()) << s.error().ToString();
+    mnt_ = gpcd_.dir() + "/m";
     ASSERT_EQ(mkdir(mnt_.c_str(), 0755), 0);
-  }
-  void TearDown() override {
-    if (daemon_ > 0) {
-      kill(daemon_, SIGTERM);
-      waitpid(daemon_, nullptr, 0);
-    }
-    if (dir_.empty()) return;
-    // Whatever gpcd left mounted below the temp dir is detached before
-    // anything is removed.
-    std::ifstream mounts("/proc/mounts");
-    std::string line;
-    std::vector<std::string> left;
-    while (std::getline(mounts, line)) {
-      std::istringstream in(line);
-      std::string dev, where;
-      in >> dev >> where;
-      if (where.starts_with(dir_ + "/")) left.push_back(where);
-    }
-    for (const std::string& m : left) umount2(m.c_str(), MNT_DETACH);
-    std::error_code ec;
-    std::filesystem::remove_all(dir_, ec);
   }
 
   // The errno of a mount through gpcd (0 on success, then unmounted).
@@ -1000,8 +958,11 @@ class GpcdMountConformance : public ::testing::Test {
     return std::atoi(reply->c_str() + at + 8);
   }
 
-  std::string dir_, socket_, mnt_, last_reply_;
-  pid_t daemon_ = -1;
+  // Stopped by its destructor, which detaches whatever gpcd left mounted
+  // below its directory before removing it.
+  GpcdProcess gpcd_{{.gpcd_path = GPCD_PATH, .temp_prefix = "gpcconf_gpcd"}};
+  const std::string socket_ = gpcd_.socket();
+  std::string mnt_, last_reply_;
 };
 
 TEST_F(GpcdMountConformance, SameErrnosAsInProcess) {

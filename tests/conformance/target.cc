@@ -23,65 +23,6 @@ namespace gpc::conformance {
 
 // ---- system call helpers ----------------------------------------------------
 
-int ErrnoOf(long rc) { return rc < 0 ? errno : 0; }
-
-int WriteFile(const std::string& path, std::string_view data) {
-  int fd = open(path.c_str(), O_WRONLY | O_CLOEXEC);
-  if (fd < 0) return errno;
-  ssize_t n = write(fd, data.data(), data.size());
-  int err = n < 0 ? errno : 0;
-  close(fd);
-  if (err == 0 && static_cast<size_t>(n) != data.size()) return EIO;
-  return err;
-}
-
-std::string ReadFile(const std::string& path, int* err) {
-  int local = 0;
-  int* e = err ? err : &local;
-  int fd = open(path.c_str(), O_RDONLY | O_CLOEXEC);
-  if (fd < 0) {
-    *e = errno;
-    return {};
-  }
-  std::string out;
-  char buf[4096];
-  *e = 0;
-  for (;;) {
-    ssize_t n = read(fd, buf, sizeof buf);
-    if (n < 0) {
-      *e = errno;
-      break;
-    }
-    if (n == 0) break;
-    out.append(buf, static_cast<size_t>(n));
-  }
-  close(fd);
-  return out;
-}
-
-std::vector<std::string> ListNames(const std::string& dir) {
-  std::vector<std::string> names;
-  DIR* d = opendir(dir.c_str());
-  if (d == nullptr) return names;
-  while (dirent* e = readdir(d)) {
-    std::string n = e->d_name;
-    if (n != "." && n != "..") names.push_back(n);
-  }
-  closedir(d);
-  std::sort(names.begin(), names.end());
-  return names;
-}
-
-bool WaitFor(const std::function<bool()>& cond,
-             std::chrono::milliseconds limit) {
-  auto deadline = Clock::now() + limit;
-  while (!cond()) {
-    if (Clock::now() > deadline) return false;
-    std::this_thread::sleep_for(std::chrono::milliseconds(2));
-  }
-  return true;
-}
-
 int RmdirWithDeadline(const std::string& dir, std::chrono::milliseconds limit) {
   int err = 0;
   WaitFor(
@@ -101,23 +42,6 @@ void RemoveSubdirs(const std::string& dir) {
     RemoveSubdirs(path);
     RmdirWithDeadline(path);
   }
-}
-
-std::string PidList(std::vector<pid_t> pids) {
-  std::sort(pids.begin(), pids.end());
-  std::string s;
-  for (pid_t p : pids) s += std::to_string(p) + "\n";
-  return s;
-}
-
-std::vector<pid_t> ThreadsOf(pid_t pid) {
-  std::vector<pid_t> tids;
-  for (const std::string& n :
-       ListNames("/proc/" + std::to_string(pid) + "/task")) {
-    tids.push_back(static_cast<pid_t>(std::stol(n)));
-  }
-  std::sort(tids.begin(), tids.end());
-  return tids;
 }
 
 std::string UniqueName() {

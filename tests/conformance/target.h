@@ -25,34 +25,23 @@
 #include <string_view>
 #include <vector>
 
+#include "testing/sys_files.h"
+
 namespace gpc::conformance {
 
 using Clock = std::chrono::steady_clock;
 
 // ---- system call helpers ----------------------------------------------------
 
-// 0, or the errno of a call that returned -1.
-int ErrnoOf(long rc);
-// One write(2) of `data` on a fresh O_WRONLY descriptor: 0 or the errno (of
-// open or of write).
-int WriteFile(const std::string& path, std::string_view data);
-// The whole file; `*err` gets 0 or the errno.
-std::string ReadFile(const std::string& path, int* err = nullptr);
-// Names in a directory without "." and "..", sorted.
-std::vector<std::string> ListNames(const std::string& dir);
-// Waits for `cond` with a deadline (polling; no fixed sleep).
-bool WaitFor(const std::function<bool()>& cond,
-             std::chrono::milliseconds limit = std::chrono::seconds(10));
+// ErrnoOf, WriteFile, ReadFile, ListNames, WaitFor, PidList and ThreadsOf
+// are the shared ones of testing/sys_files.h.
+
 // rmdir, retried while it fails with EBUSY (tasks still leaving) until the
 // deadline: 0 or the last errno.
 int RmdirWithDeadline(const std::string& dir, std::chrono::milliseconds limit =
                                                   std::chrono::seconds(10));
 // Removes every directory below `dir` (not `dir` itself), bottom-up.
 void RemoveSubdirs(const std::string& dir);
-// "1\n2\n" for {2, 1}.
-std::string PidList(std::vector<pid_t> pids);
-// The thread ids of a process (/proc/PID/task).
-std::vector<pid_t> ThreadsOf(pid_t pid);
 
 // ---- targets
 // ------------------------------------------------------------------

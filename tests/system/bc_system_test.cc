@@ -21,7 +21,8 @@
 #include <string>
 #include <vector>
 
-#include "bcns_stack.h"
+#include "testing/forked_child.h"
+#include "testing/live_stack.h"
 
 namespace gpc {
 namespace {
@@ -97,10 +98,7 @@ class Opener {
     if (pid_ < 0 || read(done_, &ready, 1) != 1) pid_ = -1;
   }
   ~Opener() {
-    if (pid_ > 0) {
-      kill(pid_, SIGKILL);
-      waitpid(pid_, nullptr, 0);
-    }
+    KillAndReap(&pid_);
     if (go_ >= 0) close(go_);
     if (done_ >= 0) close(done_);
   }
@@ -133,7 +131,7 @@ class BcSystemTest : public ::testing::Test {
  protected:
   void SetUp() override {
     if (geteuid() != 0) GTEST_SKIP() << "needs root (tracker, prlimit)";
-    Status s = stack_.Start("bc");
+    Status s = stack_.Start({.mount_options = "bc", .mount_fs = false});
     ASSERT_TRUE(s.ok()) << s.error().ToString();
     auto c = stack_.fw().Mkdir(stack_.root(), "files", {}, 0755);
     ASSERT_TRUE(c.ok()) << c.error().ToString();
@@ -144,7 +142,7 @@ class BcSystemTest : public ::testing::Test {
 
   int Write(const std::string& file, const std::string& value) {
     return stack_.fw()
-        .WriteFile(c_, "bc.numfiles." + file, value, BcNsStack::Gpcd())
+        .WriteFile(c_, "bc.numfiles." + file, value, LiveStack::Gpcd())
         .code();
   }
   uint64_t Read(const std::string& file) {
@@ -157,7 +155,7 @@ class BcSystemTest : public ::testing::Test {
     for (auto& o : openers) {
       EXPECT_GT(o->pid(), 0);
       stack_.Sync();
-      Status s = stack_.fw().Attach(c_, o->pid(), true, BcNsStack::Gpcd());
+      Status s = stack_.fw().Attach(c_, o->pid(), true, LiveStack::Gpcd());
       EXPECT_TRUE(s.ok()) << s.error().ToString();
     }
     initial_.clear();
@@ -183,7 +181,7 @@ class BcSystemTest : public ::testing::Test {
     return sum;
   }
 
-  BcNsStack stack_;
+  LiveStack stack_;
   ContainerId c_ = kNoContainer;
   std::vector<int> initial_;  // descriptors of each opener before it ran
 };
@@ -211,7 +209,7 @@ TEST_F(BcSystemTest, OneOpenerStopsAtTheLimit) {
   // Back to the root: the limit it had before is back.
   ASSERT_TRUE(
       stack_.fw()
-          .Attach(stack_.root(), openers[0]->pid(), true, BcNsStack::Gpcd())
+          .Attach(stack_.root(), openers[0]->pid(), true, LiveStack::Gpcd())
           .ok());
   rlimit after{};
   ASSERT_EQ(prlimit(openers[0]->pid(), RLIMIT_NOFILE, nullptr, &after), 0);

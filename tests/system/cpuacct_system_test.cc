@@ -34,20 +34,17 @@
 #include <vector>
 
 #include "testing/live_stack.h"
+#include "testing/sys_files.h"
 
 namespace gpc {
 namespace {
 
 using Clock = std::chrono::steady_clock;
 
-bool WaitFor(const std::function<bool()>& cond,
-             std::chrono::milliseconds limit = std::chrono::seconds(30)) {
-  auto deadline = Clock::now() + limit;
-  while (!cond()) {
-    if (Clock::now() > deadline) return false;
-    std::this_thread::sleep_for(std::chrono::milliseconds(1));
-  }
-  return true;
+// Burners pause and the tracker catches up within 30 s, even on a loaded
+// machine.
+bool WaitLong(const std::function<bool()>& cond) {
+  return WaitFor(cond, std::chrono::seconds(30), std::chrono::milliseconds(1));
 }
 
 uint64_t ClockNs(clockid_t clock) {
@@ -57,34 +54,8 @@ uint64_t ClockNs(clockid_t clock) {
          static_cast<uint64_t>(ts.tv_nsec);
 }
 
-// 0 or the errno of one write(2) of `data`.
-int WriteFile(const std::string& path, const std::string& data) {
-  int fd = open(path.c_str(), O_WRONLY | O_CLOEXEC);
-  if (fd < 0) return errno;
-  ssize_t n = write(fd, data.data(), data.size());
-  int err = n < 0 ? errno : 0;
-  close(fd);
-  return err;
-}
-
-std::string ReadFile(const std::string& path) {
-  int fd = open(path.c_str(), O_RDONLY | O_CLOEXEC);
-  if (fd < 0) return {};
-  std::string out;
-  char buf[4096];
-  ssize_t n;
-  while ((n = read(fd, buf, sizeof buf)) > 0) out.append(buf, n);
-  close(fd);
-  return out;
-}
-
 // Is the task asleep (blocked in a system call), per /proc/TID/stat?
-bool Blocked(pid_t tid) {
-  std::string stat = ReadFile("/proc/" + std::to_string(tid) + "/stat");
-  size_t paren = stat.rfind(')');
-  return paren != std::string::npos && paren + 2 < stat.size() &&
-         stat[paren + 2] == 'S';
-}
+bool Blocked(pid_t tid) { return ReadProcStat(tid).state == 'S'; }
 
 // Work that the compiler cannot drop.
 void Spin() {
@@ -100,7 +71,7 @@ class ThreadBurner {
  public:
   ThreadBurner() {
     thread_ = std::thread([this] { Loop(); });
-    GPC_CHECK(WaitFor([&] { return paused_.load(); }));
+    GPC_CHECK(WaitLong([&] { return paused_.load(); }));
     GPC_CHECK(pthread_getcpuclockid(thread_.native_handle(), &clock_) == 0);
   }
   ~ThreadBurner() {
@@ -112,7 +83,7 @@ class ThreadBurner {
   // The thread stops spinning and reports its CPU time.
   uint64_t Pause() {
     cmd_.store(kPause);
-    GPC_CHECK(WaitFor([&] { return paused_.load(); }));
+    GPC_CHECK(WaitLong([&] { return paused_.load(); }));
     return reported_.load();
   }
   void Resume() {
@@ -255,9 +226,7 @@ struct Segment {
 class CpuacctSystemTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    LiveStackOptions options;
-    options.mount_options = "cpuacct";
-    Status s = stack_.Start(options);
+    Status s = stack_.Start({.mount_options = "cpuacct"});
     if (!s.ok() && (s.code() == EPERM || s.code() == ENODEV)) {
       GTEST_SKIP() << s.error().ToString();
     }
@@ -315,7 +284,7 @@ TEST_F(CpuacctSystemTest, UsageMatchesEachBurnersOwnClock) {
   auto burn = [&](std::vector<std::function<uint64_t()>> clocks, int ms) {
     std::vector<uint64_t> start;
     for (auto& f : clocks) start.push_back(f());
-    ASSERT_TRUE(WaitFor([&] {
+    ASSERT_TRUE(WaitLong([&] {
       for (size_t i = 0; i < clocks.size(); ++i) {
         if (clocks[i]() < start[i] + ms * 1'000'000ull) return false;
       }
@@ -365,7 +334,7 @@ TEST_F(CpuacctSystemTest, UsageMatchesEachBurnersOwnClock) {
   // A burner reports, then blocks; preempted in between, it would still
   // run a few microseconds after the report.
   for (pid_t tid : {t1.tid(), a.pid(), b.pid()}) {
-    ASSERT_TRUE(WaitFor([&] { return Blocked(tid); })) << tid;
+    ASSERT_TRUE(WaitLong([&] { return Blocked(tid); })) << tid;
   }
   stack_.Sync();  // the exits (with their taskstats records) are applied
 
@@ -447,7 +416,7 @@ TEST_F(CpuacctSystemTest, UsageMatchesEachBurnersOwnClock) {
   // An exit waits a moment for its taskstats record: EBUSY until then.
   for (const char* d : {"p/c1", "p/c2", "p", "q"}) {
     int err = 0;
-    EXPECT_TRUE(WaitFor([&] {
+    EXPECT_TRUE(WaitLong([&] {
       err = rmdir(P(d).c_str()) == 0 ? 0 : errno;
       return err != EBUSY;
     }));

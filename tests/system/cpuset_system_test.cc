@@ -27,39 +27,13 @@
 
 #include "testing/forked_child.h"
 #include "testing/live_stack.h"
+#include "testing/sys_files.h"
 #include "util/cpu_list.h"
 
 namespace gpc {
 namespace {
 
 using Clock = std::chrono::steady_clock;
-
-bool WaitFor(const std::function<bool()>& cond,
-             std::chrono::milliseconds limit = std::chrono::seconds(10)) {
-  auto deadline = Clock::now() + limit;
-  while (!cond()) {
-    if (Clock::now() > deadline) return false;
-    std::this_thread::sleep_for(std::chrono::milliseconds(2));
-  }
-  return true;
-}
-
-// One write(2) on a fresh descriptor: 0 or the errno.
-int WriteFile(const std::string& path, const std::string& data) {
-  int fd = open(path.c_str(), O_WRONLY | O_CLOEXEC);
-  if (fd < 0) return errno;
-  ssize_t n = write(fd, data.data(), data.size());
-  int err = n < 0 ? errno : 0;
-  close(fd);
-  return err;
-}
-
-std::string ReadFile(const std::string& path) {
-  std::ifstream in(path);
-  std::stringstream ss;
-  ss << in.rdbuf();
-  return ss.str();
-}
 
 std::vector<pid_t> ReadPids(const std::string& path) {
   std::vector<pid_t> out;
@@ -78,35 +52,6 @@ std::string AffinityOf(pid_t tid) {
     if (CPU_ISSET(cpu, &set)) mask.Set(static_cast<size_t>(cpu));
   }
   return FormatCpuList(mask);
-}
-
-std::vector<pid_t> ThreadsOf(pid_t pid) {
-  std::vector<pid_t> tids;
-  std::string dir = "/proc/" + std::to_string(pid) + "/task";
-  std::unique_ptr<DIR, int (*)(DIR*)> d(opendir(dir.c_str()), closedir);
-  if (!d) return tids;
-  while (dirent* e = readdir(d.get())) {
-    if (e->d_name[0] != '.') tids.push_back(atoi(e->d_name));
-  }
-  return tids;
-}
-
-// Processes whose parent is `ppid` (field 4 of /proc/PID/stat).
-std::vector<pid_t> ChildrenOf(pid_t ppid) {
-  std::vector<pid_t> out;
-  std::unique_ptr<DIR, int (*)(DIR*)> d(opendir("/proc"), closedir);
-  while (dirent* e = readdir(d.get())) {
-    if (e->d_name[0] < '1' || e->d_name[0] > '9') continue;
-    std::string stat = ReadFile(std::string("/proc/") + e->d_name + "/stat");
-    size_t paren = stat.rfind(')');
-    if (paren == std::string::npos) continue;
-    std::istringstream in(stat.substr(paren + 2));
-    char state;
-    pid_t parent = 0;
-    in >> state >> parent;
-    if (parent == ppid) out.push_back(atoi(e->d_name));
-  }
-  return out;
 }
 
 // The storm helper (cpuset_storm_helper.cc), with pipes to its stdin and
@@ -131,10 +76,7 @@ class Storm {
     from_ = out[0];
   }
   ~Storm() {
-    if (pid_ > 0) {
-      kill(pid_, SIGKILL);
-      waitpid(pid_, nullptr, 0);
-    }
+    KillAndReap(&pid_);
     if (to_ >= 0) close(to_);
     if (from_ >= 0) close(from_);
   }
@@ -173,9 +115,7 @@ class CpusetSystemTest : public ::testing::Test {
     if (std::thread::hardware_concurrency() < 2) {
       GTEST_SKIP() << "needs 2 CPUs";
     }
-    LiveStackOptions options;
-    options.mount_options = "cpuset";
-    Status s = stack_.Start(options);
+    Status s = stack_.Start({.mount_options = "cpuset"});
     if (!s.ok() && (s.code() == EPERM || s.code() == ENODEV)) {
       GTEST_SKIP() << s.error().ToString();
     }

@@ -24,48 +24,22 @@
 #include <vector>
 
 #include "daemon/control_protocol.h"
+#include "testing/gpcd_process.h"
+#include "testing/sys_files.h"
 
 namespace gpc {
 namespace {
 
 using Clock = std::chrono::steady_clock;
 
-std::string ReadAll(const std::string& path) {
-  std::ifstream in(path);
-  std::stringstream ss;
-  ss << in.rdbuf();
-  return ss.str();
-}
-
-int WriteFile(const std::string& path, const std::string& data) {
-  int fd = open(path.c_str(), O_WRONLY | O_CLOEXEC);
-  if (fd < 0) return errno;
-  ssize_t n = write(fd, data.data(), data.size());
-  int err = n < 0 ? errno : 0;
-  close(fd);
-  return err;
-}
-
 // Threads of every task whose session is `sid`, from /proc (the kernel's
 // own count, independent of gpc).
 long ThreadsInSession(pid_t sid) {
   long total = 0;
-  DIR* d = opendir("/proc");
-  if (d == nullptr) return -1;
-  while (dirent* e = readdir(d)) {
-    if (e->d_name[0] < '1' || e->d_name[0] > '9') continue;
-    std::string stat = ReadAll(std::string("/proc/") + e->d_name + "/stat");
-    size_t close_paren = stat.rfind(')');
-    if (close_paren == std::string::npos) continue;
-    std::istringstream rest(stat.substr(close_paren + 2));
-    std::string field;
-    std::vector<std::string> f;
-    while (f.size() < 18 && rest >> field) f.push_back(field);
-    // state ppid pgrp session ... num_threads is field 20 (index 17 here).
-    if (f.size() < 18 || std::atol(f[3].c_str()) != sid) continue;
-    total += std::atol(f[17].c_str());
+  for (pid_t pid : ListProcesses()) {
+    ProcStat stat = ReadProcStat(pid);
+    if (stat.ok && stat.session == sid) total += stat.num_threads;
   }
-  closedir(d);
   return total;
 }
 
@@ -73,12 +47,6 @@ class ExecTest : public ::testing::Test {
  protected:
   void SetUp() override {
     if (geteuid() != 0) GTEST_SKIP() << "gpcd needs root";
-    char tmpl[] = "/tmp/exec_test.XXXXXX";
-    ASSERT_NE(mkdtemp(tmpl), nullptr);
-    dir_ = tmpl;
-    socket_ = dir_ + "/gpcd.sock";
-    std::ofstream(dir_ + "/gpcd.conf")
-        << "socket " << socket_ << "\nmount_root " << dir_ << "/h\n";
     StartGpcd();
   }
 
@@ -89,47 +57,12 @@ class ExecTest : public ::testing::Test {
       waitpid(pid, nullptr, 0);
     }
     for (pid_t holder : holders_) WaitGone(holder, /*kill_after=*/true);
-    if (daemon_ > 0) {
-      kill(daemon_, SIGTERM);
-      waitpid(daemon_, nullptr, 0);
-    }
-    UnmountAll();
-    if (!dir_.empty()) std::system(("rm -rf " + dir_).c_str());
+    // gpcd_ stops, and its mounts and directory go, after this.
   }
 
   void StartGpcd() {
-    daemon_ = fork();
-    if (daemon_ == 0) {
-      prctl(PR_SET_PDEATHSIG, SIGKILL);
-      int log =
-          open((dir_ + "/log").c_str(), O_WRONLY | O_CREAT | O_APPEND, 0644);
-      dup2(log, 2);
-      execl(GPCD_PATH, GPCD_PATH, "--config", (dir_ + "/gpcd.conf").c_str(),
-            nullptr);
-      _exit(127);
-    }
-    auto deadline = Clock::now() + std::chrono::seconds(20);
-    while (!CallDaemon(socket_, {"ping", "", ""}).ok()) {
-      ASSERT_LT(Clock::now(), deadline) << ReadAll(dir_ + "/log");
-      int status;
-      ASSERT_EQ(waitpid(daemon_, &status, WNOHANG), 0)
-          << "gpcd exited: " << ReadAll(dir_ + "/log");
-      std::this_thread::sleep_for(std::chrono::milliseconds(5));
-    }
-  }
-
-  // Every gpc mount under our root (a killed gpcd leaves them dead).
-  void UnmountAll() {
-    std::istringstream mounts(ReadAll("/proc/mounts"));
-    std::string line;
-    std::vector<std::string> dirs;
-    while (std::getline(mounts, line)) {
-      std::istringstream f(line);
-      std::string src, dir;
-      f >> src >> dir;
-      if (!dir_.empty() && dir.rfind(dir_ + "/", 0) == 0) dirs.push_back(dir);
-    }
-    for (const std::string& d : dirs) umount2(d.c_str(), MNT_DETACH);
+    Status s = gpcd_.Start();
+    ASSERT_TRUE(s.ok()) << s.error().ToString();
   }
 
   // Runs `exec_driver --socket S exec <args>` with pipes on stdin/stdout.
@@ -216,7 +149,7 @@ class ExecTest : public ::testing::Test {
     std::atomic<bool> stop{false};
     std::thread watcher([&] {
       while (!stop) {
-        std::string text = ReadAll(current_file);
+        std::string text = ReadFile(current_file);
         long current = -1;
         if (current_is_stats) {
           size_t at = text.find("Current usage ");
@@ -245,8 +178,8 @@ class ExecTest : public ::testing::Test {
     return r;
   }
 
-  std::string dir_, socket_;
-  pid_t daemon_ = -1;
+  GpcdProcess gpcd_{{.gpcd_path = GPCD_PATH, .temp_prefix = "exec_test"}};
+  const std::string dir_ = gpcd_.dir(), socket_ = gpcd_.socket();
   std::vector<pid_t> started_;
   std::vector<pid_t> holders_;
 };
@@ -264,9 +197,9 @@ TEST_F(ExecTest, SupervisedForkBombStopsAtPidsMaxWithEagain) {
   EXPECT_LE(r.max_current, 50);
   EXPECT_GT(r.max_threads, 0);
   EXPECT_LE(r.max_threads, 50);
-  EXPECT_NE(ReadAll(c + "/pids.events"), "max 0\n");
+  EXPECT_NE(ReadFile(c + "/pids.events"), "max 0\n");
   auto deadline = Clock::now() + std::chrono::seconds(20);
-  while (ReadAll(c + "/pids.current") != "0\n") {
+  while (ReadFile(c + "/pids.current") != "0\n") {
     ASSERT_LT(Clock::now(), deadline) << "the bomb's tasks never left";
     std::this_thread::sleep_for(std::chrono::milliseconds(5));
   }
@@ -309,16 +242,14 @@ TEST_F(ExecTest, KilledGpcdFailsOpenAndARestartedOneTakesTheGateBack) {
   // Placed before its first instruction, and supervised: the one slot is
   // its own, so a fork is refused before any child exists.
   EXPECT_EQ(probe(), std::to_string(EAGAIN));
-  EXPECT_EQ(ReadAll(c + "/tasks"), std::to_string(pid) + "\n");
+  EXPECT_EQ(ReadFile(c + "/tasks"), std::to_string(pid) + "\n");
 
-  kill(daemon_, SIGKILL);
-  waitpid(daemon_, nullptr, 0);
-  daemon_ = -1;
+  gpcd_.Kill();
   // gpcd is gone: the holder answers, and lets the fork through.
   EXPECT_EQ(probe(), "0");
   EXPECT_EQ(probe(), "0");
 
-  UnmountAll();
+  gpcd_.UnmountAll();
   StartGpcd();
   // The holder hands the listener to the new gpcd (it retries every 100 ms).
   auto deadline = Clock::now() + std::chrono::seconds(10);
@@ -332,8 +263,8 @@ TEST_F(ExecTest, KilledGpcdFailsOpenAndARestartedOneTakesTheGateBack) {
   }
   // The new gpcd decides again. If it restored the container (persisted
   // state), the limit holds again; otherwise the task is in the root.
-  bool restored = ReadAll(c + "/pids.max") == "1\n" &&
-                  ReadAll(c + "/tasks") == std::to_string(pid) + "\n";
+  bool restored = ReadFile(c + "/pids.max") == "1\n" &&
+                  ReadFile(c + "/tasks") == std::to_string(pid) + "\n";
   EXPECT_EQ(probe(), restored ? std::to_string(EAGAIN) : "0");
   auto st = CallDaemon(socket_, {"status", "", ""});
   ASSERT_TRUE(st.ok());

@@ -146,6 +146,14 @@ class ForkGateTest : public ::testing::Test {
         fw_->WriteFile(container_, "counting.refuse", std::to_string(err), {})
             .ok());
   }
+  // Starts `gate` and has it serve `listener`, the filter of `root`'s tree,
+  // as gpcd does for gpc exec's holder.
+  static void ServeTree(ForkGate& gate, int listener, pid_t root) {
+    ASSERT_TRUE(gate.Start().ok());
+    auto journal = CreateJournalFd();
+    ASSERT_TRUE(journal.ok());
+    ASSERT_TRUE(gate.Adopt(listener, *journal, -1, 0, root).ok());
+  }
 
   FakeHost host_;
   CountingSubsystem* counting_ = nullptr;
@@ -160,10 +168,7 @@ TEST_F(ForkGateTest, ApprovesAndRefusesEveryKindOfCreationWithTheErrno) {
   ASSERT_GE(listener, 0);
   Place(child.pid());
   ForkGate gate(*fw_);
-  ASSERT_TRUE(gate.Start().ok());
-  auto journal = CreateJournalFd();
-  ASSERT_TRUE(journal.ok());
-  ASSERT_TRUE(gate.Adopt(listener, *journal, -1, 0, child.pid()).ok());
+  ASSERT_NO_FATAL_FAILURE(ServeTree(gate, listener, child.pid()));
 
   EXPECT_EQ(child.Run('f'), 0);
   EXPECT_EQ(child.Run('c'), 0);
@@ -202,10 +207,7 @@ TEST_F(ForkGateTest, UnknownTaskIsLetThrough) {
   ASSERT_GE(listener, 0);
   Refuse(EAGAIN);  // would refuse, if the framework could place the task
   ForkGate gate(*fw_);
-  ASSERT_TRUE(gate.Start().ok());
-  auto journal = CreateJournalFd();
-  ASSERT_TRUE(journal.ok());
-  ASSERT_TRUE(gate.Adopt(listener, *journal, -1, 0, child.pid()).ok());
+  ASSERT_NO_FATAL_FAILURE(ServeTree(gate, listener, child.pid()));
   EXPECT_EQ(child.Run('f'), 0);
   EXPECT_EQ(gate.stats().unknown_task, 1u);
 }

@@ -25,11 +25,9 @@
 #include <thread>
 #include <vector>
 
-#include "fs/container_fs.h"
-#include "linux/linux_host.h"
-#include "linux/tracker.h"
-#include "subsys/all_subsystems.h"
 #include "testing/forked_child.h"
+#include "testing/live_stack.h"
+#include "testing/sys_files.h"
 
 namespace gpc {
 namespace {
@@ -45,77 +43,9 @@ using Clock = std::chrono::steady_clock;
 #define GPC_FS_TEST_TSAN 1
 #endif
 
-// Waits for `cond` until a deadline; no fixed sleeps.
-bool WaitFor(const std::function<bool()>& cond,
-             std::chrono::milliseconds limit = std::chrono::seconds(10)) {
-  auto deadline = Clock::now() + limit;
-  while (!cond()) {
-    if (Clock::now() > deadline) return false;
-    std::this_thread::sleep_for(std::chrono::milliseconds(2));
-  }
-  return true;
-}
-
-// 0 or the errno of a system call that returns -1 on failure.
-int ErrnoOf(int rc) { return rc < 0 ? errno : 0; }
-
-// One write(2) of `data` to a fresh descriptor: 0 or the errno.
-int WriteFile(const std::string& path, const std::string& data) {
-  int fd = open(path.c_str(), O_WRONLY | O_CLOEXEC);
-  if (fd < 0) return errno;
-  ssize_t n = write(fd, data.data(), data.size());
-  int err = n < 0 ? errno : 0;
-  close(fd);
-  if (err == 0 && static_cast<size_t>(n) != data.size()) return EIO;
-  return err;
-}
-
-std::string ReadFd(int fd, int* err) {
-  std::string out;
-  char buf[4096];
-  for (;;) {
-    ssize_t n = read(fd, buf, sizeof buf);
-    if (n < 0) {
-      *err = errno;
-      return out;
-    }
-    if (n == 0) break;
-    out.append(buf, static_cast<size_t>(n));
-  }
-  *err = 0;
-  return out;
-}
-
-std::string ReadFile(const std::string& path, int* err = nullptr) {
-  int local;
-  int* e = err ? err : &local;
-  int fd = open(path.c_str(), O_RDONLY | O_CLOEXEC);
-  if (fd < 0) {
-    *e = errno;
-    return {};
-  }
-  std::string s = ReadFd(fd, e);
-  close(fd);
-  return s;
-}
-
+// The framework's listing order is readdir's: compared unsorted.
 std::vector<std::string> ListDir(const std::string& path) {
-  std::vector<std::string> names;
-  DIR* d = opendir(path.c_str());
-  if (d == nullptr) return names;
-  while (dirent* e = readdir(d)) {
-    std::string n = e->d_name;
-    if (n != "." && n != "..") names.push_back(n);
-  }
-  closedir(d);
-  return names;
-}
-
-std::string PidList(std::vector<pid_t> pids) {
-  std::sort(pids.begin(), pids.end());
-  std::string s;
-  for (pid_t p : pids) s += std::to_string(p) + "\n";
-  return s;
+  return ListNamesUnsorted(path);
 }
 
 using Child = ForkedChild;
@@ -127,48 +57,26 @@ class FsTest : public ::testing::Test {
   void SetUp() override {
     if (geteuid() != 0) GTEST_SKIP() << "needs root (FUSE mount, tracker)";
     if (access("/dev/fuse", R_OK | W_OK) != 0) GTEST_SKIP() << "no /dev/fuse";
-    fw_ = std::make_unique<Framework>(host_, MakeAllSubsystems(host_),
-                                      FrameworkOptions{.start_time_slack = 1});
-    // Before any concurrent use: events go to the mounted file system.
-    fw_->SetEventListener([this](const Event& e) {
-      if (ContainerFs* fs = fs_ptr_.load()) fs->OnEvent(e);
-    });
-    tracker_ = std::make_unique<Tracker>(*fw_, host_);
-    Status s = tracker_->Start();
+    // The tests sync the tracker themselves (CatchUp), as they always did.
+    Status s = stack_.Start(
+        {.mount_options = "debug", .fs = Options(), .sync_hook_ms = 0});
     ASSERT_TRUE(s.ok()) << s.error().ToString();
-    tracker_thread_ = std::thread([this] {
-      while (!stop_tracker_.load()) {
-        std::lock_guard l(tracker_mu_);
-        (void)tracker_->Poll(50);
-      }
-    });
-    auto h = fw_->Mount("debug");
-    ASSERT_TRUE(h.ok()) << h.error().ToString();
-    hierarchy_ = *h;
-    root_ = fw_->GetHierarchy(hierarchy_)->root;
-    char tmpl[] = "/tmp/gpcfs_test.XXXXXX";
-    ASSERT_NE(mkdtemp(tmpl), nullptr);
-    dir_ = tmpl;
-    fs_ = std::make_unique<ContainerFs>(*fw_, hierarchy_, Options());
-    s = fs_->Start(dir_);
-    ASSERT_TRUE(s.ok()) << s.error().ToString();
-    fs_ptr_ = fs_.get();
-    CatchUp();
+    fw_ = &stack_.fw();
+    hierarchy_ = stack_.hierarchy();
+    root_ = stack_.root();
+    dir_ = stack_.dir();
   }
 
-  void TearDown() override {
-    fs_ptr_ = nullptr;
-    if (fs_) fs_->Stop();
-    fs_.reset();
-    stop_tracker_ = true;
-    if (tracker_thread_.joinable()) tracker_thread_.join();
-    if (!dir_.empty()) rmdir(dir_.c_str());
-  }
+  void CatchUp() { stack_.Sync(); }
 
-  void CatchUp() {
-    std::lock_guard l(tracker_mu_);
-    Status s = tracker_->CatchUp(30'000);
-    ASSERT_TRUE(s.ok()) << s.error().ToString();
+  // waitpid() returns before the kernel sends the last thread's exit event
+  // (proc_exit_connector runs after exit_notify), so a sync right after a
+  // kill can miss it: sync again until `tasks` is empty, with a deadline.
+  void WaitExitsSeen(const std::string& tasks) {
+    WaitFor([&] {
+      CatchUp();
+      return ReadFile(tasks).empty();
+    });
   }
 
   std::string P(const std::string& rel) const { return dir_ + "/" + rel; }
@@ -182,17 +90,11 @@ class FsTest : public ::testing::Test {
     return c.ok() ? *c : kNoContainer;
   }
 
-  LinuxHost host_;
-  std::unique_ptr<Framework> fw_;
-  std::unique_ptr<Tracker> tracker_;
-  std::mutex tracker_mu_;  // Poll and CatchUp never overlap
-  std::thread tracker_thread_;
-  std::atomic<bool> stop_tracker_{false};
+  LiveStack stack_;
+  Framework* fw_ = nullptr;
   HierarchyId hierarchy_ = 0;
   ContainerId root_ = kNoContainer;
   std::string dir_;
-  std::unique_ptr<ContainerFs> fs_;
-  std::atomic<ContainerFs*> fs_ptr_{nullptr};
 };
 
 TEST_F(FsTest, RootListingIsTheFrameworksAndSane) {
@@ -309,7 +211,7 @@ TEST_F(FsTest, WritingZeroMovesTheWriterThread) {
   EXPECT_EQ(Where(child.pid()), Id("/a"));
   EXPECT_EQ(ReadFile(tasks), PidList({child.pid()}));
   child.Kill();
-  CatchUp();
+  WaitExitsSeen(tasks);
   EXPECT_EQ(ReadFile(tasks), "");
   EXPECT_EQ(ErrnoOf(rmdir(P("a").c_str())), 0);
 }
@@ -356,7 +258,7 @@ TEST_F(FsTest, TasksOfThousandsOfThreadsIsSortedAndSnapshotAtOpen) {
   ASSERT_EQ(WriteFile(P("big/tasks"), std::to_string(child.pid())), 0);
   ASSERT_EQ(child.Go(), 0);  // threads start in big: forked there
   CatchUp();
-  auto threads = host_.ListThreads(child.pid());
+  auto threads = stack_.host().ListThreads(child.pid());
   ASSERT_TRUE(threads.ok());
   ASSERT_EQ(threads->size(), static_cast<size_t>(kThreads + 1));
   std::string want = PidList(*threads);
@@ -376,7 +278,7 @@ TEST_F(FsTest, TasksOfThousandsOfThreadsIsSortedAndSnapshotAtOpen) {
   EXPECT_EQ(ReadFile(P("big/tasks")), PidList(rest));
 
   child.Kill();
-  CatchUp();
+  WaitExitsSeen(P("big/tasks"));
   EXPECT_EQ(ReadFile(P("big/tasks")), "");
   EXPECT_EQ(ErrnoOf(rmdir(P("big").c_str())), 0);
 }
@@ -536,9 +438,8 @@ TEST_F(FsTest, StopWithOpenFilesUnmounts) {
   ASSERT_EQ(ErrnoOf(mkdir(P("a").c_str(), 0755)), 0);
   int fd = open(P("a/tasks").c_str(), O_RDONLY);
   ASSERT_GE(fd, 0);
-  fs_ptr_ = nullptr;
-  fs_->Stop();
-  fs_->Stop();  // idempotent
+  stack_.StopFs();
+  stack_.StopFs();  // ContainerFs::Stop is idempotent
   char buf[8];
   EXPECT_LT(read(fd, buf, sizeof buf), 0);
   close(fd);

@@ -23,24 +23,14 @@
 
 #include "daemon/control_protocol.h"
 #include "testing/forked_child.h"
+#include "testing/gpcd_process.h"
+#include "testing/sys_files.h"
 
 namespace gpc {
 namespace {
 
 using Clock = std::chrono::steady_clock;
 using Json = nlohmann::json;
-
-std::string ReadAll(const std::string& path) {
-  std::ifstream in(path);
-  std::stringstream ss;
-  ss << in.rdbuf();
-  return ss.str();
-}
-
-bool IsMounted(const std::string& dir) {
-  return ReadAll("/proc/mounts").find(" " + dir + " fuse.gpc ") !=
-         std::string::npos;
-}
 
 bool Contains(const std::string& haystack, const std::string& needle) {
   return haystack.find(needle) != std::string::npos;
@@ -55,30 +45,8 @@ class GpcCliTest : public ::testing::Test {
  protected:
   void SetUp() override {
     if (geteuid() != 0) GTEST_SKIP() << "gpcd needs root";
-    char tmpl[] = "/tmp/gpc_cli_test.XXXXXX";
-    ASSERT_NE(mkdtemp(tmpl), nullptr);
-    dir_ = tmpl;
-    chmod(dir_.c_str(), 0755);  // other users reach the socket
-    socket_ = dir_ + "/gpcd.sock";
-    std::ofstream(dir_ + "/gpcd.conf")
-        << "socket " << socket_ << "\nmount_root " << dir_ << "/h\n";
-    daemon_ = fork();
-    if (daemon_ == 0) {
-      prctl(PR_SET_PDEATHSIG, SIGKILL);
-      int log = open((dir_ + "/log").c_str(), O_WRONLY | O_CREAT, 0644);
-      dup2(log, 2);
-      execl(GPCD_PATH, GPCD_PATH, "--config", (dir_ + "/gpcd.conf").c_str(),
-            nullptr);
-      _exit(127);
-    }
-    auto deadline = Clock::now() + std::chrono::seconds(20);
-    while (!CallDaemon(socket_, {"ping", "", ""}).ok()) {
-      ASSERT_LT(Clock::now(), deadline) << ReadAll(dir_ + "/log");
-      int status;
-      ASSERT_EQ(waitpid(daemon_, &status, WNOHANG), 0)
-          << "gpcd exited: " << ReadAll(dir_ + "/log");
-      std::this_thread::sleep_for(std::chrono::milliseconds(5));
-    }
+    Status s = gpcd_.Start();
+    ASSERT_TRUE(s.ok()) << s.error().ToString();
     debug_ = dir_ + "/h/debug";
   }
 
@@ -86,14 +54,6 @@ class GpcCliTest : public ::testing::Test {
     if (!tmux_.empty()) {
       std::system((tmux_ + " kill-server >/dev/null 2>&1").c_str());
     }
-    if (daemon_ > 0) {
-      kill(daemon_, SIGTERM);
-      waitpid(daemon_, nullptr, 0);
-    }
-    for (const std::string& m : {debug_, dir_ + "/x"}) {
-      if (!m.empty() && IsMounted(m)) umount2(m.c_str(), MNT_DETACH);
-    }
-    if (!dir_.empty()) std::system(("rm -rf " + dir_).c_str());
   }
 
   // Runs gpc with GPC_SOCKET set to the private gpcd; as `uid` if not 0.
@@ -117,23 +77,16 @@ class GpcCliTest : public ::testing::Test {
     waitpid(pid, &status, 0);
     Ran r;
     r.rc = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
-    r.out = ReadAll(out);
-    r.err = ReadAll(err);
+    r.out = ReadFile(out);
+    r.err = ReadFile(err);
     return r;
   }
 
-  // Polls `done` until it holds or 10 s pass.
-  bool WaitFor(const std::function<bool()>& done) {
-    auto deadline = Clock::now() + std::chrono::seconds(10);
-    while (!done()) {
-      if (Clock::now() > deadline) return false;
-      std::this_thread::sleep_for(std::chrono::milliseconds(10));
-    }
-    return true;
-  }
-
-  std::string dir_, socket_, debug_, tmux_;
-  pid_t daemon_ = -1;
+  GpcdProcess gpcd_{{.gpcd_path = GPCD_PATH,
+                     .temp_prefix = "gpc_cli_test",
+                     .open_to_other_users = true}};
+  const std::string dir_ = gpcd_.dir(), socket_ = gpcd_.socket();
+  std::string debug_, tmux_;
 };
 
 TEST_F(GpcCliTest, CreateAttachInspectAndDeleteLikeLibcgroup) {
@@ -152,7 +105,7 @@ TEST_F(GpcCliTest, CreateAttachInspectAndDeleteLikeLibcgroup) {
   std::string pid = std::to_string(sleeper.pid());
   r = Gpc({"attach", "debug:/jobs/a", pid});
   ASSERT_EQ(r.rc, 0) << r.err;
-  EXPECT_EQ(ReadAll(debug_ + "/jobs/a/tasks"), pid + "\n");
+  EXPECT_EQ(ReadFile(debug_ + "/jobs/a/tasks"), pid + "\n");
 
   // ls: the tree with the process and its command line.
   r = Gpc({"ls", "debug:/jobs"});
@@ -239,7 +192,7 @@ TEST_F(GpcCliTest, AttachErrorsNameContainerFileAndErrno) {
   r = Gpc(
       {"attach", "--procs", "-g", "debug:/e", std::to_string(sleeper.pid())});
   ASSERT_EQ(r.rc, 0) << r.err;
-  EXPECT_EQ(ReadAll(debug_ + "/e/cgroup.procs"),
+  EXPECT_EQ(ReadFile(debug_ + "/e/cgroup.procs"),
             std::to_string(sleeper.pid()) + "\n");
 }
 
@@ -319,7 +272,7 @@ TEST_F(GpcCliTest, EventsStreamAsLinesAndJson) {
   }
   ASSERT_TRUE(exited);
   EXPECT_EQ(WEXITSTATUS(status), 0);
-  Json e = Json::parse(ReadAll(out));
+  Json e = Json::parse(ReadFile(out));
   EXPECT_EQ(e["event"], "created");
   EXPECT_TRUE(e["path"].get<std::string>().starts_with("/ev"));
   EXPECT_EQ(e["mounts"][0], debug_);

@@ -26,109 +26,32 @@
 
 #include "daemon/control_protocol.h"
 #include "testing/forked_child.h"
+#include "testing/gpcd_process.h"
+#include "testing/sys_files.h"
 
 namespace gpc {
 namespace {
 
 using Clock = std::chrono::steady_clock;
 
-std::string ReadAll(const std::string& path) {
-  std::ifstream in(path);
-  std::stringstream ss;
-  ss << in.rdbuf();
-  return ss.str();
-}
-
-// write(2) of `data` to `path`: 0 or the errno.
-int WriteFile(const std::string& path, const std::string& data) {
-  int fd = open(path.c_str(), O_WRONLY | O_CLOEXEC);
-  if (fd < 0) return errno;
-  ssize_t n = write(fd, data.data(), data.size());
-  int err = n < 0 ? errno : 0;
-  close(fd);
-  return err;
-}
-
-bool IsMounted(const std::string& dir) {
-  return ReadAll("/proc/mounts").find(" " + dir + " fuse.gpc ") !=
-         std::string::npos;
-}
-
-// Runs a program, returns its exit status (-1 if it did not exit).
-int RunProgram(const std::vector<std::string>& argv,
-               const std::vector<std::string>& extra_env = {}) {
-  pid_t pid = fork();
-  if (pid == 0) {
-    for (const std::string& e : extra_env) putenv(strdup(e.c_str()));
-    std::vector<char*> args;
-    for (const std::string& a : argv) args.push_back(strdup(a.c_str()));
-    args.push_back(nullptr);
-    int null = open("/dev/null", O_WRONLY);
-    dup2(null, 1);
-    execv(args[0], args.data());
-    _exit(127);
-  }
-  int status = 0;
-  waitpid(pid, &status, 0);
-  return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
-}
-
 class GpcdTest : public ::testing::Test {
  protected:
   void SetUp() override {
     if (geteuid() != 0) GTEST_SKIP() << "gpcd needs root";
-    char tmpl[] = "/tmp/gpcd_test.XXXXXX";
-    ASSERT_NE(mkdtemp(tmpl), nullptr);
-    dir_ = tmpl;
-    chmod(dir_.c_str(), 0755);  // other users reach the socket
-    socket_ = dir_ + "/gpcd.sock";
-    std::ofstream(dir_ + "/gpcd.conf")
-        << "socket " << socket_ << "\nmount_root " << dir_
-        << "/h\nmetrics 127.0.0.1:0\n";
-    daemon_ = fork();
-    if (daemon_ == 0) {
-      prctl(PR_SET_PDEATHSIG, SIGKILL);
-      int log = open((dir_ + "/log").c_str(), O_WRONLY | O_CREAT, 0644);
-      dup2(log, 2);
-      execl(GPCD_PATH, GPCD_PATH, "--config", (dir_ + "/gpcd.conf").c_str(),
-            nullptr);
-      _exit(127);
-    }
-    // Ready when the socket answers.
-    auto deadline = Clock::now() + std::chrono::seconds(20);
-    while (!CallDaemon(socket_, {"ping", "", ""}).ok()) {
-      ASSERT_LT(Clock::now(), deadline) << ReadAll(dir_ + "/log");
-      int status;
-      ASSERT_EQ(waitpid(daemon_, &status, WNOHANG), 0)
-          << "gpcd exited: " << ReadAll(dir_ + "/log");
-      std::this_thread::sleep_for(std::chrono::milliseconds(5));
-    }
+    gpcd_.set_extra_config("metrics 127.0.0.1:0\n");
+    Status s = gpcd_.Start();
+    ASSERT_TRUE(s.ok()) << s.error().ToString();
     debug_ = dir_ + "/h/debug";
   }
 
-  void TearDown() override {
-    if (daemon_ > 0) {
-      kill(daemon_, SIGTERM);
-      waitpid(daemon_, nullptr, 0);
-    }
-    // Whatever gpcd left behind is a failure, but is cleaned up anyway.
-    for (const std::string& m : {debug_, dir_ + "/x"}) {
-      if (!m.empty() && IsMounted(m)) umount2(m.c_str(), MNT_DETACH);
-    }
-    if (!dir_.empty()) std::system(("rm -rf " + dir_).c_str());
-  }
-
   // Stops gpcd with SIGTERM and reports its exit status.
-  int Terminate() {
-    kill(daemon_, SIGTERM);
-    int status = 0;
-    waitpid(daemon_, &status, 0);
-    daemon_ = -1;
-    return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
-  }
+  int Terminate() { return gpcd_.Terminate(); }
 
-  std::string dir_, socket_, debug_;
-  pid_t daemon_ = -1;
+  GpcdProcess gpcd_{{.gpcd_path = GPCD_PATH,
+                     .temp_prefix = "gpcd_test",
+                     .open_to_other_users = true}};
+  const std::string dir_ = gpcd_.dir(), socket_ = gpcd_.socket();
+  std::string debug_;
 };
 
 TEST_F(GpcdTest, DefaultHierarchyServesTheTour) {
@@ -138,8 +61,8 @@ TEST_F(GpcdTest, DefaultHierarchyServesTheTour) {
   SleepingProcess sleeper;
   pid_t child = sleeper.pid();
   EXPECT_EQ(WriteFile(debug_ + "/demo/tasks", std::to_string(child)), 0);
-  EXPECT_EQ(ReadAll(debug_ + "/demo/tasks"), std::to_string(child) + "\n");
-  EXPECT_EQ(ReadAll(debug_ + "/demo/debug.taskcount"), "1\n");
+  EXPECT_EQ(ReadFile(debug_ + "/demo/tasks"), std::to_string(child) + "\n");
+  EXPECT_EQ(ReadFile(debug_ + "/demo/debug.taskcount"), "1\n");
   EXPECT_EQ(rmdir((debug_ + "/demo").c_str()), -1);
   EXPECT_EQ(errno, EBUSY);
   sleeper.Kill();
@@ -216,16 +139,16 @@ TEST_F(GpcdTest, MountHelperMountsRemountsAndGpcdReleasesOnSigterm) {
                  {env}),
       0);
   EXPECT_TRUE(IsMounted(x));
-  EXPECT_NE(ReadAll("/proc/mounts").find("name=gpcdtest " + x + " fuse.gpc"),
+  EXPECT_NE(ReadFile("/proc/mounts").find("name=gpcdtest " + x + " fuse.gpc"),
             std::string::npos)
-      << ReadAll("/proc/mounts");
-  EXPECT_EQ(ReadAll(x + "/release_agent"), "\n");
+      << ReadFile("/proc/mounts");
+  EXPECT_EQ(ReadFile(x + "/release_agent"), "\n");
   // Remount with a release agent.
   ASSERT_EQ(RunProgram({MOUNT_GPC_PATH, "none", x, "-o",
                         "remount,none,name=gpcdtest,release_agent=/bin/true"},
                        {env}),
             0);
-  EXPECT_EQ(ReadAll(x + "/release_agent"), "/bin/true\n");
+  EXPECT_EQ(ReadFile(x + "/release_agent"), "/bin/true\n");
   // A bad option set fails with mount(8)'s failure code and mounts nothing.
   std::string y = dir_ + "/y";
   ASSERT_EQ(mkdir(y.c_str(), 0755), 0);
@@ -328,11 +251,11 @@ TEST_F(GpcdTest, EventStreamAndReleaseAgentReportAnEmptiedContainer) {
   }
   EXPECT_NE(got.find("\"path\":\"/gone\""), std::string::npos) << got;
   auto deadline = Clock::now() + std::chrono::seconds(10);
-  while (ReadAll(out).empty()) {
+  while (ReadFile(out).empty()) {
     ASSERT_LT(Clock::now(), deadline) << "the release agent never ran";
     std::this_thread::sleep_for(std::chrono::milliseconds(5));
   }
-  EXPECT_EQ(ReadAll(out), "/gone / /sbin:/bin:/usr/sbin:/usr/bin\n");
+  EXPECT_EQ(ReadFile(out), "/gone / /sbin:/bin:/usr/sbin:/usr/bin\n");
   close(sub);
   EXPECT_EQ(rmdir((debug_ + "/gone").c_str()), 0);
 }

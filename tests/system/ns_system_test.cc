@@ -12,7 +12,7 @@
 #include <string>
 #include <vector>
 
-#include "bcns_stack.h"
+#include "testing/live_stack.h"
 
 namespace gpc {
 namespace {
@@ -82,7 +82,7 @@ class NsSystemTest : public ::testing::Test {
   void SetUp() override {
     if (geteuid() != 0) GTEST_SKIP() << "needs root (tracker, unshare)";
     if (Unshare() == nullptr) GTEST_SKIP() << "no unshare(1)";
-    Status s = stack_.Start("ns");
+    Status s = stack_.Start({.mount_options = "ns", .mount_fs = false});
     ASSERT_TRUE(s.ok()) << s.error().ToString();
   }
 
@@ -107,7 +107,7 @@ class NsSystemTest : public ::testing::Test {
     return false;
   }
 
-  BcNsStack stack_;
+  LiveStack stack_;
 };
 
 TEST_F(NsSystemTest, UnshareUtsSleepAppearsInNodePid) {
@@ -143,7 +143,7 @@ TEST_F(NsSystemTest, UnshareForkMovesTheUnsharerAndItsChild) {
 
 TEST_F(NsSystemTest, AttachRulesAnswerEperm) {
   Framework& fw = stack_.fw();
-  const Credentials gpcd = BcNsStack::Gpcd();
+  const Credentials gpcd = LiveStack::Gpcd();
   Program a_task({"/bin/sleep", "1000"});
   Program b_task({"/bin/sleep", "1000"});
   stack_.Sync();

@@ -37,6 +37,8 @@
 
 #include "daemon/control_protocol.h"
 #include "testing/forked_child.h"
+#include "testing/gpcd_process.h"
+#include "testing/sys_files.h"
 
 namespace gpc {
 namespace {
@@ -59,23 +61,6 @@ constexpr auto kAnswerDeadline = std::chrono::seconds(1);
 
 using Clock = std::chrono::steady_clock;
 constexpr long kFuseSuperMagic = 0x65735546;
-
-std::string ReadAll(const std::string& path) {
-  std::ifstream in(path);
-  std::stringstream ss;
-  ss << in.rdbuf();
-  return ss.str();
-}
-
-// write(2) of `data` to `path`: 0 or the errno.
-int WriteFile(const std::string& path, const std::string& data) {
-  int fd = open(path.c_str(), O_WRONLY | O_CLOEXEC);
-  if (fd < 0) return errno;
-  ssize_t n = write(fd, data.data(), data.size());
-  int err = n < 0 ? errno : 0;
-  close(fd);
-  return err;
-}
 
 bool IsGpcMount(const std::string& dir) {
   struct statfs fs;
@@ -106,79 +91,42 @@ class PersistTest : public ::testing::Test {
  protected:
   void SetUp() override {
     if (geteuid() != 0) GTEST_SKIP() << "gpcd needs root";
-    char tmpl[] = "/tmp/persist_test.XXXXXX";
-    ASSERT_NE(mkdtemp(tmpl), nullptr);
-    dir_ = tmpl;
-    socket_ = dir_ + "/gpcd.sock";
     state_dir_ = dir_ + "/state";
   }
 
-  void TearDown() override {
-    if (daemon_ > 0) {
-      kill(daemon_, SIGTERM);
-      waitpid(daemon_, nullptr, 0);
-    }
-    // Whatever is still mounted (a gpcd that failed, or stale mounts).
-    for (const std::string& m : {dir_ + "/h/debug", dir_ + "/h/cpuset"}) {
-      for (int i = 0; i < 16 && ReadAll("/proc/mounts").find(" " + m + " ") !=
-                                    std::string::npos;
-           ++i) {
-        umount2(m.c_str(), MNT_DETACH);
-      }
-    }
-    if (tmpfs_mounted_) umount2((dir_ + "/tiny").c_str(), MNT_DETACH);
-    if (!dir_.empty()) std::system(("rm -rf " + dir_).c_str());
-  }
-
   void WriteConfig() {
-    std::ofstream(dir_ + "/gpcd.conf")
-        << "socket " << socket_ << "\nmount_root " << dir_ << "/h\n"
-        << "state_dir " << state_dir_ << "\n"
-        << "hierarchy " << dir_ << "/h/debug debug\n"
-        << "hierarchy " << dir_ << "/h/cpuset cpuset\n";
+    gpcd_.set_extra_config("state_dir " + state_dir_ + "\n" + "hierarchy " +
+                           dir_ + "/h/debug debug\n" + "hierarchy " + dir_ +
+                           "/h/cpuset cpuset\n");
   }
 
   // Starts gpcd; returns how long until both mounts answered (a file of
   // each hierarchy's root read through FUSE).
   std::chrono::microseconds StartGpcd() {
     auto start = Clock::now();
-    daemon_ = fork();
-    if (daemon_ == 0) {
-      prctl(PR_SET_PDEATHSIG, SIGKILL);
-      int log =
-          open((dir_ + "/log").c_str(), O_WRONLY | O_CREAT | O_APPEND, 0644);
-      dup2(log, 2);
-      execl(GPCD_PATH, GPCD_PATH, "--config", (dir_ + "/gpcd.conf").c_str(),
-            nullptr);
-      _exit(127);
-    }
-    auto deadline = start + std::chrono::seconds(20);
-    for (;;) {
-      if (IsGpcMount(dir_ + "/h/debug") && IsGpcMount(dir_ + "/h/cpuset") &&
-          !ReadAll(dir_ + "/h/debug/notify_on_release").empty() &&
-          !ReadAll(dir_ + "/h/cpuset/cpuset.cpus").empty()) {
-        break;
-      }
-      int status;
-      if (Clock::now() > deadline || waitpid(daemon_, &status, WNOHANG) != 0) {
-        ADD_FAILURE() << "gpcd did not come up: " << ReadAll(dir_ + "/log");
-        return std::chrono::seconds(99);
-      }
-      std::this_thread::sleep_for(std::chrono::microseconds(200));
+    Status s = gpcd_.Start(
+        [&] {
+          return IsGpcMount(dir_ + "/h/debug") &&
+                 IsGpcMount(dir_ + "/h/cpuset") &&
+                 !ReadFile(dir_ + "/h/debug/notify_on_release").empty() &&
+                 !ReadFile(dir_ + "/h/cpuset/cpuset.cpus").empty();
+        },
+        std::chrono::microseconds(200));
+    if (!s.ok()) {
+      ADD_FAILURE() << s.error().ToString();
+      return std::chrono::seconds(99);
     }
     return std::chrono::duration_cast<std::chrono::microseconds>(Clock::now() -
                                                                  start);
   }
 
-  void KillGpcd() {
-    kill(daemon_, SIGKILL);
-    waitpid(daemon_, nullptr, 0);
-    daemon_ = -1;
-  }
+  void KillGpcd() { gpcd_.Kill(); }
 
-  std::string dir_, socket_, state_dir_;
-  pid_t daemon_ = -1;
-  bool tmpfs_mounted_ = false;
+  // Stopped by its destructor, which also detaches every mount left below
+  // the directory (the small tmpfs included) and removes it.
+  GpcdProcess gpcd_{{.gpcd_path = GPCD_PATH, .temp_prefix = "persist_test"}};
+  const std::string dir_ = gpcd_.dir(), socket_ = gpcd_.socket();
+  std::string state_dir_;
 };
 
 // What the test knows was acknowledged. "Uncertain" items had their
@@ -212,7 +160,7 @@ bool CutByKill(int err) {
 TEST_F(PersistTest, KillNineDuringForkStormLosesNothingAcknowledged) {
   WriteConfig();
   StartGpcd();
-  ASSERT_GT(daemon_, 0);
+  ASSERT_GT(gpcd_.pid(), 0);
   const std::string root = dir_ + "/h/";
   auto path_of = [&](const std::string& key) {
     return root + HierarchyOf(key) + key.substr(key.find(':') + 1);
@@ -417,7 +365,7 @@ TEST_F(PersistTest, KillNineDuringForkStormLosesNothingAcknowledged) {
       for (const auto& [file, value] : d.values) {
         if (d.uncertain_values.contains(file)) continue;
         ++*checked;
-        std::string got = ReadAll(p + "/" + file);
+        std::string got = ReadFile(p + "/" + file);
         if (got != value + "\n") {
           ++losses;
           ADD_FAILURE() << key << "/" << file << " = '" << got << "', want '"
@@ -427,7 +375,7 @@ TEST_F(PersistTest, KillNineDuringForkStormLosesNothingAcknowledged) {
     }
     for (const auto& [pk, key] : rec.members) {
       ++*checked;
-      std::string tasks = "\n" + ReadAll(path_of(key) + "/tasks");
+      std::string tasks = "\n" + ReadFile(path_of(key) + "/tasks");
       if (tasks.find("\n" + std::to_string(pk.first) + "\n") ==
           std::string::npos) {
         ++losses;
@@ -455,7 +403,7 @@ TEST_F(PersistTest, KillNineDuringForkStormLosesNothingAcknowledged) {
       cv.wait(l, [&] { return idle; });
     }
     auto took = StartGpcd();
-    ASSERT_GT(daemon_, 0);
+    ASSERT_GT(gpcd_.pid(), 0);
     answer_ms.push_back(took.count() / 1000.0);
     EXPECT_LT(took, kAnswerDeadline) << "mounts answered late";
     losses += verify(&checked);
@@ -473,14 +421,13 @@ TEST_F(PersistTest, KillNineDuringForkStormLosesNothingAcknowledged) {
   cv.notify_all();
   worker.join();
   // A clean restart too (SIGTERM: the final snapshot path).
-  kill(daemon_, SIGTERM);
-  waitpid(daemon_, nullptr, 0);
+  gpcd_.Terminate();
   answer_ms.push_back(StartGpcd().count() / 1000.0);
   losses += verify(&checked);
 
   // gpcd's own account of each restart's phases.
   {
-    std::istringstream log(ReadAll(dir_ + "/log"));
+    std::istringstream log(gpcd_.log());
     std::string line;
     while (std::getline(log, line)) {
       if (line.ends_with(" ms")) std::printf("%s\n", line.c_str());
@@ -511,11 +458,10 @@ TEST_F(PersistTest, FullDiskRefusesChangesAndKeepsThePreviousState) {
   // Room for the snapshot and the first journal preallocation, not more.
   ASSERT_EQ(mount("tmpfs", tiny.c_str(), "tmpfs", 0, "size=1536k,mode=0700"), 0)
       << strerror(errno);
-  tmpfs_mounted_ = true;
   state_dir_ = tiny + "/state";
   WriteConfig();
   StartGpcd();
-  ASSERT_GT(daemon_, 0);
+  ASSERT_GT(gpcd_.pid(), 0);
   const std::string debug = dir_ + "/h/debug";
   ASSERT_EQ(mkdir((debug + "/keep").c_str(), 0750), 0);
   ASSERT_EQ(WriteFile(debug + "/keep/notify_on_release", "1"), 0);
@@ -545,7 +491,7 @@ TEST_F(PersistTest, FullDiskRefusesChangesAndKeepsThePreviousState) {
     last_agent = value;
   }
   EXPECT_EQ(err, ENOSPC) << strerror(err);
-  EXPECT_EQ(ReadAll(debug + "/release_agent"), last_agent + "\n");
+  EXPECT_EQ(ReadFile(debug + "/release_agent"), last_agent + "\n");
   EXPECT_EQ(mkdir((debug + "/more").c_str(), 0755), -1);
   EXPECT_EQ(errno, ENOSPC);
   struct stat st;
@@ -558,9 +504,9 @@ TEST_F(PersistTest, FullDiskRefusesChangesAndKeepsThePreviousState) {
   // kill -9 with the disk still full: the previous state is intact.
   KillGpcd();
   StartGpcd();
-  ASSERT_GT(daemon_, 0);
-  EXPECT_EQ(ReadAll(debug + "/keep/notify_on_release"), "1\n");
-  EXPECT_EQ(ReadAll(debug + "/release_agent"), last_agent + "\n");
+  ASSERT_GT(gpcd_.pid(), 0);
+  EXPECT_EQ(ReadFile(debug + "/keep/notify_on_release"), "1\n");
+  EXPECT_EQ(ReadFile(debug + "/release_agent"), last_agent + "\n");
   ASSERT_EQ(stat((debug + "/keep").c_str(), &st), 0);
   EXPECT_EQ(st.st_mode & 07777, 0750u);
   // Still full: changes are refused.

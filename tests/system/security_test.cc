@@ -40,6 +40,8 @@
 #include "daemon/control_protocol.h"
 #include "daemon/seccomp_gate.h"
 #include "testing/forked_child.h"
+#include "testing/gpcd_process.h"
+#include "testing/sys_files.h"
 
 namespace gpc {
 namespace {
@@ -49,98 +51,10 @@ using Clock = std::chrono::steady_clock;
 constexpr uid_t kUserA = 65534;  // nobody
 constexpr uid_t kUserB = 65533;  // a second, unrelated user
 
-std::string ReadAll(const std::string& path) {
-  std::ifstream in(path);
-  std::stringstream ss;
-  ss << in.rdbuf();
-  return ss.str();
-}
-
 bool Exists(const std::string& path) {
   struct stat st;
   return lstat(path.c_str(), &st) == 0;
 }
-
-// 0 or the errno of a call that returns -1 on failure.
-int ErrnoOf(long result) { return result < 0 ? errno : 0; }
-
-// One write(2) of `data` to `path`: 0 or the errno (of open or write).
-int WriteFile(const std::string& path, const std::string& data) {
-  int fd = open(path.c_str(), O_WRONLY | O_CLOEXEC);
-  if (fd < 0) return errno;
-  ssize_t n = write(fd, data.data(), data.size());
-  int err = n < 0 ? errno : 0;
-  close(fd);
-  return err;
-}
-
-bool IsMounted(const std::string& dir) {
-  return ReadAll("/proc/mounts").find(" " + dir + " fuse.gpc ") !=
-         std::string::npos;
-}
-
-// Leaves root behind for good: no supplementary groups, then gid, then uid.
-bool DropTo(uid_t uid) {
-  return setgroups(0, nullptr) == 0 && setresgid(uid, uid, uid) == 0 &&
-         setresuid(uid, uid, uid) == 0;
-}
-
-// Runs `body` in a child that dropped to `uid` (gid = uid) and returns what
-// it returned; 1000 + errno if dropping failed, -1 if the child died.
-int RunAs(uid_t uid, const std::function<int()>& body) {
-  int result_pipe[2];
-  if (pipe2(result_pipe, O_CLOEXEC) != 0) return -1;
-  pid_t pid = fork();
-  if (pid == 0) {
-    prctl(PR_SET_PDEATHSIG, SIGKILL);
-    int result = DropTo(uid) ? body() : 1000 + errno;
-    (void)!write(result_pipe[1], &result, sizeof result);
-    _exit(0);
-  }
-  close(result_pipe[1]);
-  int result = -1;
-  if (read(result_pipe[0], &result, sizeof result) != sizeof result) {
-    result = -1;
-  }
-  close(result_pipe[0]);
-  waitpid(pid, nullptr, 0);
-  return result;
-}
-
-// /bin/sleep running as `uid`, killed by its pid and reaped on destruction.
-class UserSleeper {
- public:
-  explicit UserSleeper(uid_t uid) {
-    pid_ = fork();
-    if (pid_ == 0) {
-      prctl(PR_SET_PDEATHSIG, SIGKILL);
-      if (!DropTo(uid)) _exit(126);
-      execl("/bin/sleep", "sleep", "100000", static_cast<char*>(nullptr));
-      _exit(127);
-    }
-    // Exec'd (so the uid is set): its comm is "sleep".
-    auto deadline = Clock::now() + std::chrono::seconds(10);
-    std::string comm = "/proc/" + std::to_string(pid_) + "/comm";
-    while (ReadAll(comm) != "sleep\n" && Clock::now() < deadline) {
-      std::this_thread::sleep_for(std::chrono::milliseconds(1));
-    }
-  }
-  ~UserSleeper() { Kill(); }
-  UserSleeper(const UserSleeper&) = delete;
-  UserSleeper& operator=(const UserSleeper&) = delete;
-  void Kill() {
-    if (pid_ > 0) {
-      kill(pid_, SIGKILL);
-      waitpid(pid_, nullptr, 0);
-      pid_ = -1;
-    }
-  }
-  pid_t pid() const { return pid_; }
-  std::string pid_text() const { return std::to_string(pid_); }
-
- private:
-  pid_t pid_ = -1;
-};
 
 // The errno of a gpcd reply line: 0 for {"ok":true,...}, -1 if unreadable.
 int ReplyErrno(const std::string& reply) {
@@ -192,51 +106,14 @@ class SecurityTest : public ::testing::Test {
  protected:
   void SetUp() override {
     if (geteuid() != 0) GTEST_SKIP() << "needs root (other users, gpcd)";
-    char tmpl[] = "/tmp/security_test.XXXXXX";
-    ASSERT_NE(mkdtemp(tmpl), nullptr);
-    dir_ = tmpl;
-    chmod(dir_.c_str(), 0755);  // other users reach the socket and mounts
-    socket_ = dir_ + "/gpcd.sock";
     debug_ = dir_ + "/h/debug";
     pids_ = dir_ + "/h/pids";
-    std::ofstream(dir_ + "/gpcd.conf")
-        << "socket " << socket_ << "\nmount_root " << dir_ << "/h\n"
-        << "hierarchy " << debug_ << " debug\n"
-        << "hierarchy " << pids_ << " pids\n";
-    daemon_ = fork();
-    if (daemon_ == 0) {
-      prctl(PR_SET_PDEATHSIG, SIGKILL);
-      int log = open((dir_ + "/log").c_str(), O_WRONLY | O_CREAT, 0644);
-      dup2(log, 2);
-      // A descriptor gpcd inherits without close-on-exec: nothing gpcd
-      // starts (the release agent) may see it.
-      int leak = open("/dev/zero", O_RDONLY);
-      dup2(leak, kLeakedFd);
-      execl(GPCD_PATH, GPCD_PATH, "--config", (dir_ + "/gpcd.conf").c_str(),
-            nullptr);
-      _exit(127);
-    }
-    auto deadline = Clock::now() + std::chrono::seconds(20);
-    while (!CallDaemon(socket_, {"ping", "", ""}).ok()) {
-      ASSERT_LT(Clock::now(), deadline) << ReadAll(dir_ + "/log");
-      int status;
-      ASSERT_EQ(waitpid(daemon_, &status, WNOHANG), 0)
-          << "gpcd exited: " << ReadAll(dir_ + "/log");
-      std::this_thread::sleep_for(std::chrono::milliseconds(5));
-    }
+    gpcd_.set_extra_config("hierarchy " + debug_ + " debug\n" + "hierarchy " +
+                           pids_ + " pids\n");
+    Status s = gpcd_.Start();
+    ASSERT_TRUE(s.ok()) << s.error().ToString();
     ASSERT_TRUE(IsMounted(debug_));
     ASSERT_TRUE(IsMounted(pids_));
-  }
-
-  void TearDown() override {
-    if (daemon_ > 0) {
-      kill(daemon_, SIGTERM);
-      waitpid(daemon_, nullptr, 0);
-    }
-    for (const std::string& m : {debug_, pids_}) {
-      if (!m.empty() && IsMounted(m)) umount2(m.c_str(), MNT_DETACH);
-    }
-    if (!dir_.empty()) std::system(("rm -rf " + dir_).c_str());
   }
 
   std::string D(const std::string& rel) const { return debug_ + "/" + rel; }
@@ -254,17 +131,18 @@ class SecurityTest : public ::testing::Test {
 
   // Waits until `path` exists (an agent's report).
   std::string AwaitFile(const std::string& path) {
-    auto deadline = Clock::now() + std::chrono::seconds(10);
-    while (!Exists(path)) {
-      if (Clock::now() > deadline) return "";
-      std::this_thread::sleep_for(std::chrono::milliseconds(2));
-    }
-    return ReadAll(path);
+    return WaitFor([&] { return Exists(path); }) ? ReadFile(path) : "";
   }
 
+  // A descriptor gpcd inherits without close-on-exec: nothing gpcd starts
+  // (the release agent) may see it.
   static constexpr int kLeakedFd = 77;
-  std::string dir_, socket_, debug_, pids_;
-  pid_t daemon_ = -1;
+  GpcdProcess gpcd_{{.gpcd_path = GPCD_PATH,
+                     .temp_prefix = "security_test",
+                     .open_to_other_users = true,
+                     .inherited_fd = kLeakedFd}};
+  const std::string dir_ = gpcd_.dir(), socket_ = gpcd_.socket();
+  std::string debug_, pids_;
 };
 
 TEST_F(SecurityTest, CannotMoveAnotherUsersTask) {
@@ -272,7 +150,7 @@ TEST_F(SecurityTest, CannotMoveAnotherUsersTask) {
   // World-writable files: the task's owner is what decides, not the mode.
   ASSERT_EQ(ErrnoOf(chmod(D("open/tasks").c_str(), 0666)), 0);
   ASSERT_EQ(ErrnoOf(chmod(D("open/cgroup.procs").c_str(), 0666)), 0);
-  UserSleeper a(kUserA), b(kUserB), root(0);
+  SleepingProcess a(kUserA), b(kUserB), root(0);
   std::string tasks = D("open/tasks"), procs = D("open/cgroup.procs");
 
   for (const std::string& file : {tasks, procs}) {
@@ -286,10 +164,10 @@ TEST_F(SecurityTest, CannotMoveAnotherUsersTask) {
               EACCES)
         << file;
   }
-  EXPECT_EQ(ReadAll(tasks), "") << "a refused move moved something";
+  EXPECT_EQ(ReadFile(tasks), "") << "a refused move moved something";
   // Its own task: allowed.
   EXPECT_EQ(RunAs(kUserA, [&] { return WriteFile(tasks, a.pid_text()); }), 0);
-  EXPECT_EQ(ReadAll(tasks), a.pid_text() + "\n");
+  EXPECT_EQ(ReadFile(tasks), a.pid_text() + "\n");
   // Nor may B move A's task back out (the root's tasks is root's 0644, and
   // even made writable the task is not B's).
   EXPECT_EQ(RunAs(kUserB, [&] { return WriteFile(D("tasks"), a.pid_text()); }),
@@ -298,7 +176,7 @@ TEST_F(SecurityTest, CannotMoveAnotherUsersTask) {
   EXPECT_EQ(RunAs(kUserB, [&] { return WriteFile(D("tasks"), a.pid_text()); }),
             EACCES);
   ASSERT_EQ(ErrnoOf(chmod(D("tasks").c_str(), 0644)), 0);
-  EXPECT_EQ(ReadAll(tasks), a.pid_text() + "\n");
+  EXPECT_EQ(ReadFile(tasks), a.pid_text() + "\n");
 }
 
 TEST_F(SecurityTest, CannotWriteControlFilesOrCreateContainersNotOwned) {
@@ -364,10 +242,10 @@ TEST_F(SecurityTest, CannotWriteControlFilesOrCreateContainersNotOwned) {
       EPERM);
 
   // Nothing changed.
-  EXPECT_EQ(ReadAll(notify), "0\n");
-  EXPECT_EQ(ReadAll(pids_max), "7\n");
-  EXPECT_EQ(ReadAll(bees_notify), "0\n");
-  EXPECT_EQ(ReadAll(D("release_agent")), "\n");
+  EXPECT_EQ(ReadFile(notify), "0\n");
+  EXPECT_EQ(ReadFile(pids_max), "7\n");
+  EXPECT_EQ(ReadFile(bees_notify), "0\n");
+  EXPECT_EQ(ReadFile(D("release_agent")), "\n");
   for (const char* gone :
        {"mine", "stolen", "rootowned/mine", "bees/mine", "rootowned/new"}) {
     EXPECT_FALSE(Exists(D(gone))) << gone;
@@ -391,7 +269,7 @@ TEST_F(SecurityTest, DelegatedSubtreeIsManagedButNotEscaped) {
   GiveTo(D("deleg"), kUserA);
   GiveTo(P("top/deleg"), kUserA);
   ASSERT_EQ(ErrnoOf(chown(P("top/deleg/pids.max").c_str(), kUserA, kUserA)), 0);
-  UserSleeper mine(kUserA), other(kUserB);
+  SleepingProcess mine(kUserA), other(kUserB);
 
   // Inside: mkdir, its files, attach its own tasks, rmdir.
   EXPECT_EQ(RunAs(kUserA,
@@ -406,12 +284,12 @@ TEST_F(SecurityTest, DelegatedSubtreeIsManagedButNotEscaped) {
       RunAs(kUserA,
             [&] { return WriteFile(D("deleg/sub/notify_on_release"), "1"); }),
       0);
-  EXPECT_EQ(ReadAll(D("deleg/sub/notify_on_release")), "1\n");
+  EXPECT_EQ(ReadFile(D("deleg/sub/notify_on_release")), "1\n");
   EXPECT_EQ(
       RunAs(kUserA,
             [&] { return WriteFile(D("deleg/sub/tasks"), mine.pid_text()); }),
       0);
-  EXPECT_EQ(ReadAll(D("deleg/sub/tasks")), mine.pid_text() + "\n");
+  EXPECT_EQ(ReadFile(D("deleg/sub/tasks")), mine.pid_text() + "\n");
   // Its pids sub-tree: limits inside the delegated container.
   EXPECT_EQ(
       RunAs(kUserA, [&] { return WriteFile(P("top/deleg/pids.max"), "5"); }),
@@ -429,8 +307,8 @@ TEST_F(SecurityTest, DelegatedSubtreeIsManagedButNotEscaped) {
                                      mine.pid_text());
                   }),
             0);
-  EXPECT_EQ(ReadAll(P("top/deleg/job/pids.max")), "3\n");
-  EXPECT_EQ(ReadAll(P("top/deleg/job/cgroup.procs")), mine.pid_text() + "\n");
+  EXPECT_EQ(ReadFile(P("top/deleg/job/pids.max")), "3\n");
+  EXPECT_EQ(ReadFile(P("top/deleg/job/cgroup.procs")), mine.pid_text() + "\n");
 
   // Not above it.
   struct Case {
@@ -482,9 +360,9 @@ TEST_F(SecurityTest, DelegatedSubtreeIsManagedButNotEscaped) {
       EACCES);
   EXPECT_FALSE(Exists(D("escape")));
   EXPECT_FALSE(Exists(D("deleg/b")));
-  EXPECT_EQ(ReadAll(D("tasks")).find(mine.pid_text() + "\n"),
+  EXPECT_EQ(ReadFile(D("tasks")).find(mine.pid_text() + "\n"),
             std::string::npos);
-  EXPECT_EQ(ReadAll(P("top/pids.max")), "10\n");
+  EXPECT_EQ(ReadFile(P("top/pids.max")), "10\n");
 
   // Back out of its sub-container (still inside the delegation), then rmdir.
   EXPECT_EQ(RunAs(kUserA,
@@ -501,7 +379,7 @@ TEST_F(SecurityTest, DelegatedSubtreeIsManagedButNotEscaped) {
 TEST_F(SecurityTest, WritesAreCheckedWithTheOpenersCredentials) {
   ASSERT_EQ(ErrnoOf(mkdir(D("deleg").c_str(), 0755)), 0);
   GiveTo(D("deleg"), kUserA);
-  UserSleeper root_task(0);
+  SleepingProcess root_task(0);
   int sv[2];
   ASSERT_EQ(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv), 0);
   // A opens its own tasks file and hands the descriptor to root.
@@ -521,14 +399,14 @@ TEST_F(SecurityTest, WritesAreCheckedWithTheOpenersCredentials) {
   std::string victim = root_task.pid_text();
   EXPECT_EQ(ErrnoOf(write(fds[0], victim.data(), victim.size())), EACCES);
   close(fds[0]);
-  EXPECT_EQ(ReadAll(D("deleg/tasks")), "");
+  EXPECT_EQ(ReadFile(D("deleg/tasks")), "");
   // Root's own descriptor still works.
   EXPECT_EQ(WriteFile(D("deleg/tasks"), victim), 0);
-  EXPECT_EQ(ReadAll(D("deleg/tasks")), victim + "\n");
+  EXPECT_EQ(ReadFile(D("deleg/tasks")), victim + "\n");
 }
 
 TEST_F(SecurityTest, ControlSocketRefusesWhatTheCallerMayNotDo) {
-  UserSleeper root_task(0), own(kUserA);
+  SleepingProcess root_task(0), own(kUserA);
   std::string x = dir_ + "/x";
   ASSERT_EQ(ErrnoOf(mkdir(x.c_str(), 0777)), 0);
   struct Case {
@@ -558,7 +436,7 @@ TEST_F(SecurityTest, ControlSocketRefusesWhatTheCallerMayNotDo) {
   EXPECT_EQ(
       RunAs(kUserA, [&] { return RequestGate(socket_, root_task.pid()); }),
       EPERM);
-  UserSleeper b_task(kUserB);
+  SleepingProcess b_task(kUserB);
   EXPECT_EQ(RunAs(kUserA, [&] { return RequestGate(socket_, b_task.pid()); }),
             EPERM);
   // ... and for its own (the check is about whose task it is).
@@ -569,7 +447,7 @@ TEST_F(SecurityTest, ControlSocketRefusesWhatTheCallerMayNotDo) {
   EXPECT_TRUE(IsMounted(debug_));
   EXPECT_TRUE(IsMounted(pids_));
   EXPECT_FALSE(IsMounted(x));
-  EXPECT_EQ(ReadAll(D("release_agent")), "\n");
+  EXPECT_EQ(ReadFile(D("release_agent")), "\n");
   auto status = CallDaemon(socket_, {"status", "", ""});
   ASSERT_TRUE(status.ok());
   EXPECT_EQ(status->find("evil"), std::string::npos) << *status;
@@ -582,12 +460,12 @@ TEST_F(SecurityTest, ReleaseAgentGetsTheMinimalEnvironmentAndNoDescriptors) {
   ASSERT_EQ(ErrnoOf(mkdir(D("gone").c_str(), 0755)), 0);
   ASSERT_EQ(WriteFile(D("gone/notify_on_release"), "1"), 0);
   {
-    UserSleeper task(kUserA);
+    SleepingProcess task(kUserA);
     ASSERT_EQ(WriteFile(D("gone/tasks"), task.pid_text()), 0);
   }  // killed: /gone is released
   std::string report = AwaitFile(agent + ".out");
   ASSERT_FALSE(report.empty()) << "the release agent never ran; gpcd log:\n"
-                               << ReadAll(dir_ + "/log");
+                               << ReadFile(dir_ + "/log");
   EXPECT_EQ(report.substr(0, report.find("cwd:")),
             "fds: 0 1 2 \n"
             "fd0: /dev/null\n"
@@ -607,7 +485,7 @@ TEST_F(SecurityTest, ReleaseAgentGetsTheMinimalEnvironmentAndNoDescriptors) {
   ASSERT_NE(sid_at, std::string::npos) << report;
   pid_t agent_sid = std::atoi(report.c_str() + sid_at + 5);
   EXPECT_GT(agent_sid, 0);
-  EXPECT_NE(agent_sid, getsid(daemon_));
+  EXPECT_NE(agent_sid, getsid(gpcd_.pid()));
   EXPECT_NE(agent_sid, getsid(0));
   EXPECT_NE(report.find("uid: 0\n"), std::string::npos) << report;
   EXPECT_NE(report.find("SigBlk:\t0000000000000000\n"), std::string::npos)

@@ -22,62 +22,25 @@
 #include <vector>
 
 #include "testing/live_stack.h"
+#include "testing/sys_files.h"
 
 namespace gpc {
 namespace {
 
 using Clock = std::chrono::steady_clock;
 
-bool WaitFor(const std::function<bool()>& cond,
-             std::chrono::milliseconds limit = std::chrono::seconds(20)) {
-  auto deadline = Clock::now() + limit;
-  while (!cond()) {
-    if (Clock::now() > deadline) return false;
-    std::this_thread::sleep_for(std::chrono::milliseconds(5));
-  }
-  return true;
-}
-
-int WriteFile(const std::string& path, const std::string& data) {
-  int fd = open(path.c_str(), O_WRONLY | O_CLOEXEC);
-  if (fd < 0) return errno;
-  ssize_t n = write(fd, data.data(), data.size());
-  int err = n < 0 ? errno : 0;
-  close(fd);
-  return err;
-}
-
-std::string ReadFile(const std::string& path) {
-  std::ifstream in(path);
-  return std::string((std::istreambuf_iterator<char>(in)),
-                     std::istreambuf_iterator<char>());
-}
-
-std::vector<std::string> ListProcDir() {
-  std::vector<std::string> pids;
-  DIR* d = opendir("/proc");
-  if (d == nullptr) return pids;
-  while (dirent* e = readdir(d)) {
-    if (e->d_name[0] >= '1' && e->d_name[0] <= '9') pids.push_back(e->d_name);
-  }
-  closedir(d);
-  return pids;
-}
+// The bomb settles, and its exits are seen, within this time.
+constexpr auto kSettleTime = std::chrono::seconds(20);
 
 // Live (not zombie) processes of a process group, from /proc.
 int LiveMembersOf(pid_t pgid) {
   int n = 0;
-  for (const auto& pid : ListProcDir()) {
-    std::string stat = ReadFile("/proc/" + pid + "/stat");
-    size_t close_paren = stat.rfind(')');
-    if (close_paren == std::string::npos) continue;
-    char state = 0;
-    int ppid = 0, group = 0;
-    if (std::sscanf(stat.c_str() + close_paren + 1, " %c %d %d", &state, &ppid,
-                    &group) != 3) {
-      continue;
+  for (pid_t pid : ListProcesses()) {
+    ProcStat stat = ReadProcStat(pid);
+    if (stat.ok && stat.pgrp == pgid && stat.state != 'Z' &&
+        stat.state != 'X') {
+      ++n;
     }
-    if (group == pgid && state != 'Z' && state != 'X') ++n;
   }
   return n;
 }
@@ -152,7 +115,8 @@ class TaskLimitSystemTest : public ::testing::Test {
     if (!made_dir_) return;
     // The bomb is dead by now (its destructor ran); wait until its exits
     // are seen, then remove the container.
-    WaitFor([&] { return ReadFile(stack_.Path("bomb/tasks")).empty(); });
+    WaitFor([&] { return ReadFile(stack_.Path("bomb/tasks")).empty(); },
+            kSettleTime);
     rmdir(stack_.Path("bomb").c_str());
   }
   // Moves the bomb in, runs it, and waits until the container has settled
@@ -163,10 +127,12 @@ class TaskLimitSystemTest : public ::testing::Test {
     ASSERT_EQ(WriteFile(stack_.Path("bomb/tasks"), std::to_string(bomb.pid())),
               0);
     ASSERT_TRUE(bomb.Run());
-    bool settled = WaitFor([&] {
-      return LiveMembersOf(bomb.pid()) == kLimit &&
-             Count(ReadFile(stack_.Path("bomb/tasks"))) == kLimit;
-    });
+    bool settled = WaitFor(
+        [&] {
+          return LiveMembersOf(bomb.pid()) == kLimit &&
+                 Count(ReadFile(stack_.Path("bomb/tasks"))) == kLimit;
+        },
+        kSettleTime);
     EXPECT_TRUE(settled) << LiveMembersOf(bomb.pid()) << " alive, "
                          << Count(ReadFile(stack_.Path("bomb/tasks")))
                          << " in the container";

@@ -16,44 +16,10 @@
 #include <thread>
 
 #include "subsys/all_subsystems.h"
+#include "testing/forked_child.h"
 
 namespace gpc {
 namespace {
-
-// A child process that runs `body` and then waits to be killed.
-class Child {
- public:
-  template <typename F>
-  explicit Child(F&& body) {
-    int ready[2];
-    if (pipe(ready) != 0) return;
-    pid_ = fork();
-    if (pid_ == 0) {
-      prctl(PR_SET_PDEATHSIG, SIGKILL);
-      close(ready[0]);
-      body();
-      char one = 1;
-      (void)!write(ready[1], &one, 1);
-      for (;;) pause();
-    }
-    close(ready[1]);
-    char byte;
-    (void)!read(ready[0], &byte, 1);  // body done
-    close(ready[0]);
-  }
-  ~Child() { Kill(); }
-  void Kill() {
-    if (pid_ > 0) {
-      kill(pid_, SIGKILL);
-      waitpid(pid_, nullptr, 0);
-      pid_ = -1;
-    }
-  }
-  pid_t pid() const { return pid_; }
-
- private:
-  pid_t pid_ = -1;
-};
 
 // Records the final CPU times that Exit() callbacks receive.
 class ExitRecorder : public Subsystem {
@@ -128,7 +94,7 @@ TEST_F(TrackerTest, InitialScanSeesEveryThreadOfThisProcess) {
 }
 
 TEST_F(TrackerTest, ForkAndExitEventsFollowRealProcesses) {
-  Child child([] {});
+  ForkedChild child;  // idle until killed
   CatchUp();
   auto key = fw_->FindTask(child.pid());
   ASSERT_TRUE(key.has_value());
@@ -222,7 +188,7 @@ TEST_F(TrackerTest, SyncMakesAJustForkedTaskVisible) {
   ASSERT_TRUE(h.ok());
   ContainerId box = *fw_->Mkdir(fw_->GetHierarchy(*h)->root, "box", {}, 0755);
   for (int round = 0; round < 20; ++round) {
-    Child child([] {});
+    ForkedChild child;  // idle until killed
     // No CatchUp: the attach must find the child by itself.
     ASSERT_EQ(fw_->Attach(box, child.pid(), true, {}).code(), 0)
         << "round " << round;
