@@ -2,6 +2,7 @@
 
 #include <vector>
 
+#include "util/parse.h"
 #include "util/split.h"
 
 namespace gpc {
@@ -38,6 +39,15 @@ Result<DaemonConfig> ParseConfig(std::string_view text) {
     } else if (w[0] == "metrics") {
       if (w.size() != 2) return bad("metrics takes one HOST:PORT");
       config.metrics_address = std::string(w[1]);
+    } else if (w[0] == "connector_buffer") {
+      // The kernel doubles the value and enforces its own minimum; below
+      // 4 KiB nothing but a test would ask for it.
+      auto bytes = w.size() == 2 ? ParseKernelU64(w[1])
+                                 : Result<uint64_t>(Err(EINVAL, "missing"));
+      if (!bytes.ok() || *bytes < 4096 || *bytes > (1u << 30)) {
+        return bad("connector_buffer takes a byte count from 4096 to 2^30");
+      }
+      config.connector_buffer = static_cast<size_t>(*bytes);
     } else if (w[0] == "hierarchy") {
       if (w.size() != 3)
         return bad("hierarchy takes a mount point and options");

@@ -13,6 +13,10 @@
 //                                      # default socket, else the socket's
 //                                      # directory + "/state" (a private
 //                                      # gpcd keeps private state)
+//   connector_buffer 16777216          # bytes of the proc connector's
+//                                      # receive buffer (default 16 MiB;
+//                                      # small values force event losses,
+//                                      # which a /proc rescan repairs)
 //
 // `hierarchy` lines turn the defaults off unless `defaults on` is also
 // given. Without a file the built-in values above apply (defaults on).
@@ -42,6 +46,8 @@ struct DaemonConfig {
   // "" = the default (see above and StateDir()).
   std::string state_dir;
   std::string StateDir() const;
+  // 0 = the tracker's default (TrackerOptions::rcvbuf_bytes).
+  size_t connector_buffer = 0;
 
   // The hierarchies to mount at start: the explicit ones, plus one per
   // subsystem when defaults are on.

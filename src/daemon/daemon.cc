@@ -88,7 +88,11 @@ Status Daemon::Start() {
   state_ = std::make_unique<StateStore>(config_.StateDir());
   GPC_ASSIGN_OR_RETURN(RestartState restart, LoadAndRestore(*state_, *fw_));
 
-  tracker_ = std::make_unique<Tracker>(*fw_, host_);
+  TrackerOptions tracker_options;
+  if (config_.connector_buffer != 0) {
+    tracker_options.rcvbuf_bytes = config_.connector_buffer;
+  }
+  tracker_ = std::make_unique<Tracker>(*fw_, host_, tracker_options);
   GPC_RETURN_IF_ERROR(tracker_->Start());
   // Pid lists and attaches catch up with task events first (see
   // Framework::SetSyncHook); 100 ms bounds the wait if the tracker stalls.

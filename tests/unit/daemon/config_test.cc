@@ -46,16 +46,30 @@ TEST(Config, ErrorsNameTheLine) {
     const char* text;
     const char* line;
   } kCases[] = {
-      {"bogus x\n", "line 1"},          {"\nsocket relative\n", "line 2"},
-      {"socket\n", "line 1"},           {"defaults maybe\n", "line 1"},
-      {"hierarchy /mnt/a\n", "line 1"}, {"mount_root /a /b\n", "line 1"},
+      {"bogus x\n", "line 1"},
+      {"\nsocket relative\n", "line 2"},
+      {"socket\n", "line 1"},
+      {"defaults maybe\n", "line 1"},
+      {"hierarchy /mnt/a\n", "line 1"},
+      {"mount_root /a /b\n", "line 1"},
       {"metrics\n", "line 1"},
+      {"connector_buffer\n", "line 1"},
+      {"connector_buffer 4095\n", "line 1"},
+      {"connector_buffer 1x\n", "line 1"},
+      {"\n\nconnector_buffer 2147483648\n", "line 3"},
   };
   for (const auto& c : kCases) {
     auto r = ParseConfig(c.text);
     ASSERT_EQ(r.code(), EINVAL) << c.text;
     EXPECT_THAT(r.error().message(), ::testing::HasSubstr(c.line)) << c.text;
   }
+}
+
+TEST(Config, ConnectorBufferSizesTheTrackersSocket) {
+  auto c = ParseConfig("connector_buffer 65536\n");
+  ASSERT_TRUE(c.ok()) << c.error().ToString();
+  EXPECT_EQ(c->connector_buffer, 65536u);
+  EXPECT_EQ(ParseConfig("")->connector_buffer, 0u) << "0 = tracker default";
 }
 
 }  // namespace
