@@ -27,6 +27,10 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     for (const auto& h : c->hierarchies) {
       if (h.mountpoint.empty() || h.mountpoint[0] != '/') std::abort();
     }
+    if (c->connector_buffer != 0 &&
+        (c->connector_buffer < 4096 || c->connector_buffer > (1u << 30))) {
+      std::abort();
+    }
   }
   return 0;
 }
