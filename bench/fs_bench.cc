@@ -164,6 +164,7 @@ RequestCounts Diff(const RequestCounts& after, const RequestCounts& before) {
   RequestCounts d;
   for (size_t i = 0; i < static_cast<size_t>(FsOp::kCount); ++i) {
     d.n[i] = after.n[i] - before.n[i];
+    d.busy_ns[i] = after.busy_ns[i] - before.busy_ns[i];
   }
   return d;
 }
@@ -208,6 +209,7 @@ OpResult Measure(bool* failed, const std::string& name, double target, int n,
         RequestCounts d = Diff(fs.counts(), before);
         for (size_t k = 0; k < static_cast<size_t>(FsOp::kCount); ++k) {
           total.n[k] += d.n[k];
+          total.busy_ns[k] += d.busy_ns[k];
         }
       }
     }
@@ -227,13 +229,17 @@ OpResult Measure(bool* failed, const std::string& name, double target, int n,
 
 std::string RequestBreakdown(const OpResult& r) {
   std::string out;
-  char buf[64];
+  char buf[96];
   for (size_t k = 0; k < static_cast<size_t>(FsOp::kCount); ++k) {
     if (r.requests.n[k] == 0) continue;
+    // Requests per operation, and gpc's own handling time per request (the
+    // rest of a round trip is the kernel's and the scheduler's).
     std::snprintf(
-        buf, sizeof buf, "%s%s=%.3f", out.empty() ? "" : " ",
+        buf, sizeof buf, "%s%s=%.3f (%.1f us)", out.empty() ? "" : " ",
         FsOpName(static_cast<FsOp>(k)),
-        static_cast<double>(r.requests.n[k]) / static_cast<double>(r.ops));
+        static_cast<double>(r.requests.n[k]) / static_cast<double>(r.ops),
+        static_cast<double>(r.requests.busy_ns[k]) / 1e3 /
+            static_cast<double>(r.requests.n[k]));
     out += buf;
   }
   return out.empty() ? "none" : out;
@@ -448,7 +454,8 @@ int Main(int argc, char** argv) {
           r.kernel_p50, r.kernel_p90, r.gpc_p50, r.gpc_p90, ratio, r.target,
           static_cast<double>(r.requests.total()) / static_cast<double>(r.ops));
     }
-    std::printf("\ngpc FUSE requests per op, by opcode:\n");
+    std::printf(
+        "\ngpc FUSE requests per op, by opcode (gpc handler time each):\n");
     for (const OpResult& r : results) {
       std::printf("  %-12s %s\n", r.op.c_str(), RequestBreakdown(r).c_str());
     }
