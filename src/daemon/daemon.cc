@@ -126,27 +126,46 @@ Status Daemon::Start() {
   wake_fd_ = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
   unmounted_fd_ = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
 
+  // Mounts a killed gpcd served and gpc-fdstore kept alive are served
+  // again as they are; only the others are detached and mounted anew. A
+  // held mount point is never stat()ed here: with nobody serving it yet,
+  // that would wait for ever.
+  std::map<std::string, HeldMount> held = TakeHeldMounts();
+  auto held_at = [&](const std::string& dir) -> HeldMount* {
+    auto it = held.find(dir);
+    return it == held.end() ? nullptr : &it->second;
+  };
   std::vector<std::string_view> names;
   for (Subsystem* ss : fw_->subsystems()) names.push_back(ss->name());
   std::vector<HierarchySpec> startup = config_.StartupMounts(names);
-  for (const HierarchySpec& spec : startup) DetachStaleMount(spec.mountpoint);
+  for (const HierarchySpec& spec : startup) {
+    if (!held_at(spec.mountpoint)) DetachStaleMount(spec.mountpoint);
+  }
   for (const PersistedMount& m : restart.mounts) {
     if (std::none_of(startup.begin(), startup.end(),
                      [&](const auto& s) { return s.mountpoint == m.dir; })) {
-      DetachStaleMount(m.dir);
-      auto h = MountAt(m.dir, m.options);
-      Log(StrCat("remounted ", m.options, " at ", m.dir,
+      HeldMount* h_held = held_at(m.dir);
+      if (!h_held) DetachStaleMount(m.dir);
+      auto h = MountAt(m.dir, m.options, h_held);
+      Log(StrCat(h_held ? "adopted " : "remounted ", m.options, " at ", m.dir,
                  h.ok() ? "" : ": " + h.error().ToString()));
     }
   }
   for (const HierarchySpec& spec : startup) {
-    std::filesystem::create_directories(spec.mountpoint, ec);
-    auto h = MountAt(spec.mountpoint, spec.options);
+    HeldMount* h_held = held_at(spec.mountpoint);
+    if (!h_held) std::filesystem::create_directories(spec.mountpoint, ec);
+    auto h = MountAt(spec.mountpoint, spec.options, h_held);
     if (!h.ok()) {
       return std::move(h).error().WithContext(
           StrCat("mounting ", spec.options, " at ", spec.mountpoint));
     }
-    Log(StrCat("mounted ", spec.options, " at ", spec.mountpoint));
+    Log(StrCat(h_held ? "adopted " : "mounted ", spec.options, " at ",
+               spec.mountpoint));
+  }
+  // Held connections no mount wants any more (unmounted from the state
+  // meanwhile, or their adoption failed).
+  for (auto& [dir, h] : held) {
+    if (h.fd.get() >= 0) ReleaseHeld(dir, h);
   }
   ReleaseRestoreRefs(*fw_, restart);
   if (!config_.metrics_address.empty()) {
@@ -165,15 +184,24 @@ Status Daemon::Start() {
 }
 
 Result<HierarchyId> Daemon::MountAt(const std::string& dir,
-                                    std::string_view options) {
+                                    std::string_view options, HeldMount* held) {
   MutexLock l(mounts_mu_);
   if (mounts_.contains(dir)) return Err(EBUSY, dir, " is already mounted");
-  struct stat st;
-  if (stat(dir.c_str(), &st) != 0) return Err(errno, "mount point ", dir);
-  if (!S_ISDIR(st.st_mode)) return Err(ENOTDIR, "mount point ", dir);
+  // (A held mount point is a live FUSE mount no one serves yet: a stat()
+  // of it would wait for ever.)
+  if (held == nullptr) {
+    struct stat st;
+    if (stat(dir.c_str(), &st) != 0) return Err(errno, "mount point ", dir);
+    if (!S_ISDIR(st.st_mode)) return Err(ENOTDIR, "mount point ", dir);
+  }
   GPC_ASSIGN_OR_RETURN(HierarchyId h, fw_->Mount(options));
   GPC_ASSIGN_OR_RETURN(HierarchyInfo info, fw_->GetHierarchy(h));
   FsOptions fs_options;
+  fs_options.epoch = fs_epoch_;
+  fs_options.on_connected = [this, dir, opts = std::string(options)](
+                                int fd, std::string_view init) {
+    HandOver(dir, opts, fd, init);
+  };
   fs_options.on_unmounted = [this, dir] {
     std::lock_guard nl(notify_mu_);
     unmounted_.push_back(dir);
@@ -183,7 +211,32 @@ Result<HierarchyId> Daemon::MountAt(const std::string& dir,
   // /proc/mounts shows this as the source: the hierarchy's options.
   fs_options.fsname = info.options.substr(info.options.find(',') + 1);
   auto fs = std::make_shared<ContainerFs>(*fw_, h, fs_options);
-  Status s = fs->Start(dir);
+  Status s = OkStatus();
+  if (held != nullptr) {
+    MountHandover next = held->handover;
+    next.epoch = fs_epoch_;
+    next.options = std::string(options);
+    // Recorded before serving: the next start must pick an epoch above
+    // every one this connection was served under.
+    if (fd_store_) {
+      Status put = fd_store_->Put(StrCat(kFuseEntryPrefix, dir),
+                                  EncodeMountHandover(next), held->fd.get());
+      if (!put.ok()) Log("fd store: " + put.error().ToString());
+    }
+    s = fs->Adopt(dir, held->fd.release(), held->handover.init_request);
+    if (s.ok()) {
+      ++adopted_;
+    } else {
+      // Its descriptor is closed: once the store's is too, the connection
+      // ends and a fresh mount can take the place.
+      Log(StrCat("cannot adopt ", dir, ": ", s.error().ToString()));
+      ForgetHeld(dir);
+      DetachStaleMount(dir);
+      s = fs->Start(dir);
+    }
+  } else {
+    s = fs->Start(dir);
+  }
   if (!s.ok()) {
     (void)fw_->Unmount(h);
     return std::move(s).error();
@@ -216,10 +269,92 @@ Status Daemon::UnmountAt(const std::string& dir) {
     std::erase(notify_targets_, it->second.fs);
   }
   it->second.fs->Stop();
+  ForgetHeld(dir);
   Status s = fw_->Unmount(it->second.hierarchy);
   mounts_.erase(it);
   SaveMountsLocked();
   return s;
+}
+
+std::map<std::string, Daemon::HeldMount> Daemon::TakeHeldMounts() {
+  std::map<std::string, HeldMount> out;
+  char self[4096];
+  ssize_t n = readlink("/proc/self/exe", self, sizeof self - 1);
+  std::string binary = "gpc-fdstore";
+  if (n > 0) {
+    std::string exe(self, static_cast<size_t>(n));
+    binary = exe.substr(0, exe.rfind('/') + 1) + binary;
+  }
+  auto client = FdStoreClient::ConnectOrStart(
+      FdStoreSocketFor(config_.socket_path), binary, std::chrono::seconds(3));
+  if (!client.ok()) {
+    Log("fd store: " + client.error().ToString() +
+        " (the mounts will not survive a kill of gpcd)");
+    return out;
+  }
+  fd_store_ = std::move(client).value();
+  auto entries = fd_store_->List();
+  if (!entries.ok()) {
+    Log("fd store: " + entries.error().ToString());
+    return out;
+  }
+  uint64_t max_epoch = 0;
+  for (FdStoreEntry& e : *entries) {
+    if (!e.name.starts_with(kFuseEntryPrefix)) continue;
+    std::string dir = e.name.substr(kFuseEntryPrefix.size());
+    auto h = ParseMountHandover(e.payload);
+    if (!h.ok()) {
+      Log(StrCat("fd store: ", e.name, ": ", h.error().ToString()));
+      HeldMount gone{{}, std::move(e.fd)};
+      ReleaseHeld(dir, gone);
+      continue;
+    }
+    max_epoch = std::max(max_epoch, h->epoch);
+    // Unmounted or detached meanwhile (umount -l, a test's cleanup): the
+    // connection serves nothing one can reach.
+    if (TopFuseMountDev(dir) != h->dev) {
+      Log(StrCat("fd store: ", dir, " is no longer mounted there"));
+      ForgetHeld(dir);
+      continue;
+    }
+    out[dir] = HeldMount{std::move(h).value(), std::move(e.fd)};
+  }
+  // Above every epoch a kept connection was served under, so no node id or
+  // handle the kernel kept can name a new object. 24 bits.
+  fs_epoch_ = (max_epoch + 1) & ((uint64_t{1} << 24) - 1);
+  if (fs_epoch_ == 0) fs_epoch_ = 1;
+  Log(StrCat("fd store: pid ", fd_store_->store_pid(), ", ", out.size(),
+             " held mount(s), epoch ", fs_epoch_));
+  return out;
+}
+
+void Daemon::HandOver(const std::string& dir, const std::string& options,
+                      int fd, std::string_view init_request) {
+  if (!fd_store_) return;
+  // Before the INIT is answered: nothing may touch the mount point itself.
+  std::optional<std::string> dev = TopFuseMountDev(dir);
+  if (!dev) {
+    Log(StrCat("fd store: ", dir, " is not in mountinfo; not kept"));
+    return;
+  }
+  MountHandover h{fs_epoch_, *dev, options, std::string(init_request)};
+  Status s =
+      fd_store_->Put(StrCat(kFuseEntryPrefix, dir), EncodeMountHandover(h), fd);
+  if (!s.ok()) Log("fd store: " + s.error().ToString());
+}
+
+void Daemon::ForgetHeld(const std::string& dir) {
+  if (!fd_store_) return;
+  Status s = fd_store_->Drop(StrCat(kFuseEntryPrefix, dir));
+  if (!s.ok() && s.code() != ENOENT) Log("fd store: " + s.error().ToString());
+}
+
+void Daemon::ReleaseHeld(const std::string& dir, HeldMount& held) {
+  ForgetHeld(dir);
+  held.fd = UniqueFd();
+  // Both copies closed: the connection has ended, statfs says ENOTCONN.
+  DetachStaleMount(dir);
+  Log(StrCat("fd store: released the unused mount at ", dir));
 }
 
 void Daemon::SaveMountsLocked() {
@@ -268,6 +403,10 @@ std::string Daemon::StatusJson() {
                   {"tasks", fw_->LiveTaskCount()},
                   {"tracker", tracker},
                   {"fork_gate", ForkGateJson()},
+                  {"fd_store",
+                   {{"pid", fd_store_ ? fd_store_->store_pid() : 0},
+                    {"epoch", fs_epoch_},
+                    {"adopted", adopted_.load()}}},
                   {"state", StateStatusJson(state_.get())},
                   {"metrics", metrics_ ? metrics_->address() : ""}});
 }
@@ -476,9 +615,15 @@ void Daemon::Shutdown() {
     }
     for (auto& [dir, m] : mounts_) {
       m.fs->Stop();
+      ForgetHeld(dir);
       (void)fw_->Unmount(m.hierarchy);
     }
     mounts_.clear();
+  }
+  // A clean stop: the store exits once empty.
+  if (fd_store_) {
+    (void)fd_store_->Bye();
+    fd_store_.reset();
   }
   if (tracker_) tracker_->Stop();
   if (tracker_thread_.joinable()) tracker_thread_.join();

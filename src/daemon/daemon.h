@@ -18,6 +18,8 @@
 #include "core/framework.h"
 #include "daemon/config.h"
 #include "daemon/control_protocol.h"
+#include "daemon/fd_store.h"
+#include "daemon/fd_store_payload.h"
 #include "daemon/fork_gate.h"
 #include "daemon/metrics.h"
 #include "daemon/state_store.h"
@@ -40,8 +42,16 @@ class Daemon {
   // down: every mount released, the socket removed. Returns the exit code.
   int Run();
 
-  // The operations of the control socket.
-  Result<HierarchyId> MountAt(const std::string& dir, std::string_view options)
+  // A mount a killed gpcd served, still alive in gpc-fdstore.
+  struct HeldMount {
+    MountHandover handover;
+    UniqueFd fd;  // -1 once taken over by MountAt
+  };
+
+  // The operations of the control socket. With `held`, the connection it
+  // names is served again instead of a new mount (its descriptor taken).
+  Result<HierarchyId> MountAt(const std::string& dir, std::string_view options,
+                              HeldMount* held = nullptr)
       GPC_EXCLUDES(mounts_mu_);
   Status RemountAt(const std::string& dir, std::string_view options)
       GPC_EXCLUDES(mounts_mu_);
@@ -70,6 +80,17 @@ class Daemon {
   void Shutdown() GPC_EXCLUDES(mounts_mu_);
   // Journals the current mount list (state_store.h).
   void SaveMountsLocked() GPC_REQUIRES(mounts_mu_);
+  // Connects to gpc-fdstore (starting it if need be), picks this start's
+  // epoch and returns the mounts it still holds, by mount point.
+  std::map<std::string, HeldMount> TakeHeldMounts();
+  // Gives a fresh mount's connection to the store.
+  void HandOver(const std::string& dir, const std::string& options, int fd,
+                std::string_view init_request);
+  // The store lets go of the mount at `dir` (it is unmounted).
+  void ForgetHeld(const std::string& dir);
+  // A held connection that is not served again: the store's copy and ours
+  // are closed (the connection ends) and the mount detached.
+  void ReleaseHeld(const std::string& dir, HeldMount& held);
 
   DaemonConfig config_;
   LinuxHost host_;
@@ -79,6 +100,12 @@ class Daemon {
   std::unique_ptr<Tracker> tracker_;
   // Answers the fork notifications of `gpc exec` task trees.
   std::unique_ptr<ForkGate> fork_gate_;
+  // Keeps the mounts' /dev/fuse descriptors across a kill of gpcd; null
+  // when it could not be started (mounts then die with gpcd, as before).
+  std::unique_ptr<FdStoreClient> fd_store_;
+  // This start's inode/handle epoch (FsOptions::epoch).
+  uint64_t fs_epoch_ = 1;
+  std::atomic<uint64_t> adopted_{0};
   // Refusal events, for the metrics.
   RefusalCounter refusals_;
   // The Prometheus endpoint, when configured (config `metrics`).

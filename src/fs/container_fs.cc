@@ -32,6 +32,8 @@ namespace gpc {
 static_assert(sizeof(fuse_ino_t) == sizeof(InodeNumber),
               "inode numbers are handed to the kernel unchanged");
 static_assert(FUSE_ROOT_ID == kRootInode);
+// FUSE_INIT's opcode (<linux/fuse.h>, which clashes with libfuse's headers).
+constexpr uint32_t kFuseInitOpcode = 26;
 
 namespace {
 
@@ -482,7 +484,10 @@ class ContainerFs::Ops {
   // its permission check on the directory, which can fail first.
   static int MissingOp(fuse_req_t req, fuse_ino_t parent, int err) {
     InodeInfo dir;
-    if (DirOf(Self(req), parent, &dir) == 0) {
+    int found = DirOf(Self(req), parent, &dir);
+    // A parent from before a restart: ESTALE makes the VFS walk again.
+    if (found == ESTALE) return ESTALE;
+    if (found == 0) {
       if (int denied = Allowed(req, dir.container, {}, W_OK | X_OK)) {
         return denied;
       }
@@ -573,8 +578,11 @@ class ContainerFs::Ops {
     if (fuse_reply_open(req, fi) != 0) fs.DropHandle(fi->fh);
   }
 
-  static OpenFile& FileOf(fuse_file_info* fi) {
-    return static_cast<OpenFile&>(*reinterpret_cast<Handle*>(fi->fh));
+  // The handle fi->fh names, or null: a descriptor opened before a
+  // restart (ContainerFs::Adopt) names a handle of the dead daemon.
+  template <typename T>
+  static std::shared_ptr<T> HandleOf(fuse_req_t req, fuse_file_info* fi) {
+    return std::dynamic_pointer_cast<T>(Self(req).FindHandle(fi->fh));
   }
 
   // Fills `out`; the handle is not touched once the reply is sent (a
@@ -595,7 +603,12 @@ class ContainerFs::Ops {
     Count(req, FsOp::kRead);
     std::unique_ptr<char[]> buf;
     size_t n = 0;
-    if (int err = DoRead(Self(req), FileOf(fi), size, off, &buf, &n)) {
+    std::shared_ptr<OpenFile> f = HandleOf<OpenFile>(req, fi);
+    if (f == nullptr) {
+      fuse_reply_err(req, EBADF);
+      return;
+    }
+    if (int err = DoRead(Self(req), *f, size, off, &buf, &n)) {
       fuse_reply_err(req, err);
     } else {
       fuse_reply_buf(req, buf.get(), n);
@@ -606,7 +619,12 @@ class ContainerFs::Ops {
                     off_t, fuse_file_info* fi) {
     Count(req, FsOp::kWrite);
     // Linux: the offset is ignored, as cgroup files do.
-    OpenFile& f = FileOf(fi);
+    std::shared_ptr<OpenFile> file = HandleOf<OpenFile>(req, fi);
+    if (file == nullptr) {
+      fuse_reply_err(req, EBADF);
+      return;
+    }
+    OpenFile& f = *file;
     // The writing thread's pid ("0" in tasks means the writer) with the
     // opener's credentials.
     Credentials writer = CredentialsOf(req);
@@ -651,7 +669,9 @@ class ContainerFs::Ops {
     ContainerFs& fs = Self(req);
     InodeInfo dir;
     if (int err = DirOf(fs, ino, &dir)) return err;
-    OpenDir& d = static_cast<OpenDir&>(*reinterpret_cast<Handle*>(fi->fh));
+    std::shared_ptr<OpenDir> handle = HandleOf<OpenDir>(req, fi);
+    if (handle == nullptr) return EBADF;
+    OpenDir& d = *handle;
     MutexLock l(d.mu);
     if (off == 0 || !d.loaded) {
       auto entries = fs.fw_.ReadDir(dir.container);
@@ -821,18 +841,13 @@ ContainerFs::ContainerFs(Framework& fw, HierarchyId hierarchy,
       hierarchy_(hierarchy),
       options_(std::move(options)),
       root_(RootOf(fw, hierarchy)),
-      inodes_(std::make_unique<InodeTable>(root_)) {}
+      inodes_(std::make_unique<InodeTable>(
+          root_, options_.epoch << FsOptions::kEpochShift)),
+      next_handle_((options_.epoch << FsOptions::kEpochShift) + 1) {}
 
 ContainerFs::~ContainerFs() { Stop(); }
 
-Status ContainerFs::Start(const std::string& mountpoint) {
-  if (running_) return Err(EBUSY, "already serving ", mountpoint_);
-  if (root_ == kNoContainer || !fw_.GetContainer(root_).ok()) {
-    return Err(ENOENT, "no hierarchy ", hierarchy_);
-  }
-  // A new mount: the kernel holds no reference from an earlier one.
-  inodes_->Reset();
-
+fuse_session* ContainerFs::NewSession() {
   // libfuse splits -o at commas; a backslash escapes one (the fsname is a
   // hierarchy's option list, "cpuset,cpuacct").
   std::string fsname;
@@ -849,6 +864,51 @@ Status ContainerFs::Start(const std::string& mountpoint) {
   Ops::Assign(ops);
   fuse_session* se = fuse_session_new(&args, &ops, sizeof ops, this);
   fuse_opt_free_args(&args);
+  return se;
+}
+
+namespace {
+
+// Hands libfuse a request this process read itself.
+void ProcessRequest(fuse_session* se, std::string_view bytes) {
+  std::string copy(bytes);  // libfuse's buffer is not const
+  fuse_buf buf{};
+  buf.size = copy.size();
+  buf.mem = copy.data();
+  fuse_session_process_buf(se, &buf);
+}
+
+// The first request of a new connection, read from the device. The kernel
+// refuses a read into less than FUSE_MIN_READ_BUFFER (8 KiB) or less than
+// a whole request; an INIT is about a hundred bytes, and 1 MiB + a page
+// is libfuse's own largest buffer.
+Result<std::string> ReadInitRequest(int dev_fd) {
+  std::string buf((1 << 20) + 4096, '\0');
+  for (;;) {
+    ssize_t n = read(dev_fd, buf.data(), buf.size());
+    if (n >= 0) {
+      buf.resize(static_cast<size_t>(n));
+      uint32_t opcode = 0;
+      if (buf.size() >= 8) std::memcpy(&opcode, buf.data() + 4, sizeof opcode);
+      if (opcode != kFuseInitOpcode) {
+        return Err(EPROTO, "first request is not FUSE_INIT (", opcode, ")");
+      }
+      return buf;
+    }
+    if (errno != EINTR) return Err(errno, "read of FUSE_INIT");
+  }
+}
+
+}  // namespace
+
+Status ContainerFs::Start(const std::string& mountpoint) {
+  if (running_) return Err(EBUSY, "already serving ", mountpoint_);
+  if (root_ == kNoContainer || !fw_.GetContainer(root_).ok()) {
+    return Err(ENOENT, "no hierarchy ", hierarchy_);
+  }
+  // A new mount: the kernel holds no reference from an earlier one.
+  inodes_->Reset();
+  fuse_session* se = NewSession();
   if (se == nullptr) return Err(EINVAL, "fuse_session_new failed");
   errno = 0;
   if (fuse_session_mount(se, mountpoint.c_str()) != 0) {
@@ -856,6 +916,54 @@ Status ContainerFs::Start(const std::string& mountpoint) {
     fuse_session_destroy(se);
     return Err(err, "mount of ", mountpoint, " failed");
   }
+  // The INIT is read here rather than by the loop, so its bytes can be
+  // kept for a later Adopt() of this connection.
+  auto init = ReadInitRequest(fuse_session_fd(se));
+  if (!init.ok()) {
+    fuse_session_unmount(se);
+    fuse_session_destroy(se);
+    return std::move(init).error().WithContext(mountpoint);
+  }
+  if (options_.on_connected) options_.on_connected(fuse_session_fd(se), *init);
+  ProcessRequest(se, *init);
+  adopted_ = false;
+  Serve(se, mountpoint);
+  return OkStatus();
+}
+
+Status ContainerFs::Adopt(const std::string& mountpoint, int dev_fd,
+                          std::string_view init_request) {
+  if (running_) {
+    close(dev_fd);
+    return Err(EBUSY, "already serving ", mountpoint_);
+  }
+  if (root_ == kNoContainer || !fw_.GetContainer(root_).ok()) {
+    close(dev_fd);
+    return Err(ENOENT, "no hierarchy ", hierarchy_);
+  }
+  inodes_->Reset();
+  fuse_session* se = NewSession();
+  if (se == nullptr) {
+    close(dev_fd);
+    return Err(EINVAL, "fuse_session_new failed");
+  }
+  // libfuse takes an already mounted connection as "/dev/fd/N"; such a
+  // session never unmounts (Stop() does it) and closes N when destroyed.
+  if (fuse_session_mount(se, StrCat("/dev/fd/", dev_fd).c_str()) != 0) {
+    fuse_session_destroy(se);
+    close(dev_fd);
+    return Err(EBADF, "cannot adopt descriptor ", dev_fd);
+  }
+  // The replayed INIT sets the session up as the first daemon negotiated
+  // it. libfuse's reply to it is refused by the kernel (ENOENT: that INIT
+  // was answered long ago), which libfuse ignores.
+  ProcessRequest(se, init_request);
+  adopted_ = true;
+  Serve(se, mountpoint);
+  return OkStatus();
+}
+
+void ContainerFs::Serve(fuse_session* se, const std::string& mountpoint) {
   session_ = se;
   mountpoint_ = mountpoint;
   running_ = true;
@@ -872,13 +980,17 @@ Status ContainerFs::Start(const std::string& mountpoint) {
     fuse_loop_config* cfg = fuse_loop_cfg_create();
     fuse_loop_cfg_set_max_threads(cfg, static_cast<unsigned>(max_threads));
     fuse_loop_cfg_set_idle_threads(cfg, static_cast<unsigned>(max_threads));
-    fuse_loop_cfg_set_clone_fd(cfg, 0);
+    // Each serving thread reads from its own clone of the device. When
+    // this process dies, the kernel ends the requests read on a clone but
+    // not answered (ECONNABORTED to their callers) as the clone closes;
+    // read on the shared descriptor, which gpc-fdstore keeps open, they
+    // would wait for ever.
+    fuse_loop_cfg_set_clone_fd(cfg, 1);
     fuse_session_loop_mt(se, cfg);
     fuse_loop_cfg_destroy(cfg);
     // Not asked to stop: the kernel ended the connection (umount).
     if (!stopping_ && options_.on_unmounted) options_.on_unmounted();
   });
-  return OkStatus();
 }
 
 void ContainerFs::Stop() {
@@ -902,24 +1014,31 @@ void ContainerFs::Stop() {
     handles_.clear();
   }
   // Closes the device (the mount is gone already, so no second umount).
-  fuse_session_unmount(session_);
+  // An adopted session has no mount of libfuse's own: destroy closes it.
+  if (!adopted_) fuse_session_unmount(session_);
   fuse_session_destroy(session_);
   session_ = nullptr;
   running_ = false;
 }
 
-uint64_t ContainerFs::AddHandle(std::unique_ptr<Handle> h) {
-  Handle* raw = h.get();
+uint64_t ContainerFs::AddHandle(std::shared_ptr<Handle> h) {
   MutexLock l(handles_mu_);
-  handles_.emplace(raw, std::move(h));
-  return reinterpret_cast<uint64_t>(raw);
+  uint64_t fh = next_handle_++;
+  handles_.emplace(fh, std::move(h));
+  return fh;
+}
+
+std::shared_ptr<ContainerFs::Handle> ContainerFs::FindHandle(uint64_t fh) {
+  MutexLock l(handles_mu_);
+  auto it = handles_.find(fh);
+  return it == handles_.end() ? nullptr : it->second;
 }
 
 void ContainerFs::DropHandle(uint64_t fh) {
-  std::unique_ptr<Handle> gone;  // freed after unlocking
+  std::shared_ptr<Handle> gone;  // freed after unlocking
   MutexLock l(handles_mu_);
-  auto it = handles_.find(reinterpret_cast<Handle*>(fh));
-  GPC_CHECK(it != handles_.end(), "release of unknown handle ", fh);
+  auto it = handles_.find(fh);
+  if (it == handles_.end()) return;  // opened before a restart
   gone = std::move(it->second);
   handles_.erase(it);
 }

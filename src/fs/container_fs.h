@@ -25,6 +25,7 @@
 #include <iterator>
 #include <memory>
 #include <string>
+#include <string_view>
 #include <thread>
 #include <unordered_map>
 
@@ -91,6 +92,18 @@ struct FsOptions {
   // someone ran umount(8) on the mount point. The owner must still call
   // Stop() (from another thread) to release the session.
   std::function<void()> on_unmounted;
+  // Inode numbers and file handles are made from epoch << kEpochShift up,
+  // so a kernel that kept a connection across a daemon restart (Adopt())
+  // never sees an old number name a new object: each daemon start uses a
+  // new epoch. 0 (tests) numbers from 2, as the root is 1.
+  uint64_t epoch = 0;
+  static constexpr int kEpochShift = 40;
+  // Called by Start() once the kernel's FUSE_INIT request has been read and
+  // before it is answered: the session's /dev/fuse descriptor (still the
+  // session's; dup it or pass it on) and the request's bytes -- what a
+  // later Adopt() needs. A holder of a copy keeps the connection alive when
+  // this process dies.
+  std::function<void(int dev_fd, std::string_view init_request)> on_connected;
 };
 
 class ContainerFs {
@@ -104,6 +117,15 @@ class ContainerFs {
   // returns once mounted. ENOENT unknown hierarchy; EBUSY already started;
   // the mount's errno otherwise.
   Status Start(const std::string& mountpoint);
+  // Serves a connection that is already mounted at `mountpoint` and was
+  // served before (by a daemon since killed): `dev_fd` is a descriptor of
+  // its /dev/fuse file (taken over: closed by Stop(), or on failure), and
+  // `init_request` the kernel's FUSE_INIT request of that connection,
+  // replayed so that this session negotiates what the kernel already
+  // holds. Node ids and file handles the kernel kept from before are
+  // unknown here: answered ESTALE and EBADF (see container_fs.cc).
+  Status Adopt(const std::string& mountpoint, int dev_fd,
+               std::string_view init_request);
   // Unmounts (forcibly if files are still open) and joins the serving
   // threads. Idempotent.
   void Stop();
@@ -126,14 +148,20 @@ class ContainerFs {
 
  private:
   class Ops;  // the FUSE handlers (container_fs.cc)
-  // What fi->fh points to: an open file or directory.
+  // What fi->fh names: an open file or directory.
   struct Handle {
     virtual ~Handle() = default;
   };
   // Handles are owned here, so those a forced unmount never released are
-  // freed by Stop().
-  uint64_t AddHandle(std::unique_ptr<Handle> h) GPC_EXCLUDES(handles_mu_);
+  // freed by Stop(). fi->fh is a number from the table, never a pointer: a
+  // handle the kernel kept from an earlier daemon is simply not found.
+  uint64_t AddHandle(std::shared_ptr<Handle> h) GPC_EXCLUDES(handles_mu_);
+  std::shared_ptr<Handle> FindHandle(uint64_t fh) GPC_EXCLUDES(handles_mu_);
+  // Quiet for an unknown handle (one opened before a restart).
   void DropHandle(uint64_t fh) GPC_EXCLUDES(handles_mu_);
+  fuse_session* NewSession();
+  // Starts the notifier and the serving loop on a mounted session.
+  void Serve(fuse_session* se, const std::string& mountpoint);
   struct Notice {
     EventKind kind = EventKind::kCreated;
     ContainerId container = kNoContainer;
@@ -161,14 +189,16 @@ class ContainerFs {
   fuse_session* session_ = nullptr;
   std::thread loop_thread_;
   bool running_ = false;               // Start/Stop are called from one thread
+  bool adopted_ = false;               // the mount is not libfuse's own
   std::atomic<bool> stopping_{false};  // Stop() is ending the session
   std::atomic<uint64_t> counts_[static_cast<size_t>(FsOp::kCount)] = {};
   std::atomic<uint64_t> busy_ns_[static_cast<size_t>(FsOp::kCount)] = {};
   std::atomic<uint64_t> buckets_[RequestCounts::kBuckets] = {};
 
   Mutex handles_mu_;
-  std::unordered_map<Handle*, std::unique_ptr<Handle>> handles_
+  std::unordered_map<uint64_t, std::shared_ptr<Handle>> handles_
       GPC_GUARDED_BY(handles_mu_);
+  uint64_t next_handle_ GPC_GUARDED_BY(handles_mu_);
 
   Mutex notice_mu_;
   std::condition_variable_any notice_cv_;

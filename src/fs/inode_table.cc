@@ -1,10 +1,15 @@
 #include "fs/inode_table.h"
 
+#include <algorithm>
+
 #include "util/result.h"
 
 namespace gpc {
 
-InodeTable::InodeTable(ContainerId root) : root_(root) { Reset(); }
+InodeTable::InodeTable(ContainerId root, InodeNumber first)
+    : root_(root), next_(std::max(first, kRootInode + 1)) {
+  Reset();
+}
 
 void InodeTable::Reset() {
   MutexLock l(mu_);
@@ -67,8 +72,9 @@ void InodeTable::UpdateAttr(InodeNumber ino, const FileAttr& attr) {
 std::optional<ContainerId> InodeTable::Forget(InodeNumber ino, uint64_t n) {
   MutexLock l(mu_);
   auto it = nodes_.find(ino);
+  // A number from an earlier daemon's epoch: nothing to forget here.
+  if (it == nodes_.end()) return std::nullopt;
   // The kernel forgets only what it looked up: anything else is our bug.
-  GPC_CHECK(it != nodes_.end(), "forget of unknown inode ", ino);
   GPC_CHECK(it->second.nlookup >= n, "negative lookup count for inode ", ino,
             ": ", it->second.nlookup, " - ", n);
   it->second.nlookup -= n;

@@ -4,7 +4,9 @@
 // container, so an inode is named by (container id, file name), the name
 // empty for the directory itself. Numbers come from a 64-bit counter and are
 // never reused while the daemon lives (container ids are never reused
-// either), so a stale kernel handle can never name a new object.
+// either), so a stale kernel handle can never name a new object; the
+// counter starts at a per-daemon-start epoch (FsOptions::epoch), so neither
+// can a number a kernel kept from an earlier daemon.
 //
 // The kernel's lookup count of each inode is kept (lookup, mkdir,
 // readdirplus add; forget and forget_multi subtract). An entry of a live
@@ -51,7 +53,8 @@ struct InodeInfo {
 
 class InodeTable {
  public:
-  explicit InodeTable(ContainerId root);
+  // Numbers are handed out from `first` up (the root is always 1).
+  explicit InodeTable(ContainerId root, InodeNumber first = kRootInode + 1);
   InodeTable(const InodeTable&) = delete;
   InodeTable& operator=(const InodeTable&) = delete;
 
@@ -70,7 +73,9 @@ class InodeTable {
 
   // Drops `n` kernel references. Returns the container when the count
   // reached 0, so the caller can check (without this lock) whether the
-  // container is gone and then call EraseIfUnused().
+  // container is gone and then call EraseIfUnused(). An unknown number is
+  // a no-op: one the kernel kept from an earlier daemon (ContainerFs::
+  // Adopt).
   std::optional<ContainerId> Forget(InodeNumber ino, uint64_t n)
       GPC_EXCLUDES(mu_);
   // Erases the entry if the kernel holds no reference (again) by now.
@@ -108,7 +113,7 @@ class InodeTable {
   std::unordered_map<InodeNumber, Node> nodes_ GPC_GUARDED_BY(mu_);
   // Ordered, so the entries of one container are adjacent.
   std::map<Key, InodeNumber, KeyLess> by_key_ GPC_GUARDED_BY(mu_);
-  InodeNumber next_ GPC_GUARDED_BY(mu_) = kRootInode + 1;
+  InodeNumber next_ GPC_GUARDED_BY(mu_);
 };
 
 }  // namespace gpc

@@ -17,6 +17,7 @@
 #include <vector>
 
 #include "daemon/control_protocol.h"
+#include "daemon/fd_store.h"
 #include "testing/sys_files.h"
 
 namespace gpc {
@@ -32,6 +33,7 @@ GpcdProcess::GpcdProcess(GpcdOptions options) : options_(std::move(options)) {
 GpcdProcess::~GpcdProcess() {
   if (pid_ > 0) Terminate();
   if (dir_.empty()) return;
+  StopFdStore();
   // Whatever gpcd left behind is the test's failure, but is cleaned up.
   UnmountAll();
   std::error_code ec;
@@ -102,6 +104,21 @@ void GpcdProcess::UnmountAll() {
     std::reverse(mounts.begin(), mounts.end());
     for (const std::string& m : mounts) umount2(m.c_str(), MNT_DETACH);
   }
+}
+
+pid_t GpcdProcess::StopFdStore() {
+  auto store = FdStoreClient::Connect(fd_store_socket());
+  if (!store.ok()) return -1;
+  pid_t pid = (*store)->store_pid();
+  store->reset();
+  kill(pid, SIGTERM);
+  const auto deadline =
+      std::chrono::steady_clock::now() + std::chrono::seconds(5);
+  while (access(fd_store_socket().c_str(), F_OK) == 0 &&
+         std::chrono::steady_clock::now() < deadline) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(2));
+  }
+  return pid;
 }
 
 std::string GpcdProcess::log() const { return ReadFile(dir_ + "/log"); }

@@ -5,9 +5,10 @@
 // across restarts). Start() waits, with a deadline, until gpcd answers;
 // Terminate() is SIGTERM, Kill() is kill -9, and Start() again restarts it.
 //
-// The destructor stops gpcd (SIGTERM), detaches whatever is still mounted
-// below the directory (a killed gpcd leaves its mounts dead) and removes
-// the directory, so a failing test leaves nothing behind.
+// The destructor stops gpcd (SIGTERM) and its descriptor store (a killed
+// gpcd leaves it holding the mounts), detaches whatever is still mounted
+// below the directory and removes the directory, so a failing test leaves
+// nothing behind.
 #pragma once
 
 #include <sys/types.h>
@@ -61,6 +62,12 @@ class GpcdProcess {
   // Detaches every mount below the directory (after a Kill(), before a
   // restart: the dead mounts would be in the way).
   void UnmountAll();
+  // SIGTERM to gpcd's gpc-fdstore (DIR/gpcd-fdstore.sock), if one answers,
+  // and waits (with a deadline) until it removed its socket: after a
+  // Kill(), the store keeps the mounts alive until then. Returns its pid,
+  // or -1 when none answered.
+  pid_t StopFdStore();
+  std::string fd_store_socket() const { return dir_ + "/gpcd-fdstore.sock"; }
 
   pid_t pid() const { return pid_; }
   const std::string& dir() const { return dir_; }
