@@ -138,8 +138,9 @@ inline std::vector<std::string> MountsBelow(const std::string& dir) {
 // ---- /proc ------------------------------------------------------------------
 
 // The fields of /proc/PID/stat after the command name; `ok` false when the
-// task is gone.
-struct ProcStat {
+// task is gone. Not named ProcStat: linux/proc_files.h has a gpc::ProcStat
+// of another layout, and two in one binary broke ASan builds (ODR).
+struct TaskStat {
   bool ok = false;
   char state = 0;
   pid_t ppid = 0;
@@ -148,8 +149,8 @@ struct ProcStat {
   long num_threads = 0;
 };
 
-inline ProcStat ReadProcStat(const std::string& pid) {
-  ProcStat s;
+inline TaskStat ReadProcStat(const std::string& pid) {
+  TaskStat s;
   std::string stat = ReadFile("/proc/" + pid + "/stat");
   size_t close_paren = stat.rfind(')');
   if (close_paren == std::string::npos || close_paren + 2 > stat.size()) {
@@ -170,7 +171,7 @@ inline ProcStat ReadProcStat(const std::string& pid) {
   s.ok = true;
   return s;
 }
-inline ProcStat ReadProcStat(pid_t pid) {
+inline TaskStat ReadProcStat(pid_t pid) {
   return ReadProcStat(std::to_string(pid));
 }
 
@@ -203,7 +204,7 @@ inline std::vector<pid_t> ThreadsOf(pid_t pid) {
 inline std::vector<pid_t> ChildrenOf(pid_t ppid) {
   std::vector<pid_t> out;
   for (pid_t pid : ListProcesses()) {
-    ProcStat s = ReadProcStat(pid);
+    TaskStat s = ReadProcStat(pid);
     if (s.ok && s.ppid == ppid) out.push_back(pid);
   }
   return out;

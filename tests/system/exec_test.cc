@@ -37,7 +37,7 @@ using Clock = std::chrono::steady_clock;
 long ThreadsInSession(pid_t sid) {
   long total = 0;
   for (pid_t pid : ListProcesses()) {
-    ProcStat stat = ReadProcStat(pid);
+    TaskStat stat = ReadProcStat(pid);
     if (stat.ok && stat.session == sid) total += stat.num_threads;
   }
   return total;

@@ -321,7 +321,7 @@ TEST_F(MountSurvivalTest, SigtermLeavesNoMountNoStoreNoSocket) {
     // The store exits once empty after gpcd's BYE (a zombie until init
     // reaps it counts as gone).
     EXPECT_TRUE(WaitFor([&] {
-      ProcStat s = ReadProcStat(store);
+      TaskStat s = ReadProcStat(store);
       return !s.ok || s.state == 'Z';
     })) << "gpc-fdstore "
         << store << " still runs";

@@ -36,7 +36,7 @@ constexpr auto kSettleTime = std::chrono::seconds(20);
 int LiveMembersOf(pid_t pgid) {
   int n = 0;
   for (pid_t pid : ListProcesses()) {
-    ProcStat stat = ReadProcStat(pid);
+    TaskStat stat = ReadProcStat(pid);
     if (stat.ok && stat.pgrp == pgid && stat.state != 'Z' &&
         stat.state != 'X') {
       ++n;
