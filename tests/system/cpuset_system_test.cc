@@ -157,7 +157,17 @@ TEST_F(CpusetSystemTest, EveryThreadFollowsAttachForkStormAndRewrites) {
   // Moved while it forks and spawns threads.
   ASSERT_EQ(WriteFile(P("c/cgroup.procs"), std::to_string(storm.pid())), 0);
   storm.Spawn();
-  ASSERT_TRUE(WaitFor([&] { return ChildrenOf(storm.pid()).size() >= 5; }));
+  // At least 5 long-lived children running their 3 threads (brief forks
+  // are children too, and an exec'd child starts its threads a moment
+  // later: counting bare children made the size check below flaky).
+  auto grown_children = [&] {
+    size_t n = 0;
+    for (pid_t child : ChildrenOf(storm.pid())) {
+      if (ReadProcStat(child).num_threads >= 3) ++n;
+    }
+    return n;
+  };
+  ASSERT_TRUE(WaitFor([&] { return grown_children() >= 5; }));
   // Rewrites while it still storms: CPU 1, both, back to CPU 0.
   for (const char* cpus : {"1", "0-1", "0"}) {
     ASSERT_EQ(WriteFile(P("c/cpuset.cpus"), cpus), 0) << cpus;
