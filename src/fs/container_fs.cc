@@ -960,6 +960,21 @@ Status ContainerFs::Adopt(const std::string& mountpoint, int dev_fd,
   ProcessRequest(se, init_request);
   adopted_ = true;
   Serve(se, mountpoint);
+  // The kernel's cached dentries below the root carry the dead daemon's
+  // node ids. A path walk that meets one gets ESTALE and walks again
+  // revalidating -- except the last lookup of mkdir(2), which the VFS does
+  // not retry. Dropping the root's names (and with them everything cached
+  // below) makes the next walk look each name up afresh. Sent from this
+  // thread while the loop serves: the kernel takes the root's lock, which
+  // a request waiting for an answer may hold. A name that only the dead
+  // daemon knew stays cached until its entry timeout (docs/differences.md).
+  auto names = fw_.ReadDir(root_);
+  if (names.ok()) {
+    for (const DirEntry& d : *names) {
+      fuse_lowlevel_notify_inval_entry(se, kRootInode, d.name.c_str(),
+                                       d.name.size());
+    }
+  }
   return OkStatus();
 }
 
