@@ -95,8 +95,11 @@ Status Daemon::Start() {
   tracker_ = std::make_unique<Tracker>(*fw_, host_, tracker_options);
   GPC_RETURN_IF_ERROR(tracker_->Start());
   // Pid lists and attaches catch up with task events first (see
-  // Framework::SetSyncHook); 100 ms bounds the wait if the tracker stalls.
-  fw_->SetSyncHook([this] { tracker_->Sync(100); });
+  // Framework::SetSyncHook). The wait ends as soon as the tracker has read
+  // what was queued; the bound only matters when the tracker is starved of
+  // CPU, and then a late answer beats a false ESRCH for a live task (100 ms
+  // was too short on an overloaded 2-CPU machine).
+  fw_->SetSyncHook([this] { tracker_->Sync(1000); });
   tracker_thread_ = std::thread([this] {
     Status s = tracker_->Run();
     if (!s.ok()) Log("tracker stopped: " + s.error().ToString());
