@@ -5,8 +5,8 @@
 //    kill; a statfs and a lookup made while gpcd is down wait in the kernel
 //    (never ENOTCONN) and complete after the restart; within 1 s of the
 //    restart reads, writes, mkdir, rmdir and attach work through the old
-//    paths; a descriptor opened before the kill answers EBADF; a process
-//    whose cwd is inside the mount must cd again by an absolute path;
+//    paths (ls too); a descriptor opened before the kill answers EBADF; a
+//    process whose cwd is inside the mount must cd again by an absolute path;
 //  - unmount (control socket) of an adopted mount unmounts it and the store
 //    lets it go;
 //  - SIGTERM: mounts gone, store gone, no socket left.
@@ -19,6 +19,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <atomic>
 #include <chrono>
 #include <cstring>
@@ -29,6 +30,7 @@
 #include <sstream>
 #include <string>
 #include <thread>
+#include <vector>
 
 #include "daemon/control_protocol.h"
 #include "daemon/fd_store.h"
@@ -238,6 +240,9 @@ TEST_F(MountSurvivalTest, KillNineKeepsTheMountsAndTheyAnswerAfterRestart) {
   EXPECT_EQ(mkdir((debug_ + "/a/c").c_str(), 0755), 0) << strerror(errno);
   EXPECT_EQ(rmdir((debug_ + "/a/c").c_str()), 0) << strerror(errno);
   EXPECT_EQ(ReadFile(debug_ + "/a/notify_on_release"), "1\n");
+  std::vector<std::string> listed = ListNames(debug_ + "/a");
+  EXPECT_NE(std::find(listed.begin(), listed.end(), "b"), listed.end());
+  EXPECT_NE(std::find(listed.begin(), listed.end(), "tasks"), listed.end());
   EXPECT_EQ(WriteFile(debug_ + "/a/notify_on_release", "0"), 0);
   EXPECT_EQ(ReadFile(debug_ + "/a/notify_on_release"), "0\n");
   EXPECT_EQ(WriteFile(debug_ + "/a/b/tasks", sleeper.pid_text()), 0);

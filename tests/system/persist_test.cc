@@ -453,6 +453,15 @@ TEST_F(PersistTest, KillNineDuringForkStormLosesNothingAcknowledged) {
   uint64_t overflows = 0;
   std::vector<double> answer_ms, first_answer_ms;
   auto end = Clock::now() + std::chrono::seconds(15);
+  // On a failure inside the loop the worker must still be joined: the
+  // store is stopped first, so a call it has in flight on a mount no gpcd
+  // serves ends (ENOTCONN).
+  bool failed = false;
+  auto fail = [&](const std::string& why) {
+    ADD_FAILURE() << why << "\n" << gpcd_.log();
+    failed = true;
+    gpcd_.StopFdStore();
+  };
   while (Clock::now() < end) {
     std::this_thread::sleep_for(std::chrono::milliseconds(200 + rng() % 400));
     // gpcd stopped while the storm forks: the 8 KiB connector buffer
@@ -477,15 +486,25 @@ TEST_F(PersistTest, KillNineDuringForkStormLosesNothingAcknowledged) {
     FirstAnswer first(dir_ + "/h/debug");
     auto restart = Clock::now();
     auto took = StartGpcd();
-    ASSERT_GT(gpcd_.pid(), 0);
-    ASSERT_TRUE(first.Wait(std::chrono::seconds(10)));
+    if (gpcd_.pid() <= 0) {
+      fail("gpcd did not restart");
+      break;
+    }
+    if (!first.Wait(std::chrono::seconds(10))) {
+      fail("no answer through the old mount");
+      break;
+    }
     EXPECT_EQ(first.err(), 0) << strerror(first.err());
     first_answer_ms.push_back(
         std::chrono::duration<double, std::milli>(first.at() - restart)
             .count());
     {
       std::unique_lock l(mu);
-      cv.wait(l, [&] { return idle; });
+      if (!cv.wait_for(l, std::chrono::seconds(10), [&] { return idle; })) {
+        l.unlock();
+        fail("the worker's call never returned");
+        break;
+      }
     }
     answer_ms.push_back(took.count() / 1000.0);
     EXPECT_LT(took, kAnswerDeadline) << "mounts answered late";
@@ -503,6 +522,7 @@ TEST_F(PersistTest, KillNineDuringForkStormLosesNothingAcknowledged) {
   }
   cv.notify_all();
   worker.join();
+  if (failed) return;
   // A clean restart too (SIGTERM: the final snapshot path).
   gpcd_.Terminate();
   answer_ms.push_back(StartGpcd().count() / 1000.0);
