@@ -13,7 +13,10 @@
 #include <algorithm>
 #include <cstring>
 #include <map>
+#include <span>
 #include <thread>
+
+#include "daemon/fd_passing.h"
 
 namespace gpc {
 namespace {
@@ -50,59 +53,25 @@ Result<sockaddr_un> AddressOf(const std::string& path) {
   return addr;
 }
 
-// Sends one message with at most one descriptor. MSG_NOSIGNAL: a peer that
-// went away is EPIPE.
+// One message with at most one descriptor; 0 or the errno (EPIPE for a
+// peer that went away).
 int SendMessage(int sock, const std::string& bytes, int fd) {
-  iovec iov{const_cast<char*>(bytes.data()), bytes.size()};
-  msghdr msg{};
-  msg.msg_iov = &iov;
-  msg.msg_iovlen = 1;
-  alignas(cmsghdr) char control[CMSG_SPACE(sizeof(int))] = {};
-  if (fd >= 0) {
-    msg.msg_control = control;
-    msg.msg_controllen = sizeof control;
-    cmsghdr* c = CMSG_FIRSTHDR(&msg);
-    c->cmsg_level = SOL_SOCKET;
-    c->cmsg_type = SCM_RIGHTS;
-    c->cmsg_len = CMSG_LEN(sizeof(int));
-    std::memcpy(CMSG_DATA(c), &fd, sizeof fd);
-  }
-  for (;;) {
-    ssize_t n = sendmsg(sock, &msg, MSG_NOSIGNAL);
-    if (n >= 0) return n == static_cast<ssize_t>(bytes.size()) ? 0 : EMSGSIZE;
-    if (errno != EINTR) return errno;
-  }
+  std::span<const int> fds;
+  if (fd >= 0) fds = std::span<const int>(&fd, 1);
+  Status s = SendWithFds(sock, bytes, fds);
+  return s.ok() ? 0 : s.code();
 }
 
 // Receives one message and the descriptors that came with it (all
 // close-on-exec). 0 bytes with no error = the peer hung up. A message cut
-// short (MSG_TRUNC) or descriptors lost (MSG_CTRUNC) are EMSGSIZE.
+// short or descriptors lost are EMSGSIZE.
 int ReceiveMessage(int sock, std::string* bytes, std::vector<UniqueFd>* fds) {
   bytes->resize(kFdStoreMaxMessage + 1);
-  iovec iov{bytes->data(), bytes->size()};
-  msghdr msg{};
-  msg.msg_iov = &iov;
-  msg.msg_iovlen = 1;
-  alignas(cmsghdr) char control[CMSG_SPACE(sizeof(int) * 8)];
-  msg.msg_control = control;
-  msg.msg_controllen = sizeof control;
-  ssize_t n;
-  do {
-    n = recvmsg(sock, &msg, MSG_CMSG_CLOEXEC);
-  } while (n < 0 && errno == EINTR);
-  if (n < 0) return errno;
-  for (cmsghdr* c = CMSG_FIRSTHDR(&msg); c != nullptr;
-       c = CMSG_NXTHDR(&msg, c)) {
-    if (c->cmsg_level != SOL_SOCKET || c->cmsg_type != SCM_RIGHTS) continue;
-    size_t count = (c->cmsg_len - CMSG_LEN(0)) / sizeof(int);
-    for (size_t i = 0; i < count; ++i) {
-      int fd;
-      std::memcpy(&fd, CMSG_DATA(c) + i * sizeof(int), sizeof fd);
-      fds->emplace_back(fd);
-    }
-  }
-  bytes->resize(static_cast<size_t>(n));
-  if (msg.msg_flags & (MSG_TRUNC | MSG_CTRUNC)) return EMSGSIZE;
+  std::vector<int> received;
+  auto n = ReceiveWithFds(sock, bytes->data(), bytes->size(), &received);
+  for (int fd : received) fds->emplace_back(fd);
+  if (!n.ok()) return n.code();
+  bytes->resize(*n);
   return 0;
 }
 

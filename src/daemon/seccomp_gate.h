@@ -19,6 +19,7 @@
 #include <string_view>
 #include <vector>
 
+#include "daemon/fd_passing.h"  // SendWithFds, ReceiveWithFds
 #include "util/result.h"
 
 namespace gpc {
@@ -68,13 +69,6 @@ Result<int> CreateJournalFd();
 // Maps a journal fd (MAP_SHARED). EINVAL if too small or not a journal.
 Result<GateJournal*> MapJournal(int fd);
 void UnmapJournal(GateJournal* journal);
-
-// sendmsg of `data` with `fds` attached (SCM_RIGHTS).
-Status SendWithFds(int sock, std::string_view data, std::span<const int> fds);
-// recvmsg into `buf`; received fds (close-on-exec) are appended to `fds`.
-// Returns the byte count (0 at end of stream).
-Result<size_t> ReceiveWithFds(int sock, char* buf, size_t len,
-                              std::vector<int>* fds);
 
 // The syscall numbers the filter notifies (native ABI), for diagnostics and
 // for finding tasks blocked in one.

@@ -36,23 +36,13 @@
 #include "daemon/fd_store.h"
 #include "testing/forked_child.h"
 #include "testing/gpcd_process.h"
+#include "testing/sanitizers.h"
 #include "testing/sys_files.h"
 
 namespace gpc {
 namespace {
 
-#if defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_THREAD__)
-#define GPC_SANITIZED 1
-#elif defined(__has_feature)
-#if __has_feature(address_sanitizer) || __has_feature(thread_sanitizer)
-#define GPC_SANITIZED 1
-#endif
-#endif
-#ifdef GPC_SANITIZED
-constexpr auto kAnswerDeadline = std::chrono::seconds(4);
-#else
-constexpr auto kAnswerDeadline = std::chrono::seconds(1);
-#endif
+constexpr auto kAnswerDeadline = std::chrono::seconds(kSanitizedBuild ? 4 : 1);
 
 using Clock = std::chrono::steady_clock;
 

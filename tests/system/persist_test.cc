@@ -42,6 +42,7 @@
 #include "daemon/control_protocol.h"
 #include "testing/forked_child.h"
 #include "testing/gpcd_process.h"
+#include "testing/sanitizers.h"
 #include "testing/sys_files.h"
 
 namespace gpc {
@@ -50,18 +51,7 @@ namespace {
 // Mounts must answer within 1 s of a restart (issue 8's figure, measured in
 // the release build). Sanitizers slow gpcd's start and restore several
 // times over, so their builds check a looser bound.
-#if defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_THREAD__)
-#define GPC_SANITIZED 1
-#elif defined(__has_feature)
-#if __has_feature(address_sanitizer) || __has_feature(thread_sanitizer)
-#define GPC_SANITIZED 1
-#endif
-#endif
-#ifdef GPC_SANITIZED
-constexpr auto kAnswerDeadline = std::chrono::seconds(4);
-#else
-constexpr auto kAnswerDeadline = std::chrono::seconds(1);
-#endif
+constexpr auto kAnswerDeadline = std::chrono::seconds(kSanitizedBuild ? 4 : 1);
 
 using Clock = std::chrono::steady_clock;
 constexpr long kFuseSuperMagic = 0x65735546;
