@@ -34,10 +34,16 @@
 #include <vector>
 
 #include "testing/live_stack.h"
+#include "testing/sanitizers.h"
 #include "testing/sys_files.h"
 
 namespace gpc {
 namespace {
+
+// Issue 5's figure (1%) is the release build's. Under ASan the tracker and
+// the exit records run several times slower; one ASan run beside a CI
+// build and two fuzzers came out 1.02% short in one container.
+constexpr double kRelativeTolerance = kSanitizedBuild ? 0.02 : 0.01;
 
 using Clock = std::chrono::steady_clock;
 
@@ -356,7 +362,7 @@ TEST_F(CpuacctSystemTest, UsageMatchesEachBurnersOwnClock) {
   for (const Expect& e : expect) {
     uint64_t usage = Usage(e.path);
     got[e.path] = usage;
-    double tolerance = 0.01 * static_cast<double>(e.ns) + e.slack;
+    double tolerance = kRelativeTolerance * static_cast<double>(e.ns) + e.slack;
     EXPECT_NEAR(static_cast<double>(usage), static_cast<double>(e.ns),
                 tolerance)
         << e.path << ": gpc " << usage << " ns, ground truth " << e.ns << " ns";
@@ -370,7 +376,7 @@ TEST_F(CpuacctSystemTest, UsageMatchesEachBurnersOwnClock) {
   // A parent is its own time plus its children's, exactly as read.
   uint64_t p_own = got["/p"] - got["/p/c1"] - got["/p/c2"];
   EXPECT_NEAR(static_cast<double>(p_own), static_cast<double>(own("/p")),
-              0.01 * static_cast<double>(got["/p"]));
+              kRelativeTolerance * static_cast<double>(got["/p"]));
   EXPECT_GE(Usage("/"), got["/p"] + got["/q"]);
 
   // usage_percpu sums to usage (everyone is paused, nothing moves).
