@@ -126,7 +126,10 @@ bool NsSubsystem::Check(Watched& w) {
   Result<NamespaceIds> ids = host_.GetNamespaces(w.key);
   if (!ids.ok()) return false;  // gone; its exit is on the way
   const bool changed = w.known && *ids != w.ids;
-  if (changed) ScheduleMove(w.key);
+  if (changed) {
+    ScheduleMove(w.key);
+    w.entered = true;
+  }
   w.ids = *ids;
   w.known = true;
   return changed;
@@ -168,9 +171,12 @@ void NsSubsystem::Fork(SubsysState& state, Task& child, const Task* parent) {
   NamespaceIds theirs;
   bool have_parent = false;
   if (auto it = watched_.find(parent->tgid); it != watched_.end()) {
-    if (Check(it->second) && *mine == it->second.ids) {
+    const bool parent_changed = Check(it->second);
+    if ((parent_changed || it->second.entered) && *mine == it->second.ids) {
       // Forked after its parent entered new namespaces: it would have
-      // been born in the parent's node, so it follows the parent there.
+      // been born in the parent's node, so it follows the parent there --
+      // also when the change was seen first (by the periodic check or an
+      // exec) and the fork, reported later, is placed before the move.
       Framework& fw = framework();
       fw.mu().AssertHeld();
       fw.DeferLocked([this, key = child.key, pkey = it->second.key] {

@@ -73,6 +73,10 @@ class NsSubsystem : public Subsystem {
     TaskKey key;
     NamespaceIds ids;
     bool known = false;  // ids is a baseline
+    // `ids` are namespaces the task entered after it was first seen (and
+    // it was moved to its node for them): children born in them follow it
+    // even when their fork is reported after that move.
+    bool entered = false;
   };
   // Reads the task's namespaces; when they differ from the baseline,
   // schedules its move and returns true. Sets the baseline.

@@ -103,6 +103,25 @@ TEST_F(NsTest, AParentThatUnsharedAndForkedMovesToo) {
   EXPECT_EQ(PathOf(child.tid), PathOf(p.tid));
 }
 
+TEST_F(NsTest, AForkSeenAfterItsParentsMoveStillFollowsIt) {
+  // unshare --fork, with the periodic check noticing the parent's new
+  // namespaces before the tracker delivers the fork: the fork's instant is
+  // before the parent's move, so plain fork placement would leave the child
+  // in "/" although it was born in the parent's new namespaces.
+  TaskKey p = ForkOf(shell_);
+  host_.Unshare(p.tid, kNsUts);
+  TaskKey child = host_.Fork(p.tid);
+  MonoNanos forked_at = host_.MonotonicNow();
+  Tick();
+  const std::string node = "/node_" + std::to_string(p.tid);
+  EXPECT_EQ(PathOf(p.tid), node);
+  ASSERT_TRUE(fw_->Fork(p.tid, {child, child.tid}, forked_at).ok());
+  EXPECT_EQ(PathOf(child.tid), node);
+  // A child forked in the shell's namespaces stays where it was forked.
+  TaskKey other = ForkOf(shell_);
+  EXPECT_EQ(PathOf(other.tid), "/");
+}
+
 TEST_F(NsTest, NestedUnshareNestsTheNodes) {
   TaskKey p = ForkOf(shell_);
   host_.Unshare(p.tid, kNsUts);
