@@ -67,16 +67,6 @@ std::string FormatControlRequest(const ControlRequest& request) {
   return j.dump();
 }
 
-Result<sockaddr_un> UnixSocketAddress(const std::string& path) {
-  sockaddr_un addr{};
-  addr.sun_family = AF_UNIX;
-  if (path.size() >= sizeof addr.sun_path) {
-    return Err(ENAMETOOLONG, "socket path too long: ", path);
-  }
-  std::memcpy(addr.sun_path, path.c_str(), path.size() + 1);
-  return addr;
-}
-
 Result<int> ConnectToDaemon(const std::string& socket_path) {
   GPC_ASSIGN_OR_RETURN(sockaddr_un addr, UnixSocketAddress(socket_path));
   int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);

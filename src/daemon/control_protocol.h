@@ -28,6 +28,7 @@
 #include <string>
 #include <string_view>
 
+#include "daemon/fd_passing.h"  // UnixSocketAddress
 #include "util/result.h"
 
 namespace gpc {
@@ -49,10 +50,6 @@ constexpr size_t kMaxRequestBytes = 64 * 1024;
 // non-string fields; E2BIG for an oversized line.
 Result<ControlRequest> ParseControlRequest(std::string_view line);
 std::string FormatControlRequest(const ControlRequest& request);
-
-// The address of the AF_UNIX socket at `path`; ENAMETOOLONG when the path
-// does not fit sun_path.
-Result<sockaddr_un> UnixSocketAddress(const std::string& path);
 
 // A stream socket (close-on-exec) connected to gpcd at `socket_path`.
 // ECONNREFUSED/ENOENT when no daemon listens.

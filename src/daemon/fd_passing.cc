@@ -8,6 +8,17 @@
 
 namespace gpc {
 
+Result<sockaddr_un> UnixSocketAddress(const std::string& path) {
+  sockaddr_un addr{};
+  addr.sun_family = AF_UNIX;
+  if (path.empty()) return Err(EINVAL, "empty socket path");
+  if (path.size() >= sizeof addr.sun_path) {
+    return Err(ENAMETOOLONG, "socket path too long: ", path);
+  }
+  std::memcpy(addr.sun_path, path.c_str(), path.size() + 1);
+  return addr;
+}
+
 Status SendWithFds(int sock, std::string_view data, std::span<const int> fds) {
   msghdr msg{};
   iovec iov{const_cast<char*>(data.data()), data.size()};

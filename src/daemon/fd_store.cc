@@ -43,16 +43,6 @@ bool NeedsName(FdStoreOp op) {
          op == FdStoreOp::kEntry;
 }
 
-Result<sockaddr_un> AddressOf(const std::string& path) {
-  sockaddr_un addr{};
-  addr.sun_family = AF_UNIX;
-  if (path.empty() || path.size() >= sizeof addr.sun_path) {
-    return Err(ENAMETOOLONG, "socket path ", path);
-  }
-  std::memcpy(addr.sun_path, path.data(), path.size());
-  return addr;
-}
-
 // One message with at most one descriptor; 0 or the errno (EPIPE for a
 // peer that went away).
 int SendMessage(int sock, const std::string& bytes, int fd) {
@@ -180,7 +170,7 @@ UniqueFd::~UniqueFd() {
 
 Result<std::unique_ptr<FdStoreClient>> FdStoreClient::Connect(
     const std::string& socket_path) {
-  GPC_ASSIGN_OR_RETURN(sockaddr_un addr, AddressOf(socket_path));
+  GPC_ASSIGN_OR_RETURN(sockaddr_un addr, UnixSocketAddress(socket_path));
   int fd = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0);
   if (fd < 0) return Err(errno, "socket");
   if (connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0) {
@@ -325,7 +315,7 @@ Result<std::vector<FdStoreEntry>> FdStoreClient::List() {
 // ---- server -----------------------------------------------------------------
 
 Result<int> BindFdStoreSocket(const std::string& socket_path) {
-  GPC_ASSIGN_OR_RETURN(sockaddr_un addr, AddressOf(socket_path));
+  GPC_ASSIGN_OR_RETURN(sockaddr_un addr, UnixSocketAddress(socket_path));
   int fd = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0);
   if (fd < 0) return Err(errno, "socket");
   // Only a store that answers owns the path; a file no one listens on is
