@@ -25,6 +25,7 @@
 #include "cli/top.h"
 #include "cli/tree.h"
 #include "daemon/control_protocol.h"
+#include "daemon/mount_client.h"
 
 namespace gpc::cli {
 namespace {
@@ -180,14 +181,16 @@ void AddMount(CLI::App& app, GlobalOptions& g, int& rc) {
     std::error_code ec;
     if (!*remount) std::filesystem::create_directories(*dir, ec);
     std::string real = Realpath(*dir);
-    auto reply =
-        CallOp(g.socket_path, *remount ? "remount" : "mount", real, *options);
-    if (!reply.ok()) {
-      rc =
-          Report(*remount ? "remount" : "mount", real, *options, reply.error());
+    // Mounted here, in this process's mount namespace, as mount(8) does.
+    MountOptions split = SplitMountOptions(*options);
+    split.remount = split.remount || *remount;
+    Status s = MountHere(MountClient{.socket_path = g.socket_path}, real, split);
+    if (!s.ok()) {
+      rc = Report(split.remount ? "remount" : "mount", real, *options,
+                  s.error());
       return;
     }
-    if (g.json) Print(*reply + "\n");
+    if (g.json) Print(nlohmann::json{{"ok", true}, {"dir", real}}.dump() + "\n");
     rc = kExitOk;
   });
 }
@@ -201,8 +204,8 @@ void AddUmount(CLI::App& app, GlobalOptions& g, int& rc) {
     rc = kExitOk;
     for (const std::string& d : *dirs) {
       std::string real = Realpath(d);
-      auto reply = CallOp(g.socket_path, "umount", real);
-      if (!reply.ok()) rc = Report("umount", real, "", reply.error());
+      Status s = UnmountHere(MountClient{.socket_path = g.socket_path}, real);
+      if (!s.ok()) rc = Report("umount", real, "", s.error());
     }
   });
 }

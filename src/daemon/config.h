@@ -48,6 +48,11 @@ struct DaemonConfig {
   std::string StateDir() const;
   // 0 = the tracker's default (TrackerOptions::rcvbuf_bytes).
   size_t connector_buffer = 0;
+  // Started by mount.gpc (gpcd --on-demand), not as the service: no
+  // configured or default hierarchies are mounted, and persisted mounts
+  // are not made again (a live one kept by gpc-fdstore is still served).
+  // Not a file directive: it says how this gpcd was started.
+  bool on_demand = false;
 
   // The hierarchies to mount at start: the explicit ones, plus one per
   // subsystem when defaults are on.

@@ -5,11 +5,23 @@
 #include <sys/un.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cstring>
 #include <limits>
 #include <nlohmann/json.hpp>
 
 namespace gpc {
+
+bool ValidMountDev(std::string_view dev) {
+  size_t colon = dev.find(':');
+  auto number = [](std::string_view s) {
+    return !s.empty() && s.size() <= 10 &&
+           std::all_of(s.begin(), s.end(),
+                       [](char c) { return c >= '0' && c <= '9'; });
+  };
+  return colon != std::string_view::npos && number(dev.substr(0, colon)) &&
+         number(dev.substr(colon + 1));
+}
 
 Result<ControlRequest> ParseControlRequest(std::string_view line) {
   if (line.size() > kMaxRequestBytes) {
@@ -32,8 +44,28 @@ Result<ControlRequest> ParseControlRequest(std::string_view line) {
   bool needs_dir = r.op == "mount" || r.op == "remount" || r.op == "umount";
   bool needs_options = r.op == "mount" || r.op == "remount";
   if (!needs_dir && r.op != "ping" && r.op != "status" && r.op != "shutdown" &&
-      r.op != "events" && r.op != "subsystems" && r.op != "gate") {
+      r.op != "events" && r.op != "subsystems" && r.op != "gate" &&
+      r.op != "mounted") {
     return Err(EINVAL, "unknown op '", r.op, "'");
+  }
+  if (!field("dev", &r.dev, false)) {
+    return Err(EINVAL, "\"dev\" must be a string");
+  }
+  if (!r.dev.empty() && !ValidMountDev(r.dev)) {
+    return Err(EINVAL, "dev must be MAJOR:MINOR, not '", r.dev, "'");
+  }
+  if (r.op == "mounted") {
+    // The caller's mount(2) failed with this errno (0: it succeeded).
+    if (auto it = j.find("errno"); it != j.end()) {
+      if (!it->is_number_integer() || it->get<int64_t>() < 0 ||
+          it->get<int64_t>() > 4095) {
+        return Err(EINVAL, "mounted: \"errno\" must be 0..4095");
+      }
+      r.error = static_cast<int>(it->get<int64_t>());
+    }
+    if (r.error == 0 && r.dev.empty()) {
+      return Err(EINVAL, "mounted needs \"dev\" or a nonzero \"errno\"");
+    }
   }
   if (!field("dir", &r.dir, needs_dir)) {
     return Err(EINVAL, r.op, " needs a string \"dir\"");
@@ -60,6 +92,8 @@ std::string FormatControlRequest(const ControlRequest& request) {
   nlohmann::json j = {{"op", request.op}};
   if (!request.dir.empty()) j["dir"] = request.dir;
   if (request.pid != 0) j["pid"] = request.pid;
+  if (!request.dev.empty()) j["dev"] = request.dev;
+  if (request.error != 0) j["errno"] = request.error;
   if (!request.options.empty() || request.op == "mount" ||
       request.op == "remount") {
     j["options"] = request.options;

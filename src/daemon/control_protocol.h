@@ -4,12 +4,26 @@
 //   <- {"ok":true,"hierarchy":3}
 //   <- {"ok":false,"errno":16,"error":"EBUSY","message":"subsystem ..."}
 //
-// Operations: ping, status, mount {options, dir}, remount {options, dir},
-// umount {dir}, shutdown, events, subsystems (each subsystem with its
-// description, hierarchy and control files: name, access, label, help),
-// gate {pid} (a supervised tree's seccomp listener and journal attached as
-// SCM_RIGHTS fds; see daemon/fork_gate.h). Changing mounts needs uid 0
-// (checked with SO_PEERCRED), as mount(2) needs CAP_SYS_ADMIN.
+// Operations: ping, status, mount {options, dir}, remount {options, dir,
+// dev}, umount {dir, dev}, shutdown, events, subsystems (each subsystem
+// with its description, hierarchy and control files: name, access, label,
+// help), gate {pid} (a supervised tree's seccomp listener and journal
+// attached as SCM_RIGHTS fds; see daemon/fork_gate.h). Changing mounts
+// needs uid 0 (checked with SO_PEERCRED), as mount(2) needs CAP_SYS_ADMIN.
+//
+// A mount in the caller's mount namespace (mount.gpc, `gpc mount`) is a
+// conversation on one connection, the way fusermount hands a mounted
+// /dev/fuse to a FUSE daemon (daemon/mount_client.h has the caller's side):
+//   -> {"op":"mount","options":"cpuset","dir":"/x"}  + a /dev/fuse fd
+//   <- {"ok":true,"source":"cpuset"}       options valid, hierarchy held
+//      (the caller mounts the fd at dir with mount(2), in its namespace)
+//   -> {"op":"mounted","dev":"0:55"}  or  {"op":"mounted","errno":13}
+//   <- {"ok":true,"hierarchy":3}           served; or an error, after
+//                                          which the caller unmounts
+// Without a descriptor, "mount" mounts in gpcd's own namespace (its
+// configured mounts and older clients). remount and umount name a mount
+// by its device ("dev", from the caller's mountinfo) where given, else by
+// dir in gpcd's namespace.
 //
 // "events" keeps the connection open: after {"ok":true} the daemon writes
 // one line per container event, for every user —
@@ -41,7 +55,15 @@ struct ControlRequest {
   // with the request as SCM_RIGHTS fds; the connection then stays open
   // while gpcd serves that listener (see daemon/fork_gate.h).
   pid_t pid = 0;
+  // remount, umount, mounted: the mount's device, "MAJOR:MINOR" as in
+  // /proc/PID/mountinfo.
+  std::string dev = "";
+  // mounted: the errno of the caller's mount(2); 0 = mounted.
+  int error = 0;
 };
+
+// "MAJOR:MINOR", both decimal.
+bool ValidMountDev(std::string_view dev);
 
 // A request line is at most this long; longer ones are E2BIG.
 constexpr size_t kMaxRequestBytes = 64 * 1024;

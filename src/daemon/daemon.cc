@@ -78,6 +78,7 @@ Daemon::Daemon(DaemonConfig config) : config_(std::move(config)) {}
 Daemon::~Daemon() { Shutdown(); }
 
 Status Daemon::Start() {
+  GPC_ASSIGN_OR_RETURN(own_mntns_, MountNamespaceOf(0));
   fw_ = std::make_unique<Framework>(
       host_, MakeAllSubsystems(host_),
       // Start times of event-born tasks may be one tick late (LinuxHost).
@@ -133,29 +134,54 @@ Status Daemon::Start() {
   // again as they are; only the others are detached and mounted anew. A
   // held mount point is never stat()ed here: with nobody serving it yet,
   // that would wait for ever.
-  std::map<std::string, HeldMount> held = TakeHeldMounts();
-  auto held_at = [&](const std::string& dir) -> HeldMount* {
-    auto it = held.find(dir);
-    return it == held.end() ? nullptr : &it->second;
+  std::vector<HeldMount> held = TakeHeldMounts();
+  auto held_by = [&](const std::string& dev, uint64_t mntns,
+                     const std::string& dir) -> HeldMount* {
+    for (HeldMount& h : held) {
+      if (h.fd.get() < 0) continue;
+      if (!dev.empty() ? h.handover.dev == dev
+                       : OwnNamespace(h.handover.mntns) && h.handover.dir == dir) {
+        return &h;
+      }
+    }
+    return nullptr;
   };
   std::vector<std::string_view> names;
   for (Subsystem* ss : fw_->subsystems()) names.push_back(ss->name());
-  std::vector<HierarchySpec> startup = config_.StartupMounts(names);
+  // An on-demand gpcd (started by mount.gpc) mounts only what it is asked
+  // for; the configured and default hierarchies belong to the service.
+  std::vector<HierarchySpec> startup;
+  if (!config_.on_demand) startup = config_.StartupMounts(names);
   for (const HierarchySpec& spec : startup) {
-    if (!held_at(spec.mountpoint)) DetachStaleMount(spec.mountpoint);
+    if (!held_by("", 0, spec.mountpoint)) DetachStaleMount(spec.mountpoint);
   }
   for (const PersistedMount& m : restart.mounts) {
-    if (std::none_of(startup.begin(), startup.end(),
-                     [&](const auto& s) { return s.mountpoint == m.dir; })) {
-      HeldMount* h_held = held_at(m.dir);
-      if (!h_held) DetachStaleMount(m.dir);
-      auto h = MountAt(m.dir, m.options, h_held);
-      Log(StrCat(h_held ? "adopted " : "remounted ", m.options, " at ", m.dir,
-                 h.ok() ? "" : ": " + h.error().ToString()));
+    if (OwnNamespace(m.mntns) &&
+        std::any_of(startup.begin(), startup.end(),
+                    [&](const auto& s) { return s.mountpoint == m.dir; })) {
+      continue;
     }
+    HeldMount* h_held = held_by(m.dev, m.mntns, m.dir);
+    if (h_held == nullptr) {
+      // A mount in another namespace cannot be made again from here; one
+      // in ours is, unless this gpcd only serves what it is asked for.
+      if (!OwnNamespace(m.mntns) || config_.on_demand) {
+        Log(StrCat("not remounting ", m.options, " at ", m.dir,
+                   OwnNamespace(m.mntns) ? " (on demand)"
+                                         : " (another mount namespace)"));
+        continue;
+      }
+      DetachStaleMount(m.dir);
+    }
+    auto h = MountAt(m.dir, m.options, h_held);
+    Log(StrCat(h_held ? "adopted " : "remounted ", m.options, " at ", m.dir,
+               h_held && !OwnNamespace(h_held->handover.mntns)
+                   ? StrCat(" (mount namespace ", h_held->handover.mntns, ")")
+                   : "",
+               h.ok() ? "" : ": " + h.error().ToString()));
   }
   for (const HierarchySpec& spec : startup) {
-    HeldMount* h_held = held_at(spec.mountpoint);
+    HeldMount* h_held = held_by("", 0, spec.mountpoint);
     if (!h_held) std::filesystem::create_directories(spec.mountpoint, ec);
     auto h = MountAt(spec.mountpoint, spec.options, h_held);
     if (!h.ok()) {
@@ -167,8 +193,8 @@ Status Daemon::Start() {
   }
   // Held connections no mount wants any more (unmounted from the state
   // meanwhile, or their adoption failed).
-  for (auto& [dir, h] : held) {
-    if (h.fd.get() >= 0) ReleaseHeld(dir, h);
+  for (HeldMount& h : held) {
+    if (h.fd.get() >= 0) ReleaseHeld(h);
   }
   ReleaseRestoreRefs(*fw_, restart);
   if (!config_.metrics_address.empty()) {
@@ -186,10 +212,59 @@ Status Daemon::Start() {
   return OkStatus();
 }
 
+std::shared_ptr<ContainerFs> Daemon::MakeFs(HierarchyId h,
+                                            const std::string& dir,
+                                            std::string_view options,
+                                            std::shared_ptr<std::string> dev,
+                                            uint64_t mntns) {
+  FsOptions fs_options;
+  fs_options.epoch = fs_epoch_;
+  fs_options.on_connected = [this, dir, dev, mntns,
+                             opts = std::string(options)](
+                                int fd, std::string_view init) {
+    // Before the INIT is answered: nothing may touch the mount point
+    // itself. A mount in gpcd's namespace is in gpcd's mountinfo, which
+    // names the device; one in another namespace was named by its caller.
+    if (dev->empty()) {
+      std::optional<std::string> found;
+      if (OwnNamespace(mntns)) found = TopFuseMountDev(dir);
+      if (!found) {
+        Log(StrCat("fd store: ", dir, " is not in mountinfo; not kept"));
+        return;
+      }
+      *dev = *found;
+    }
+    HandOver(MountHandover{fs_epoch_, *dev, opts, dir, mntns,
+                           std::string(init)},
+             fd);
+  };
+  fs_options.on_unmounted = [this] {
+    uint64_t one = 1;
+    (void)!write(unmounted_fd_, &one, sizeof one);
+  };
+  // /proc/mounts shows this as the source: the hierarchy's options.
+  auto info = fw_->GetHierarchy(h);
+  if (info.ok()) {
+    fs_options.fsname = info->options.substr(info->options.find(',') + 1);
+  }
+  return std::make_shared<ContainerFs>(*fw_, h, fs_options);
+}
+
+Daemon::MountId Daemon::AddMountLocked(MountPoint m) {
+  {
+    std::lock_guard nl(notify_mu_);
+    notify_targets_.push_back(m.fs);
+  }
+  MountId id = next_mount_id_++;
+  mounts_[id] = std::move(m);
+  SaveMountsLocked();
+  return id;
+}
+
 Result<HierarchyId> Daemon::MountAt(const std::string& dir,
                                     std::string_view options, HeldMount* held) {
   MutexLock l(mounts_mu_);
-  if (mounts_.contains(dir)) return Err(EBUSY, dir, " is already mounted");
+  ReapEndedLocked();
   // (A held mount point is a live FUSE mount no one serves yet: a stat()
   // of it would wait for ever.)
   if (held == nullptr) {
@@ -198,44 +273,42 @@ Result<HierarchyId> Daemon::MountAt(const std::string& dir,
     if (!S_ISDIR(st.st_mode)) return Err(ENOTDIR, "mount point ", dir);
   }
   GPC_ASSIGN_OR_RETURN(HierarchyId h, fw_->Mount(options));
-  GPC_ASSIGN_OR_RETURN(HierarchyInfo info, fw_->GetHierarchy(h));
-  FsOptions fs_options;
-  fs_options.epoch = fs_epoch_;
-  fs_options.on_connected = [this, dir, opts = std::string(options)](
-                                int fd, std::string_view init) {
-    HandOver(dir, opts, fd, init);
-  };
-  fs_options.on_unmounted = [this, dir] {
-    std::lock_guard nl(notify_mu_);
-    unmounted_.push_back(dir);
-    uint64_t one = 1;
-    (void)!write(unmounted_fd_, &one, sizeof one);
-  };
-  // /proc/mounts shows this as the source: the hierarchy's options.
-  fs_options.fsname = info.options.substr(info.options.find(',') + 1);
-  auto fs = std::make_shared<ContainerFs>(*fw_, h, fs_options);
+  uint64_t mntns = held != nullptr && held->handover.mntns != 0
+                       ? held->handover.mntns
+                       : own_mntns_;
+  auto dev = std::make_shared<std::string>(held ? held->handover.dev : "");
+  auto fs = MakeFs(h, dir, options, dev, mntns);
   Status s = OkStatus();
   if (held != nullptr) {
     MountHandover next = held->handover;
     next.epoch = fs_epoch_;
     next.options = std::string(options);
+    next.dir = dir;
+    next.mntns = mntns;
     // Recorded before serving: the next start must pick an epoch above
-    // every one this connection was served under.
+    // every one this connection was served under. (Under its device's
+    // name: a version 1 entry was named by its directory.)
     if (fd_store_) {
-      Status put = fd_store_->Put(StrCat(kFuseEntryPrefix, dir),
+      Status put = fd_store_->Put(StrCat(kFuseEntryPrefix, next.dev),
                                   EncodeMountHandover(next), held->fd.get());
       if (!put.ok()) Log("fd store: " + put.error().ToString());
+      if (held->store_name != StrCat(kFuseEntryPrefix, next.dev)) {
+        ForgetHeld(held->store_name);
+      }
     }
     s = fs->Adopt(dir, held->fd.release(), held->handover.init_request);
     if (s.ok()) {
       ++adopted_;
-    } else {
+    } else if (OwnNamespace(mntns)) {
       // Its descriptor is closed: once the store's is too, the connection
       // ends and a fresh mount can take the place.
       Log(StrCat("cannot adopt ", dir, ": ", s.error().ToString()));
-      ForgetHeld(dir);
+      ForgetHeld(StrCat(kFuseEntryPrefix, next.dev));
       DetachStaleMount(dir);
+      dev->clear();
       s = fs->Start(dir);
+    } else {
+      ForgetHeld(StrCat(kFuseEntryPrefix, next.dev));
     }
   } else {
     s = fs->Start(dir);
@@ -244,43 +317,201 @@ Result<HierarchyId> Daemon::MountAt(const std::string& dir,
     (void)fw_->Unmount(h);
     return std::move(s).error();
   }
-  {
-    std::lock_guard nl(notify_mu_);
-    notify_targets_.push_back(fs);
-  }
-  mounts_[dir] = MountPoint{h, std::string(options), std::move(fs)};
-  SaveMountsLocked();
+  AddMountLocked(MountPoint{h, dir, std::string(options), *dev, mntns,
+                            std::move(fs)});
   return h;
 }
 
-Status Daemon::RemountAt(const std::string& dir, std::string_view options) {
+void Daemon::ServeCallerMount(int conn, const ucred& peer,
+                              const ControlRequest& request, UniqueFd dev_fd) {
+  auto reply = [conn](std::string text) {
+    text += "\n";
+    (void)SendAll(conn, text);
+  };
+  // Like mount(2), mounting takes root.
+  if (peer.uid != 0) {
+    reply(ErrorReply(Err(EPERM, "mount needs root")));
+    return;
+  }
+  // The caller's namespace, as gpcd sees it: the pid is the caller's in
+  // gpcd's pid namespace (0 when the caller's is not visible from here).
+  auto mntns = peer.pid > 0 ? MountNamespaceOf(peer.pid)
+                            : Result<uint64_t>(Err(ESRCH, "no pid"));
+  if (!mntns.ok()) {
+    reply(ErrorReply(Err(EPERM, "cannot reach the caller's mount namespace (",
+                         mntns.error().message(), ")")));
+    return;
+  }
   MutexLock l(mounts_mu_);
-  auto it = mounts_.find(dir);
-  if (it == mounts_.end()) return Err(EINVAL, dir, " is not a gpc mount");
-  GPC_RETURN_IF_ERROR(fw_->Remount(it->second.hierarchy, options));
-  it->second.options = std::string(options);
+  ReapEndedLocked();
+  auto h = fw_->Mount(request.options);
+  if (!h.ok()) {
+    reply(ErrorReply(h.error()));
+    return;
+  }
+  auto info = fw_->GetHierarchy(*h);
+  std::string source =
+      info.ok() ? info->options.substr(info->options.find(',') + 1) : "gpc";
+  reply(OkReply({{"source", source}}));
+
+  // The caller mounts now. Its report names the mount's device.
+  auto line = ReadLine(conn, 10'000);
+  Result<ControlRequest> report =
+      line.ok() ? ParseControlRequest(*line) : Result<ControlRequest>(line.error());
+  if (report.ok() && report->op != "mounted") {
+    report = Err(EPROTO, "expected \"mounted\", got ", report->op);
+  }
+  std::string dev;
+  if (report.ok() && report->error != 0) {
+    (void)fw_->Unmount(*h);
+    reply(OkReply());
+    return;
+  }
+  if (report.ok()) {
+    dev = report->dev;
+  } else {
+    // The caller is gone (or confused) mid-way. Whether it mounted shows
+    // on the descriptor: a connection waiting for its INIT. A mount that
+    // exists is served (it must not hang its namespace); one that does not
+    // costs nothing.
+    pollfd p{dev_fd.get(), POLLIN, 0};
+    if (poll(&p, 1, 0) != 1 || (p.revents & POLLIN) == 0) {
+      Log(StrCat("mount ", request.options, " at ", request.dir,
+                 ": the caller went away before mounting (",
+                 report.error().message(), ")"));
+      (void)fw_->Unmount(*h);
+      return;
+    }
+    Log(StrCat("mount ", request.options, " at ", request.dir,
+               ": the caller went away after mounting; served, but not kept "
+               "across a restart (its device is unknown)"));
+  }
+  auto shared_dev = std::make_shared<std::string>(dev);
+  auto fs =
+      MakeFs(*h, request.dir, request.options, shared_dev, *mntns);
+  Status s = fs->StartMounted(request.dir, dev_fd.release());
+  if (!s.ok()) {
+    (void)fw_->Unmount(*h);
+    reply(ErrorReply(s.error()));
+    return;
+  }
+  AddMountLocked(MountPoint{*h, request.dir, request.options, *shared_dev,
+                            *mntns, std::move(fs)});
+  reply(OkReply({{"hierarchy", *h}}));
+}
+
+std::optional<Daemon::MountId> Daemon::FindByDevLocked(std::string_view dev) {
+  for (const auto& [id, m] : mounts_) {
+    if (!dev.empty() && m.dev == dev) return id;
+  }
+  return std::nullopt;
+}
+
+std::optional<Daemon::MountId> Daemon::FindOwnAtLocked(const std::string& dir) {
+  std::optional<std::string> top = TopFuseMountDev(dir);
+  std::optional<MountId> found;
+  for (const auto& [id, m] : mounts_) {
+    if (!OwnNamespace(m.mntns) || m.dir != dir) continue;
+    if (top && m.dev == *top) return id;
+    // A mount whose device is not known yet: the newest at dir.
+    if (m.dev.empty()) found = id;
+  }
+  return found;
+}
+
+Status Daemon::Remount(const ControlRequest& r) {
+  MutexLock l(mounts_mu_);
+  ReapEndedLocked();
+  std::optional<MountId> id =
+      r.dev.empty() ? FindOwnAtLocked(r.dir) : FindByDevLocked(r.dev);
+  if (!id) return Err(EINVAL, r.dir, " is not a gpc mount");
+  MountPoint& m = mounts_.at(*id);
+  GPC_RETURN_IF_ERROR(fw_->Remount(m.hierarchy, r.options));
+  m.options = r.options;
   SaveMountsLocked();
   return OkStatus();
 }
 
-Status Daemon::UnmountAt(const std::string& dir) {
+Status Daemon::Unmount(const ControlRequest& r) {
   MutexLock l(mounts_mu_);
-  auto it = mounts_.find(dir);
-  if (it == mounts_.end()) return Err(EINVAL, dir, " is not a gpc mount");
+  // The caller's umount(2) (UnmountHere) has ended the connection already:
+  // releasing it here is what it waits for.
+  ReapEndedLocked();
+  if (!r.dev.empty()) {
+    std::optional<MountId> id = FindByDevLocked(r.dev);
+    if (!id) return OkStatus();  // released by the reap above
+    // Still connected: unmounted from gpcd's side, as requested.
+    return ReleaseLocked(*id, /*unmount=*/true);
+  }
+  std::optional<MountId> id = FindOwnAtLocked(r.dir);
+  if (!id) return Err(EINVAL, r.dir, " is not a gpc mount");
+  return ReleaseLocked(*id, /*unmount=*/true);
+}
+
+void Daemon::ReapEndedLocked() {
+  std::vector<MountId> ended;
+  for (const auto& [id, m] : mounts_) {
+    if (m.fs->ConnectionEnded()) ended.push_back(id);
+  }
+  for (MountId id : ended) {
+    const MountPoint& m = mounts_.at(id);
+    std::string what = StrCat(m.options, " at ", m.dir,
+                              OwnNamespace(m.mntns)
+                                  ? ""
+                                  : StrCat(" (mount namespace ", m.mntns, ")"));
+    Status s = ReleaseLocked(id, /*unmount=*/false);
+    Log(StrCat("unmounted ", what, s.ok() ? "" : ": " + s.error().ToString()));
+  }
+}
+
+Status Daemon::ReleaseLocked(MountId id, bool unmount) {
+  auto it = mounts_.find(id);
+  if (it == mounts_.end()) return OkStatus();
+  MountPoint& m = it->second;
   {
     std::lock_guard nl(notify_mu_);
-    std::erase(notify_targets_, it->second.fs);
+    std::erase(notify_targets_, m.fs);
   }
-  it->second.fs->Stop();
-  ForgetHeld(dir);
-  Status s = fw_->Unmount(it->second.hierarchy);
+  if (unmount && !m.fs->ConnectionEnded()) {
+    if (OwnNamespace(m.mntns) && !m.dev.empty() &&
+        TopFuseMountDev(m.dir) == m.dev) {
+      m.fs->Stop(ContainerFs::StopMode::kUnmount);
+    } else {
+      EndConnection(m);
+    }
+  }
+  if (m.fs->ConnectionEnded()) {
+    m.fs->Stop(ContainerFs::StopMode::kEnded);
+  } else {
+    // Joining its serving threads would wait for ever; the process is
+    // about to end or the mount stays served by nobody. Said, not hidden.
+    Log(StrCat("cannot end the connection of ", m.dir, " (", m.dev,
+               "); its session is abandoned"));
+    static std::vector<std::shared_ptr<ContainerFs>> abandoned;
+    abandoned.push_back(m.fs);
+  }
+  if (!m.dev.empty()) ForgetHeld(StrCat(kFuseEntryPrefix, m.dev));
+  Status s = fw_->Unmount(m.hierarchy);
   mounts_.erase(it);
   SaveMountsLocked();
   return s;
 }
 
-std::map<std::string, Daemon::HeldMount> Daemon::TakeHeldMounts() {
-  std::map<std::string, HeldMount> out;
+void Daemon::EndConnection(const MountPoint& m) {
+  if (!m.dev.empty() && UnmountInNamespace(m.mntns, m.dir, m.dev)) {
+    if (m.fs->ConnectionEnded()) return;
+  }
+  // Not unmountable (no process left in its namespace, files still open
+  // after a detach): the connection is aborted, the mount then answers
+  // ENOTCONN like any FUSE mount whose server went away.
+  if (!m.dev.empty()) {
+    Status s = AbortFuseConnection(m.dev);
+    if (!s.ok()) Log("abort: " + s.error().ToString());
+  }
+}
+
+std::vector<Daemon::HeldMount> Daemon::TakeHeldMounts() {
+  std::vector<HeldMount> out;
   char self[4096];
   ssize_t n = readlink("/proc/self/exe", self, sizeof self - 1);
   std::string binary = "gpc-fdstore";
@@ -304,23 +535,27 @@ std::map<std::string, Daemon::HeldMount> Daemon::TakeHeldMounts() {
   uint64_t max_epoch = 0;
   for (FdStoreEntry& e : *entries) {
     if (!e.name.starts_with(kFuseEntryPrefix)) continue;
-    std::string dir = e.name.substr(kFuseEntryPrefix.size());
     auto h = ParseMountHandover(e.payload);
     if (!h.ok()) {
       Log(StrCat("fd store: ", e.name, ": ", h.error().ToString()));
-      HeldMount gone{{}, std::move(e.fd)};
-      ReleaseHeld(dir, gone);
+      HeldMount gone{e.name, {}, std::move(e.fd)};
+      ReleaseHeld(gone);
       continue;
     }
     max_epoch = std::max(max_epoch, h->epoch);
-    // Unmounted or detached meanwhile (umount -l, a test's cleanup): the
-    // connection serves nothing one can reach.
-    if (TopFuseMountDev(dir) != h->dev) {
-      Log(StrCat("fd store: ", dir, " is no longer mounted there"));
-      ForgetHeld(dir);
+    // Version 1 entries were named by their directory.
+    if (h->dir.empty()) h->dir = e.name.substr(kFuseEntryPrefix.size());
+    // Unmounted meanwhile, in whatever namespace: the kernel has ended the
+    // connection. In gpcd's own namespace a mount lazily detached
+    // (umount -l, a test's cleanup) serves nothing one can reach either.
+    pollfd p{e.fd.get(), 0, 0};
+    bool ended = poll(&p, 1, 0) == 1 && (p.revents & (POLLERR | POLLNVAL));
+    if (ended || (OwnNamespace(h->mntns) && TopFuseMountDev(h->dir) != h->dev)) {
+      Log(StrCat("fd store: ", h->dir, " is no longer mounted there"));
+      ForgetHeld(e.name);
       continue;
     }
-    out[dir] = HeldMount{std::move(h).value(), std::move(e.fd)};
+    out.push_back(HeldMount{e.name, std::move(h).value(), std::move(e.fd)});
   }
   // Above every epoch a kept connection was served under, so no node id or
   // handle the kernel kept can name a new object. 24 bits.
@@ -331,40 +566,37 @@ std::map<std::string, Daemon::HeldMount> Daemon::TakeHeldMounts() {
   return out;
 }
 
-void Daemon::HandOver(const std::string& dir, const std::string& options,
-                      int fd, std::string_view init_request) {
+void Daemon::HandOver(const MountHandover& h, int fd) {
   if (!fd_store_) return;
-  // Before the INIT is answered: nothing may touch the mount point itself.
-  std::optional<std::string> dev = TopFuseMountDev(dir);
-  if (!dev) {
-    Log(StrCat("fd store: ", dir, " is not in mountinfo; not kept"));
-    return;
-  }
-  MountHandover h{fs_epoch_, *dev, options, std::string(init_request)};
-  Status s =
-      fd_store_->Put(StrCat(kFuseEntryPrefix, dir), EncodeMountHandover(h), fd);
+  Status s = fd_store_->Put(StrCat(kFuseEntryPrefix, h.dev),
+                            EncodeMountHandover(h), fd);
   if (!s.ok()) Log("fd store: " + s.error().ToString());
 }
 
-void Daemon::ForgetHeld(const std::string& dir) {
+void Daemon::ForgetHeld(const std::string& store_name) {
   if (!fd_store_) return;
-  Status s = fd_store_->Drop(StrCat(kFuseEntryPrefix, dir));
+  Status s = fd_store_->Drop(store_name);
   if (!s.ok() && s.code() != ENOENT) Log("fd store: " + s.error().ToString());
 }
 
-void Daemon::ReleaseHeld(const std::string& dir, HeldMount& held) {
-  ForgetHeld(dir);
+void Daemon::ReleaseHeld(HeldMount& held) {
+  ForgetHeld(held.store_name);
   held.fd = UniqueFd();
   // Both copies closed: the connection has ended, statfs says ENOTCONN.
-  DetachStaleMount(dir);
-  Log(StrCat("fd store: released the unused mount at ", dir));
+  if (!held.handover.dir.empty() && OwnNamespace(held.handover.mntns)) {
+    DetachStaleMount(held.handover.dir);
+  }
+  Log(StrCat("fd store: released the unused mount at ", held.handover.dir));
 }
 
 void Daemon::SaveMountsLocked() {
-  if (!state_) return;
+  // At shutdown the last snapshot lists every mount, for the next start.
+  if (!state_ || !persist_mounts_) return;
   std::vector<PersistedMount> list;
-  for (const auto& [dir, m] : mounts_) {
-    list.push_back({dir, m.hierarchy, m.options});
+  for (const auto& [id, m] : mounts_) {
+    // gpcd's own namespace as 0: the next gpcd's may have another number.
+    list.push_back({m.dir, m.hierarchy, m.options, m.dev,
+                    OwnNamespace(m.mntns) ? 0 : m.mntns});
   }
   (void)state_->RecordMounts(std::move(list));
 }
@@ -382,8 +614,13 @@ std::string Daemon::StatusJson() {
   nlohmann::json mounts = nlohmann::json::array();
   {
     MutexLock l(mounts_mu_);
-    for (const auto& [dir, m] : mounts_) {
-      mounts.push_back({{"dir", dir}, {"hierarchy", m.hierarchy}});
+    ReapEndedLocked();
+    for (const auto& [id, m] : mounts_) {
+      mounts.push_back({{"dir", m.dir},
+                        {"hierarchy", m.hierarchy},
+                        {"dev", m.dev},
+                        {"mntns", m.mntns},
+                        {"own_namespace", OwnNamespace(m.mntns)}});
     }
   }
   nlohmann::json hierarchies = nlohmann::json::array();
@@ -422,7 +659,7 @@ std::string Daemon::MetricsExposition() {
   sources.mounts = [this] {
     std::vector<MountMetrics> out;
     MutexLock l(mounts_mu_);
-    for (const auto& [dir, m] : mounts_) out.push_back({dir, m.fs->counts()});
+    for (const auto& [id, m] : mounts_) out.push_back({m.dir, m.fs->counts()});
     return out;
   };
   return RenderMetrics(sources);
@@ -446,8 +683,11 @@ std::string Daemon::Handle(const ControlRequest& r, uid_t peer_uid) {
     auto h = MountAt(r.dir, r.options);
     return h.ok() ? OkReply({{"hierarchy", *h}}) : ErrorReply(h.error());
   }
-  Status s = r.op == "remount" ? RemountAt(r.dir, r.options) : UnmountAt(r.dir);
-  return s.ok() ? OkReply() : ErrorReply(s.error());
+  if (r.op == "remount" || r.op == "umount") {
+    Status s = r.op == "remount" ? Remount(r) : Unmount(r);
+    return s.ok() ? OkReply() : ErrorReply(s.error());
+  }
+  return ErrorReply(Err(EINVAL, r.op, " is only valid during a mount"));
 }
 
 void Daemon::ServeControl() {
@@ -481,6 +721,14 @@ void Daemon::ServeControl() {
     }
     if (size_t nl = line.find('\n'); nl != std::string::npos) line.resize(nl);
     auto request = ParseControlRequest(line);
+    if (request.ok() && request->op == "mount" && fds.size() == 1) {
+      // A mount in the caller's namespace: the descriptor is /dev/fuse.
+      UniqueFd dev_fd(fds[0]);
+      fds.clear();
+      ServeCallerMount(c, cred, *request, std::move(dev_fd));
+      close(c);
+      continue;
+    }
     if (request.ok() && request->op == "gate" && fds.size() == 2) {
       // The connection stays open, owned by the gate, on success.
       Status s = fork_gate_->Adopt(fds[0], fds[1], c, cred.uid, request->pid,
@@ -573,16 +821,8 @@ int Daemon::Run() {
     if (pfd[2].revents & POLLIN) {
       uint64_t count;
       (void)!read(unmounted_fd_, &count, sizeof count);
-      std::vector<std::string> dirs;
-      {
-        std::lock_guard l(notify_mu_);
-        dirs.swap(unmounted_);
-      }
-      for (const std::string& dir : dirs) {
-        Status s = UnmountAt(dir);
-        Log(StrCat("unmounted ", dir, " (umount)",
-                   s.ok() ? "" : ": " + s.error().ToString()));
-      }
+      MutexLock l(mounts_mu_);
+      ReapEndedLocked();
     }
     if (pfd[0].revents & POLLIN) {
       signalfd_siginfo si;
@@ -612,16 +852,10 @@ void Daemon::Shutdown() {
   if (fork_gate_) fork_gate_->Stop();
   {
     MutexLock l(mounts_mu_);
-    {
-      std::lock_guard nl(notify_mu_);
-      notify_targets_.clear();
+    persist_mounts_ = false;
+    while (!mounts_.empty()) {
+      (void)ReleaseLocked(mounts_.begin()->first, /*unmount=*/true);
     }
-    for (auto& [dir, m] : mounts_) {
-      m.fs->Stop();
-      ForgetHeld(dir);
-      (void)fw_->Unmount(m.hierarchy);
-    }
-    mounts_.clear();
   }
   // A clean stop: the store exits once empty.
   if (fd_store_) {

@@ -9,17 +9,22 @@
 #pragma once
 
 #include <map>
+#include <optional>
 #include <memory>
 #include <mutex>
 #include <nlohmann/json.hpp>
 #include <string>
 #include <thread>
+#include <vector>
+
+#include <sys/socket.h>
 
 #include "core/framework.h"
 #include "daemon/config.h"
 #include "daemon/control_protocol.h"
 #include "daemon/fd_store.h"
 #include "daemon/fd_store_payload.h"
+#include "daemon/foreign_mounts.h"
 #include "daemon/fork_gate.h"
 #include "daemon/metrics.h"
 #include "daemon/state_store.h"
@@ -44,19 +49,19 @@ class Daemon {
 
   // A mount a killed gpcd served, still alive in gpc-fdstore.
   struct HeldMount {
+    std::string store_name;  // its entry in the store
     MountHandover handover;
     UniqueFd fd;  // -1 once taken over by MountAt
   };
 
-  // The operations of the control socket. With `held`, the connection it
-  // names is served again instead of a new mount (its descriptor taken).
+  // Mounts `options` at `dir` in gpcd's own mount namespace and serves it
+  // (configured and persisted mounts, and "mount" requests without a
+  // descriptor). With `held`, the connection it names is served again
+  // instead of a new mount (its descriptor taken).
   Result<HierarchyId> MountAt(const std::string& dir, std::string_view options,
                               HeldMount* held = nullptr)
       GPC_EXCLUDES(mounts_mu_);
-  Status RemountAt(const std::string& dir, std::string_view options)
-      GPC_EXCLUDES(mounts_mu_);
-  Status UnmountAt(const std::string& dir) GPC_EXCLUDES(mounts_mu_);
-  // Mounts and hierarchies, as a JSON object text.
+  // Mounts, as a JSON object text.
   std::string StatusJson() GPC_EXCLUDES(mounts_mu_);
   // The Prometheus exposition text the metrics endpoint serves.
   std::string MetricsExposition() GPC_EXCLUDES(mounts_mu_);
@@ -64,11 +69,56 @@ class Daemon {
   Framework& framework() { return *fw_; }
 
  private:
+  // Mounts are named by a number of their own: neither the directory (a
+  // directory can be mounted in several namespaces, or mounted again
+  // before gpcd has seen the previous mount go) nor the device (unknown
+  // for an instant when gpcd mounts) is unique for a mount's whole life.
+  using MountId = uint64_t;
   struct MountPoint {
     HierarchyId hierarchy;
+    std::string dir;  // in its own mount namespace
     std::string options;
+    std::string dev;     // "0:55"; "" until known
+    uint64_t mntns = 0;  // the namespace it is mounted in
     std::shared_ptr<ContainerFs> fs;
   };
+
+  // The "mount" conversation of a caller that mounts in its own namespace
+  // (control_protocol.h): runs on the control thread, which it holds until
+  // the caller reports its mount(2) (or 10 s).
+  void ServeCallerMount(int conn, const ucred& peer,
+                        const ControlRequest& request, UniqueFd dev_fd)
+      GPC_EXCLUDES(mounts_mu_);
+  Status Remount(const ControlRequest& request) GPC_EXCLUDES(mounts_mu_);
+  Status Unmount(const ControlRequest& request) GPC_EXCLUDES(mounts_mu_);
+  // Makes a file system for hierarchy `h` whose connection gets handed to
+  // the store once connected (its device found by `find_dev` then, unless
+  // already known in `dev`).
+  std::shared_ptr<ContainerFs> MakeFs(HierarchyId h, const std::string& dir,
+                                      std::string_view options,
+                                      std::shared_ptr<std::string> dev,
+                                      uint64_t mntns);
+  MountId AddMountLocked(MountPoint m) GPC_REQUIRES(mounts_mu_);
+  // Releases every mount whose connection the kernel has ended (umount in
+  // any namespace, a namespace that went away). Called before every mount
+  // operation, so that `umount; mount` sees what the kernel would: the
+  // old mount gone, its hierarchy free.
+  void ReapEndedLocked() GPC_REQUIRES(mounts_mu_);
+  // Stops serving mount `id` and lets its hierarchy go. `unmount`: end the
+  // connection first (gpcd's own request or shutdown); otherwise it has
+  // ended already.
+  Status ReleaseLocked(MountId id, bool unmount) GPC_REQUIRES(mounts_mu_);
+  // Ends a live mount's connection: unmounted in its namespace where a
+  // process of that namespace can be entered, else aborted.
+  void EndConnection(const MountPoint& m);
+  std::optional<MountId> FindByDevLocked(std::string_view dev)
+      GPC_REQUIRES(mounts_mu_);
+  // The mount at `dir` in gpcd's own namespace that is on top there.
+  std::optional<MountId> FindOwnAtLocked(const std::string& dir)
+      GPC_REQUIRES(mounts_mu_);
+  bool OwnNamespace(uint64_t mntns) const {
+    return mntns == 0 || mntns == own_mntns_;
+  }
 
   void ServeControl();
   std::string Handle(const ControlRequest& request, uid_t peer_uid);
@@ -81,16 +131,16 @@ class Daemon {
   // Journals the current mount list (state_store.h).
   void SaveMountsLocked() GPC_REQUIRES(mounts_mu_);
   // Connects to gpc-fdstore (starting it if need be), picks this start's
-  // epoch and returns the mounts it still holds, by mount point.
-  std::map<std::string, HeldMount> TakeHeldMounts();
+  // epoch and returns the live connections it still holds.
+  std::vector<HeldMount> TakeHeldMounts();
   // Gives a fresh mount's connection to the store.
-  void HandOver(const std::string& dir, const std::string& options, int fd,
-                std::string_view init_request);
-  // The store lets go of the mount at `dir` (it is unmounted).
-  void ForgetHeld(const std::string& dir);
+  void HandOver(const MountHandover& h, int fd);
+  // The store lets go of an entry (its mount is gone).
+  void ForgetHeld(const std::string& store_name);
   // A held connection that is not served again: the store's copy and ours
-  // are closed (the connection ends) and the mount detached.
-  void ReleaseHeld(const std::string& dir, HeldMount& held);
+  // are closed (the connection ends) and, in gpcd's namespace, the mount
+  // detached.
+  void ReleaseHeld(HeldMount& held);
 
   DaemonConfig config_;
   LinuxHost host_;
@@ -114,10 +164,11 @@ class Daemon {
   std::thread control_thread_;
   int listen_fd_ = -1;
   int wake_fd_ = -1;  // eventfd: "shutdown" requests and Run()'s exit
-  // eventfd: a mount was unmounted from outside (umount(8)); Run() then
-  // releases it. The directories wait in unmounted_ (under notify_mu_).
+  // eventfd: a mount's connection ended without gpcd asking (umount(8),
+  // its namespace gone); Run() then releases what has ended.
   int unmounted_fd_ = -1;
-  std::vector<std::string> unmounted_;
+  // The mount namespace gpcd runs in.
+  uint64_t own_mntns_ = 0;
 
   // Connections of "events" subscribers. Lock order: mounts_mu_ ->
   // subscribers_mu_ (never held across a framework call).
@@ -129,7 +180,10 @@ class Daemon {
   //   mounts_mu_ -> Framework::mu_ ; mounts_mu_ -> notify_mu_
   // (the event listener takes notify_mu_ alone).
   Mutex mounts_mu_;
-  std::map<std::string, MountPoint> mounts_ GPC_GUARDED_BY(mounts_mu_);
+  std::map<MountId, MountPoint> mounts_ GPC_GUARDED_BY(mounts_mu_);
+  MountId next_mount_id_ GPC_GUARDED_BY(mounts_mu_) = 1;
+  // Off at shutdown: the mounts released then stay in the state.
+  bool persist_mounts_ GPC_GUARDED_BY(mounts_mu_) = true;
 
   // The sessions events are forwarded to (ContainerFs::OnEvent queues and
   // returns). Held only to copy the list.

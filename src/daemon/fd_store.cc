@@ -156,18 +156,6 @@ std::string FdStoreSocketFor(const std::string& control_socket) {
 
 // ---- client -----------------------------------------------------------------
 
-UniqueFd& UniqueFd::operator=(UniqueFd&& o) noexcept {
-  if (this != &o) {
-    if (fd_ >= 0) close(fd_);
-    fd_ = o.release();
-  }
-  return *this;
-}
-
-UniqueFd::~UniqueFd() {
-  if (fd_ >= 0) close(fd_);
-}
-
 Result<std::unique_ptr<FdStoreClient>> FdStoreClient::Connect(
     const std::string& socket_path) {
   GPC_ASSIGN_OR_RETURN(sockaddr_un addr, UnixSocketAddress(socket_path));

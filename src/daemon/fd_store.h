@@ -30,6 +30,7 @@
 #include <vector>
 
 #include "util/result.h"
+#include "util/unique_fd.h"
 #include "util/thread_annotations.h"
 
 namespace gpc {
@@ -83,25 +84,6 @@ bool FdStorePeerAllowed(uid_t peer, uid_t self);
 std::string FdStoreSocketFor(const std::string& control_socket);
 
 // ---- client -----------------------------------------------------------------
-
-// A descriptor closed when this goes away.
-class UniqueFd {
- public:
-  UniqueFd() = default;
-  explicit UniqueFd(int fd) : fd_(fd) {}
-  UniqueFd(UniqueFd&& o) noexcept : fd_(o.release()) {}
-  UniqueFd& operator=(UniqueFd&& o) noexcept;
-  ~UniqueFd();
-  int get() const { return fd_; }
-  int release() {
-    int fd = fd_;
-    fd_ = -1;
-    return fd;
-  }
-
- private:
-  int fd_ = -1;
-};
 
 struct FdStoreEntry {
   std::string name;

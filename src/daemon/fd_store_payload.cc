@@ -1,5 +1,7 @@
 #include "daemon/fd_store_payload.h"
 
+#include <sys/stat.h>
+
 #include <cstring>
 #include <fstream>
 #include <vector>
@@ -60,9 +62,13 @@ std::string Unescape(std::string_view s) {
 
 Result<MountHandover> ParseMountHandover(std::string_view in) {
   size_t nl = in.find('\n');
-  if (nl == std::string_view::npos || in.substr(0, nl) != "gpc-mount 1") {
-    return Err(EINVAL, "not a gpc-mount 1 record");
+  std::string_view first =
+      nl == std::string_view::npos ? in : in.substr(0, nl);
+  if (nl == std::string_view::npos ||
+      (first != "gpc-mount 1" && first != "gpc-mount 2")) {
+    return Err(EINVAL, "not a gpc-mount 1 or 2 record");
   }
+  const bool v2 = first == "gpc-mount 2";
   in.remove_prefix(nl + 1);
   MountHandover h;
   auto epoch = TakeLine(in, "epoch");
@@ -74,6 +80,14 @@ Result<MountHandover> ParseMountHandover(std::string_view in) {
   auto options = TakeLine(in, "options");
   if (!options) return Err(EINVAL, "bad options line");
   h.options = std::string(*options);
+  if (v2) {
+    auto dir = TakeLine(in, "dir");
+    if (!dir || !dir->starts_with('/')) return Err(EINVAL, "bad dir line");
+    h.dir = std::string(*dir);
+    auto mntns = TakeLine(in, "mntns");
+    if (!mntns || !Number(*mntns)) return Err(EINVAL, "bad mntns line");
+    h.mntns = *Number(*mntns);
+  }
   auto init_len = TakeLine(in, "init");
   if (!init_len || !Number(*init_len)) return Err(EINVAL, "bad init line");
   if (*Number(*init_len) != in.size()) {
@@ -91,9 +105,16 @@ Result<MountHandover> ParseMountHandover(std::string_view in) {
 }
 
 std::string EncodeMountHandover(const MountHandover& h) {
-  return StrCat("gpc-mount 1\nepoch ", h.epoch, "\ndev ", h.dev, "\noptions ",
-                h.options, "\ninit ", h.init_request.size(), "\n",
-                h.init_request);
+  // A record that came as version 1 (no dir) goes out as one, so that
+  // every parsed record re-encodes to what was parsed.
+  if (h.dir.empty()) {
+    return StrCat("gpc-mount 1\nepoch ", h.epoch, "\ndev ", h.dev,
+                  "\noptions ", h.options, "\ninit ", h.init_request.size(),
+                  "\n", h.init_request);
+  }
+  return StrCat("gpc-mount 2\nepoch ", h.epoch, "\ndev ", h.dev, "\noptions ",
+                h.options, "\ndir ", h.dir, "\nmntns ", h.mntns, "\ninit ",
+                h.init_request.size(), "\n", h.init_request);
 }
 
 std::optional<MountInfoLine> ParseMountInfoLine(std::string_view line) {
@@ -114,7 +135,8 @@ std::optional<MountInfoLine> ParseMountInfoLine(std::string_view line) {
                        std::string(f[dash + 1])};
 }
 
-std::optional<std::string> TopFuseMountDev(const std::string& dir) {
+std::optional<std::string> TopFuseMountDev(const std::string& dir,
+                                           std::string_view fstype) {
   std::ifstream in("/proc/self/mountinfo");
   std::string line;
   std::optional<std::string> top;
@@ -122,9 +144,19 @@ std::optional<std::string> TopFuseMountDev(const std::string& dir) {
   while (std::getline(in, line)) {
     auto m = ParseMountInfoLine(line);
     if (!m || m->mountpoint != dir) continue;
-    top = m->fstype.starts_with("fuse") ? std::optional(m->dev) : std::nullopt;
+    bool wanted = fstype.empty() ? m->fstype.starts_with("fuse")
+                                 : m->fstype == fstype;
+    top = wanted ? std::optional(m->dev) : std::nullopt;
   }
   return top;
+}
+
+Result<uint64_t> MountNamespaceOf(pid_t pid) {
+  std::string path =
+      pid == 0 ? std::string("/proc/self/ns/mnt") : StrCat("/proc/", pid, "/ns/mnt");
+  struct stat st;
+  if (stat(path.c_str(), &st) != 0) return Err(errno, path);
+  return static_cast<uint64_t>(st.st_ino);
 }
 
 }  // namespace gpc

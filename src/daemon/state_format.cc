@@ -53,8 +53,11 @@ class Writer {
 // returns zeros, so decoding code reads straight through and checks once.
 class Reader {
  public:
-  explicit Reader(std::string_view in) : in_(in) {}
+  // `version`: the file's format version, for fields added since 1.
+  explicit Reader(std::string_view in, uint32_t version = kStateFormatVersion)
+      : in_(in), version_(version) {}
   bool ok() const { return ok_; }
+  uint32_t version() const { return version_; }
   size_t remaining() const { return in_.size(); }
   bool Take(size_t n, std::string_view* out) {
     if (!ok_ || in_.size() < n) {
@@ -93,6 +96,7 @@ class Reader {
 
  private:
   std::string_view in_;
+  uint32_t version_;
   bool ok_ = true;
 };
 
@@ -201,6 +205,8 @@ void PutMounts(Writer& w, const std::vector<PersistedMount>& ms) {
     w.Str(m.dir);
     w.U32(m.hierarchy);
     w.Str(m.options);
+    w.Str(m.dev);
+    w.U64(m.mntns);
   }
 }
 std::vector<PersistedMount> GetMounts(Reader& r) {
@@ -209,6 +215,11 @@ std::vector<PersistedMount> GetMounts(Reader& r) {
     m.dir = r.Str();
     m.hierarchy = r.U32();
     m.options = r.Str();
+    // Version 1 knew only mounts in gpcd's own namespace, found by dir.
+    if (r.version() >= 2) {
+      m.dev = r.Str();
+      m.mntns = r.U64();
+    }
   }
   return out;
 }
@@ -224,6 +235,7 @@ std::string Header(std::string_view magic, uint64_t generation,
 }
 
 struct HeaderFields {
+  uint32_t version;
   uint64_t generation;
   uint32_t flags;
 };
@@ -244,7 +256,7 @@ Result<HeaderFields> ParseHeader(Reader& r, std::string_view magic,
                "); refusing to read it");
   }
   if (version == 0) return Err(EINVAL, what, " format version 0");
-  return HeaderFields{generation, flags};
+  return HeaderFields{version, generation, flags};
 }
 
 std::string Record(std::string payload) {
@@ -334,7 +346,7 @@ Result<ParsedSnapshot> ParseSnapshot(std::string_view bytes) {
   if (!NextRecord(r, &payload, &torn)) {
     return Err(EINVAL, "state snapshot is truncated or corrupt");
   }
-  Reader p(payload);
+  Reader p(payload, h.version);
   ParsedSnapshot out;
   out.generation = h.generation;
   if (p.U8() != kSnapshot) return Err(EINVAL, "state snapshot: bad record");
@@ -358,7 +370,7 @@ Result<ParsedJournal> ParseJournal(std::string_view bytes) {
   out.valid_bytes = kStateHeaderBytes;
   std::string_view payload;
   while (NextRecord(r, &payload, &out.torn_tail)) {
-    Reader p(payload);
+    Reader p(payload, h.version);
     uint8_t type = p.U8();
     JournalEntry entry;
     if (type == kChange) {

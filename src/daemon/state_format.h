@@ -28,14 +28,21 @@
 
 namespace gpc {
 
-inline constexpr uint32_t kStateFormatVersion = 1;
+// 2: mounts carry their device and mount namespace (mounts made in a
+// caller's namespace). Version 1 files are still read.
+inline constexpr uint32_t kStateFormatVersion = 2;
 inline constexpr size_t kStateHeaderBytes = 8 + 4 + 8 + 4;
 
 // A mount point gpcd serves, and the hierarchy behind it.
 struct PersistedMount {
-  std::string dir;
+  std::string dir;  // in its mount namespace
   HierarchyId hierarchy = 0;
   std::string options;  // as given to mount -o
+  // The connection's device ("0:55"; "" if never known) and the mount
+  // namespace it was mounted in (inode of /proc/PID/ns/mnt; 0 = gpcd's
+  // own, as version 1 recorded every mount).
+  std::string dev = "";
+  uint64_t mntns = 0;
   friend bool operator==(const PersistedMount&,
                          const PersistedMount&) = default;
 };

@@ -12,6 +12,7 @@
 #include "fs/container_fs.h"
 
 #include <fcntl.h>
+#include <poll.h>
 #include <fuse_lowlevel.h>
 #include <sys/mount.h>
 #include <sys/stat.h>
@@ -978,6 +979,52 @@ Status ContainerFs::Adopt(const std::string& mountpoint, int dev_fd,
   return OkStatus();
 }
 
+Status ContainerFs::StartMounted(const std::string& mountpoint, int dev_fd) {
+  if (running_) {
+    close(dev_fd);
+    return Err(EBUSY, "already serving ", mountpoint_);
+  }
+  if (root_ == kNoContainer || !fw_.GetContainer(root_).ok()) {
+    close(dev_fd);
+    return Err(ENOENT, "no hierarchy ", hierarchy_);
+  }
+  inodes_->Reset();
+  fuse_session* se = NewSession();
+  if (se == nullptr) {
+    close(dev_fd);
+    return Err(EINVAL, "fuse_session_new failed");
+  }
+  // As for Adopt(): libfuse takes the mounted connection as "/dev/fd/N",
+  // and never unmounts it (the mount is the caller's, maybe in another
+  // namespace).
+  if (fuse_session_mount(se, StrCat("/dev/fd/", dev_fd).c_str()) != 0) {
+    fuse_session_destroy(se);
+    close(dev_fd);
+    return Err(EBADF, "cannot serve descriptor ", dev_fd);
+  }
+  // A descriptor that was never mounted reads EPERM; one whose mount is
+  // gone already, ENODEV.
+  auto init = ReadInitRequest(fuse_session_fd(se));
+  if (!init.ok()) {
+    fuse_session_destroy(se);
+    return std::move(init).error().WithContext(mountpoint);
+  }
+  if (options_.on_connected) options_.on_connected(fuse_session_fd(se), *init);
+  ProcessRequest(se, *init);
+  adopted_ = true;
+  Serve(se, mountpoint);
+  return OkStatus();
+}
+
+bool ContainerFs::ConnectionEnded() const {
+  if (!running_ || loop_ended_) return true;
+  // The kernel reports an ended (unmounted or aborted) connection as
+  // POLLERR on its device, at once: fuse_abort_conn runs before umount(2)
+  // returns.
+  pollfd p{fuse_session_fd(session_), 0, 0};
+  return poll(&p, 1, 0) == 1 && (p.revents & (POLLERR | POLLNVAL)) != 0;
+}
+
 void ContainerFs::Serve(fuse_session* se, const std::string& mountpoint) {
   session_ = se;
   mountpoint_ = mountpoint;
@@ -991,6 +1038,7 @@ void ContainerFs::Serve(fuse_session* se, const std::string& mountpoint) {
   notifier_ = std::thread([this] { NotifierLoop(); });
   int max_threads = std::max(1, options_.max_threads);
   stopping_ = false;
+  loop_ended_ = false;
   loop_thread_ = std::thread([this, se, max_threads] {
     fuse_loop_config* cfg = fuse_loop_cfg_create();
     fuse_loop_cfg_set_max_threads(cfg, static_cast<unsigned>(max_threads));
@@ -1003,12 +1051,13 @@ void ContainerFs::Serve(fuse_session* se, const std::string& mountpoint) {
     fuse_loop_cfg_set_clone_fd(cfg, 1);
     fuse_session_loop_mt(se, cfg);
     fuse_loop_cfg_destroy(cfg);
+    loop_ended_ = true;
     // Not asked to stop: the kernel ended the connection (umount).
     if (!stopping_ && options_.on_unmounted) options_.on_unmounted();
   });
 }
 
-void ContainerFs::Stop() {
+void ContainerFs::Stop(StopMode mode) {
   if (!running_) return;
   stopping_ = true;
   StopNotifier();
@@ -1018,7 +1067,8 @@ void ContainerFs::Stop() {
   // plain umount is EBUSY: MNT_FORCE aborts the connection (open files then
   // fail with ENOTCONN) and the detach takes it out of the namespace.
   const char* mp = mountpoint_.c_str();
-  if (umount2(mp, UMOUNT_NOFOLLOW) != 0 && errno == EBUSY) {
+  if (mode == StopMode::kUnmount && umount2(mp, UMOUNT_NOFOLLOW) != 0 &&
+      errno == EBUSY) {
     umount2(mp, MNT_FORCE | UMOUNT_NOFOLLOW);
     umount2(mp, MNT_DETACH | UMOUNT_NOFOLLOW);
   }
@@ -1029,8 +1079,10 @@ void ContainerFs::Stop() {
     handles_.clear();
   }
   // Closes the device (the mount is gone already, so no second umount).
-  // An adopted session has no mount of libfuse's own: destroy closes it.
-  if (!adopted_) fuse_session_unmount(session_);
+  // An adopted session has no mount of libfuse's own, and an ended one
+  // must not be unmounted by path (another mount may sit there now):
+  // destroy closes the device.
+  if (!adopted_ && mode == StopMode::kUnmount) fuse_session_unmount(session_);
   fuse_session_destroy(session_);
   session_ = nullptr;
   running_ = false;

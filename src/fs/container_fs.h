@@ -126,9 +126,30 @@ class ContainerFs {
   // unknown here: answered ESTALE and EBADF (see container_fs.cc).
   Status Adopt(const std::string& mountpoint, int dev_fd,
                std::string_view init_request);
-  // Unmounts (forcibly if files are still open) and joins the serving
-  // threads. Idempotent.
-  void Stop();
+  // Serves a connection someone else has just mounted at `mountpoint`
+  // (mount.gpc, in its caller's mount namespace): `dev_fd` is the
+  // /dev/fuse descriptor that mount(2) was given (taken over), whose
+  // FUSE_INIT is read and answered here. on_connected is called as for
+  // Start(). EPERM/ENODEV from the read when the descriptor was never
+  // mounted or the mount is already gone.
+  Status StartMounted(const std::string& mountpoint, int dev_fd);
+
+  enum class StopMode {
+    // Unmount the mount point in this process's namespace first (forcibly
+    // if files are still open): the owner knows the topmost mount there is
+    // this one.
+    kUnmount,
+    // The connection has ended already (unmounted wherever it was, or
+    // aborted): only the session is released.
+    kEnded,
+  };
+  // Ends serving and joins the serving threads. Idempotent.
+  void Stop(StopMode mode = StopMode::kUnmount);
+  // Whether the kernel has ended the connection: the file system was
+  // unmounted (umount, or its mount namespace went away) or aborted.
+  // Cheap (a poll of the device); callable from any thread, but not while
+  // Start/Stop run.
+  bool ConnectionEnded() const;
 
   const std::string& mountpoint() const { return mountpoint_; }
   HierarchyId hierarchy() const { return hierarchy_; }
@@ -191,6 +212,7 @@ class ContainerFs {
   bool running_ = false;               // Start/Stop are called from one thread
   bool adopted_ = false;               // the mount is not libfuse's own
   std::atomic<bool> stopping_{false};  // Stop() is ending the session
+  std::atomic<bool> loop_ended_{false};  // the serving loop has returned
   std::atomic<uint64_t> counts_[static_cast<size_t>(FsOp::kCount)] = {};
   std::atomic<uint64_t> busy_ns_[static_cast<size_t>(FsOp::kCount)] = {};
   std::atomic<uint64_t> buckets_[RequestCounts::kBuckets] = {};

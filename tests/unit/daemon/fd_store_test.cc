@@ -92,7 +92,7 @@ TEST(MountHandover, RoundTripsAndRefusesBadRecords) {
   uint32_t len = 40, opcode = 26;
   std::memcpy(init.data(), &len, 4);
   std::memcpy(init.data() + 4, &opcode, 4);
-  MountHandover h{7, "0:53", "cpuset,cpuacct", init};
+  MountHandover h{7, "0:53", "cpuset,cpuacct", "/m", 4026532178, init};
   std::string bytes = EncodeMountHandover(h);
   auto back = ParseMountHandover(bytes);
   ASSERT_TRUE(back.ok()) << back.error().ToString();
@@ -100,14 +100,31 @@ TEST(MountHandover, RoundTripsAndRefusesBadRecords) {
   EXPECT_EQ(ParseMountHandover(bytes + "x").code(), EINVAL);
   EXPECT_EQ(ParseMountHandover(bytes.substr(0, bytes.size() - 1)).code(),
             EINVAL);
+  EXPECT_NE(bytes.find("gpc-mount 2\n"), std::string::npos);
+  // A version 1 record (a gpcd before namespaced mounts: no dir, no
+  // mntns) parses, and goes out again as version 1.
+  MountHandover v1{7, "0:53", "cpuset", "", 0, init};
+  std::string v1_bytes = EncodeMountHandover(v1);
+  EXPECT_EQ(v1_bytes.rfind("gpc-mount 1\nepoch 7\ndev 0:53\noptions cpuset\n",
+                           0),
+            0u);
+  auto v1_back = ParseMountHandover(v1_bytes);
+  ASSERT_TRUE(v1_back.ok());
+  EXPECT_EQ(*v1_back, v1);
   std::string not_init = init;
   not_init[4] = 27;
-  EXPECT_EQ(ParseMountHandover(EncodeMountHandover({7, "0:53", "x", not_init}))
+  EXPECT_EQ(ParseMountHandover(
+                EncodeMountHandover({7, "0:53", "x", "/m", 1, not_init}))
                 .code(),
             EINVAL);
   EXPECT_EQ(
-      ParseMountHandover(EncodeMountHandover({7, "053", "x", init})).code(),
+      ParseMountHandover(EncodeMountHandover({7, "053", "x", "/m", 1, init}))
+          .code(),
       EINVAL);
+  EXPECT_EQ(ParseMountHandover(
+                EncodeMountHandover({7, "0:53", "x", "relative", 1, init}))
+                .code(),
+            EINVAL);
 }
 
 TEST(MountHandover, ParsesMountInfoLines) {

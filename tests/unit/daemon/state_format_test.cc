@@ -31,7 +31,8 @@ PersistedContainer Dir(ContainerId id, HierarchyId h, ContainerId parent = 0,
 
 DaemonState Sample() {
   DaemonState s;
-  s.mounts = {{"/run/gpc/cpuset", 1, "cpuset"}, {"/x/y", 2, "none,name=j"}};
+  s.mounts = {{"/run/gpc/cpuset", 1, "cpuset"},
+              {"/x/y", 2, "none,name=j", "0:55", 4026532178}};
   s.framework.hierarchies = {{1, "cpuset,release_agent=/a", 10},
                              {2, "none,name=j", 11}};
   PersistedContainer root = Dir(10, 1);
@@ -56,6 +57,38 @@ StateChange SampleChange() {
   c.removed_containers = {12};
   c.tasks = {{{44, 9}, 44, {20}}};
   return c;
+}
+
+// A snapshot written by a version 1 gpcd (mounts without device and
+// namespace) still loads: its mounts are gpcd's own namespace's.
+TEST(StateFormatTest, ReadsVersionOneMounts) {
+  DaemonState s;
+  s.mounts = {{"/m", 1, "cpuset"}};
+  s.framework.hierarchies = {{1, "cpuset", 10}};
+  s.framework.containers = {Dir(10, 1)};
+  std::string v2 = EncodeSnapshot(3, s);
+  // Header (24 bytes), record length and CRC (8), then the payload: type,
+  // mount count, dir, hierarchy, options -- and version 2's dev and mntns
+  // (an empty string and a zero u64: 12 bytes), which version 1 lacked.
+  size_t payload = kStateHeaderBytes + 8;
+  size_t v2_fields = payload + 1 + 4 + (4 + 2) + 4 + (4 + 6);
+  std::string body = v2.substr(payload, v2_fields - payload) +
+                     v2.substr(v2_fields + 12);
+  std::string v1 = v2.substr(0, kStateHeaderBytes);
+  v1[8] = 1;  // version, little-endian u32
+  uint32_t len = static_cast<uint32_t>(body.size());
+  uint32_t crc = Crc32(body);
+  for (int i = 0; i < 4; ++i) v1 += static_cast<char>(len >> (8 * i));
+  for (int i = 0; i < 4; ++i) v1 += static_cast<char>(crc >> (8 * i));
+  v1 += body;
+  auto parsed = ParseSnapshot(v1);
+  ASSERT_TRUE(parsed.ok()) << parsed.error().ToString();
+  EXPECT_EQ(parsed->state, s);
+  // And a version 2 reader never takes a version 1 file's bytes for
+  // version 2 fields: the same body under a version 2 header is corrupt.
+  std::string mislabelled = v1;
+  mislabelled[8] = 2;
+  EXPECT_EQ(ParseSnapshot(mislabelled).code(), EINVAL);
 }
 
 TEST(StateFormatTest, SnapshotRoundTrip) {
