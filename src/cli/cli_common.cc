@@ -12,6 +12,7 @@
 #include <nlohmann/json.hpp>
 
 #include "daemon/control_protocol.h"
+#include "daemon/fd_store_payload.h"
 #include "util/split.h"
 
 namespace gpc::cli {
@@ -108,7 +109,8 @@ std::vector<Mount> ParseProcMounts(std::string_view text) {
   return out;
 }
 
-Result<std::vector<Mount>> ParseStatusMounts(std::string_view json) {
+Result<std::vector<Mount>> ParseStatusMounts(
+    std::string_view json, const std::map<std::string, std::string>* visible) {
   nlohmann::json j = nlohmann::json::parse(json, nullptr, false);
   if (j.is_discarded() || !j.is_object() || !j.contains("mounts") ||
       !j["mounts"].is_array()) {
@@ -122,6 +124,18 @@ Result<std::vector<Mount>> ParseStatusMounts(std::string_view json) {
       Mount m;
       m.dir = mj.value("dir", "");
       m.hierarchy = mj.value("hierarchy", 0u);
+      if (visible != nullptr) {
+        // Only what this process's mount namespace shows, where it shows
+        // it: gpcd also serves mounts made in other namespaces.
+        std::string dev = mj.value("dev", "");
+        if (!dev.empty()) {
+          auto it = visible->find(dev);
+          if (it == visible->end()) continue;
+          m.dir = it->second;
+        } else if (!mj.value("own_namespace", true)) {
+          continue;
+        }
+      }
       bool seen = false;
       for (const Mount& o : out) seen = seen || o.hierarchy == m.hierarchy;
       if (seen) continue;
@@ -237,7 +251,12 @@ Result<std::string> CallOp(const std::string& socket_path, std::string op,
 
 Result<std::vector<Mount>> DiscoverMounts(const std::string& socket_path) {
   auto status = CallOp(socket_path, "status");
-  if (status.ok()) return ParseStatusMounts(*status);
+  if (status.ok()) {
+    auto mountinfo = ReadFile("/proc/self/mountinfo");
+    if (!mountinfo.ok()) return ParseStatusMounts(*status);
+    auto visible = GpcMountsIn(*mountinfo);
+    return ParseStatusMounts(*status, &visible);
+  }
   // Without its daemon a FUSE mount answers nothing; only say what is there,
   // in case the user meant another gpcd.
   std::vector<Mount> mounts;

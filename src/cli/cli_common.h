@@ -8,6 +8,7 @@
 
 #include <cstdint>
 #include <optional>
+#include <map>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -54,7 +55,11 @@ void ApplyHierarchyOptions(std::string_view options, Mount& m);
 std::vector<Mount> ParseProcMounts(std::string_view text);
 
 // The mounts of gpcd's "status" reply; one per hierarchy (the first dir).
-Result<std::vector<Mount>> ParseStatusMounts(std::string_view json);
+// With `visible` (GpcMountsIn this process's mountinfo), only mounts this
+// process's mount namespace shows, at the directory it shows them.
+Result<std::vector<Mount>> ParseStatusMounts(
+    std::string_view json,
+    const std::map<std::string, std::string>* visible = nullptr);
 
 // A container named on the command line: "[CONTROLLERS:]PATH".
 struct Spec {

@@ -182,7 +182,7 @@ void AddMount(CLI::App& app, GlobalOptions& g, int& rc) {
     if (!*remount) std::filesystem::create_directories(*dir, ec);
     std::string real = Realpath(*dir);
     // Mounted here, in this process's mount namespace, as mount(8) does.
-    MountOptions split = SplitMountOptions(*options);
+    MountArgs split = SplitMountOptions(*options);
     split.remount = split.remount || *remount;
     Status s = MountHere(MountClient{.socket_path = g.socket_path}, real, split);
     if (!s.ok()) {

@@ -12,14 +12,17 @@
 #include <cerrno>
 #include <cstdio>
 #include <cstring>
+#include <fstream>
 #include <map>
 #include <nlohmann/json.hpp>
 #include <set>
+#include <sstream>
 #include <string>
 #include <vector>
 
 #include "cli/gate_holder.h"
 #include "daemon/control_protocol.h"
+#include "daemon/fd_store_payload.h"
 #include "daemon/seccomp_gate.h"
 #include "util/result.h"
 #include "util/split.h"
@@ -69,9 +72,25 @@ Result<std::vector<Placement>> ResolveGroups(
       start = comma + 1;
     }
   }
+  // The mounts this process's namespace shows (gpcd serves others too).
+  std::map<std::string, std::string> visible;
+  if (std::ifstream in("/proc/self/mountinfo"); in) {
+    std::stringstream text;
+    text << in.rdbuf();
+    visible = GpcMountsIn(text.str());
+  }
   std::map<int64_t, std::string> mount_of;
   for (const auto& m : status["mounts"]) {
-    mount_of.emplace(m.value("hierarchy", int64_t{-1}), m.value("dir", ""));
+    std::string dir = m.value("dir", "");
+    std::string dev = m.value("dev", "");
+    if (!dev.empty()) {
+      auto it = visible.find(dev);
+      if (it == visible.end()) continue;
+      dir = it->second;
+    } else if (!m.value("own_namespace", true)) {
+      continue;
+    }
+    mount_of.emplace(m.value("hierarchy", int64_t{-1}), dir);
   }
   std::set<std::string> seen_files;
   for (const std::string& g : groups) {

@@ -135,6 +135,19 @@ std::optional<MountInfoLine> ParseMountInfoLine(std::string_view line) {
                        std::string(f[dash + 1])};
 }
 
+std::map<std::string, std::string> GpcMountsIn(std::string_view mountinfo) {
+  std::map<std::string, std::string> out;
+  size_t at = 0;
+  while (at < mountinfo.size()) {
+    size_t nl = mountinfo.find('\n', at);
+    if (nl == std::string_view::npos) nl = mountinfo.size();
+    auto m = ParseMountInfoLine(mountinfo.substr(at, nl - at));
+    if (m && m->fstype == "fuse.gpc") out[m->dev] = m->mountpoint;
+    at = nl + 1;
+  }
+  return out;
+}
+
 std::optional<std::string> TopFuseMountDev(const std::string& dir,
                                            std::string_view fstype) {
   std::ifstream in("/proc/self/mountinfo");

@@ -19,6 +19,7 @@
 #pragma once
 
 #include <cstdint>
+#include <map>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -56,6 +57,10 @@ struct MountInfoLine {
   std::string fstype;
 };
 std::optional<MountInfoLine> ParseMountInfoLine(std::string_view line);
+
+// The fuse.gpc mounts of a /proc/PID/mountinfo text: device -> mount point
+// (the last listed where a device is mounted at several places).
+std::map<std::string, std::string> GpcMountsIn(std::string_view mountinfo);
 
 // The device of the topmost FUSE mount at `dir` in this process's mount
 // namespace, or nullopt when none is mounted there (or the topmost one is

@@ -12,6 +12,7 @@
 #include <nlohmann/json.hpp>
 #include <thread>
 
+#include "core/mount_options.h"
 #include "daemon/control_protocol.h"
 #include "daemon/fd_passing.h"
 #include "daemon/fd_store_payload.h"
@@ -24,6 +25,9 @@ namespace {
 
 // The file system type mount.gpc's mounts carry (libfuse's subtype form).
 constexpr std::string_view kFsType = "fuse.gpc";
+
+// gpcd's exit status when another gpcd holds the socket (gpcd_main.cc).
+constexpr int kGpcdAlreadyRunning = 3;
 
 // How long gpcd may take to answer one step. A loaded 2-CPU machine can
 // hold a request up to a second behind the tracker's catch-up.
@@ -110,29 +114,51 @@ Status StartDaemon(const MountClient& client) {
   if (WIFEXITED(status) && WEXITSTATUS(status) == 127) {
     return Err(ENOENT, "cannot run ", gpcd);
   }
+  if (WIFEXITED(status) && WEXITSTATUS(status) == kGpcdAlreadyRunning) {
+    return Err(EALREADY, "another gpcd is starting");
+  }
   return Err(ECONNREFUSED, "gpcd (", gpcd, ") did not start");
 }
 
+// The hierarchy options as gpcd will judge them, before a gpcd is started
+// for them: a mount refused for a bad option must leave nothing running.
+Status CheckOptions(std::string_view options) {
+  static constexpr std::string_view kSubsystems[] = {
+#define GPC_SUBSYS(name, Class) #name,
+#include "subsys/subsys_list.def"
+#undef GPC_SUBSYS
+  };
+  auto parsed = ParseMountOptions(options, kSubsystems);
+  if (!parsed.ok()) return std::move(parsed).error();
+  return OkStatus();
+}
+
 // Connected to gpcd, starting it first if the client may and none answers.
-// Another starter racing us makes our gpcd exit (the socket's lock is
-// taken): the one that runs answers soon.
-Result<UniqueFd> Connect(const MountClient& client) {
+// Starters racing each other are sorted out by gpcd's socket lock: the
+// losers exit, and everyone connects to the one that runs.
+Result<UniqueFd> Connect(const MountClient& client,
+                         std::string_view options = {}) {
   auto fd = ConnectToDaemon(client.socket_path);
   if (fd.ok()) return UniqueFd(*fd);
   if (!client.start_daemon ||
       (fd.code() != ENOENT && fd.code() != ECONNREFUSED)) {
     return std::move(fd).error();
   }
-  Status started = StartDaemon(client);
-  auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(30);
+  GPC_RETURN_IF_ERROR(CheckOptions(options));
+  using Clock = std::chrono::steady_clock;
+  auto deadline = Clock::now() + std::chrono::seconds(30);
   for (;;) {
-    fd = ConnectToDaemon(client.socket_path);
-    if (fd.ok()) return UniqueFd(*fd);
-    if (!started.ok() && started.code() == ENOENT) return started.error();
-    if (std::chrono::steady_clock::now() > deadline) {
-      return started.ok() ? std::move(fd).error() : started.error();
+    Status started = StartDaemon(client);
+    if (!started.ok() && started.code() != EALREADY) return started.error();
+    // Ours answers at once; another starter's within its start-up time
+    // (if it failed, the next round starts one again).
+    auto until = Clock::now() + std::chrono::seconds(started.ok() ? 1 : 3);
+    while (Clock::now() < until) {
+      fd = ConnectToDaemon(client.socket_path);
+      if (fd.ok()) return UniqueFd(*fd);
+      std::this_thread::sleep_for(std::chrono::milliseconds(20));
     }
-    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+    if (Clock::now() > deadline) return Err(ECONNREFUSED, "gpcd does not answer at ", client.socket_path);
   }
 }
 
@@ -181,7 +207,7 @@ void Undo(const std::string& dir) {
 }
 
 Status Remount(const MountClient& client, const std::string& dir,
-               const MountOptions& options) {
+               const MountArgs& options) {
   GPC_ASSIGN_OR_RETURN(std::string dev, GpcMountDev(dir));
   GPC_ASSIGN_OR_RETURN(UniqueFd sock, Connect(client));
   ControlRequest r{"remount", options.hierarchy, dir};
@@ -194,8 +220,8 @@ Status Remount(const MountClient& client, const std::string& dir,
 
 }  // namespace
 
-MountOptions SplitMountOptions(std::string_view options) {
-  MountOptions out;
+MountArgs SplitMountOptions(std::string_view options) {
+  MountArgs out;
   for (std::string_view o : SplitSkippingEmpty(options, ',')) {
     if (o == "remount") {
       out.remount = true;
@@ -217,7 +243,7 @@ MountOptions SplitMountOptions(std::string_view options) {
 }
 
 Status MountHere(const MountClient& client, const std::string& dir,
-                 const MountOptions& options) {
+                 const MountArgs& options) {
   // As mount(8) says before looking at anything else.
   if (geteuid() != 0) return Err(EPERM, "only root can mount");
   GPC_ASSIGN_OR_RETURN(std::string real, RealDirectory(dir));
@@ -226,7 +252,7 @@ Status MountHere(const MountClient& client, const std::string& dir,
   int raw = open("/dev/fuse", O_RDWR | O_CLOEXEC);
   if (raw < 0) return Err(errno, "/dev/fuse");
   UniqueFd dev_fd(raw);
-  GPC_ASSIGN_OR_RETURN(UniqueFd sock, Connect(client));
+  GPC_ASSIGN_OR_RETURN(UniqueFd sock, Connect(client, options.hierarchy));
   const int fds[] = {dev_fd.get()};
   GPC_RETURN_IF_ERROR(
       Send(sock.get(), {"mount", options.hierarchy, real}, fds));

@@ -21,7 +21,7 @@
 namespace gpc {
 
 // mount(8)'s -o string, split.
-struct MountOptions {
+struct MountArgs {
   // The VFS's flags (MS_RDONLY, MS_NOSUID, MS_NODEV, MS_NOEXEC, ...).
   unsigned long flags = 0;
   bool remount = false;
@@ -31,7 +31,7 @@ struct MountOptions {
 // mount(8)'s own options (auto, user, _netdev, x-*, ...) are dropped; VFS
 // options become flags; "remount" is noted; the rest is the hierarchy's,
 // in order. Never fails: the hierarchy's options are gpcd's to judge.
-MountOptions SplitMountOptions(std::string_view options);
+MountArgs SplitMountOptions(std::string_view options);
 
 struct MountClient {
   std::string socket_path = "/run/gpc/gpcd.sock";
@@ -48,7 +48,7 @@ struct MountClient {
 // (EINVAL, EBUSY, ENOENT, EPERM...), mount(2)'s errno, ECONNREFUSED when no
 // gpcd answers (and none could be started).
 Status MountHere(const MountClient& client, const std::string& dir,
-                 const MountOptions& options);
+                 const MountArgs& options);
 
 // umount(2) of the gpc mount at `dir` in the caller's namespace, then gpcd
 // releases it before this returns (so a mount right after can reuse its

@@ -56,7 +56,7 @@ int main(int argc, char** argv) {
     client.socket_path = env;
   }
   client.start_daemon = true;
-  gpc::MountOptions options = gpc::SplitMountOptions(opts);
+  gpc::MountArgs options = gpc::SplitMountOptions(opts);
   gpc::Status s = gpc::MountHere(client, args[1], options);
   if (!s.ok()) {
     std::fprintf(stderr, "mount.gpc: %s %s on %s: %s (%s)\n",
