@@ -25,6 +25,10 @@ install -m 0755 build/release/src/cli/gpc /sbin/gpc
 mkdir -p /usr/share/bash-completion/completions /usr/local/share/man/man1
 /sbin/gpc --completion bash >/usr/share/bash-completion/completions/gpc
 /sbin/gpc --man >/usr/local/share/man/man1/gpc.1
+# The systemd unit, for those who want the defaults at boot (not enabled
+# here: `systemctl enable --now gpcd`).
+install -D -m 0644 scripts/gpcd.service /etc/systemd/system/gpcd.service
+if [[ -d /run/systemd/system ]]; then systemctl daemon-reload || true; fi
 
 cat <<'TOUR'
 gpcd is starting; its hierarchies appear under /run/gpc. In another shell:

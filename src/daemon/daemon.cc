@@ -638,7 +638,8 @@ std::string Daemon::StatusJson() {
                             {"seq_missing", t.seq_missing},
                             {"resyncs", t.resyncs},
                             {"lag_p99_ns", t.lag_p99_ns}};
-  return OkReply({{"mounts", mounts},
+  return OkReply({{"pid", getpid()},
+                  {"mounts", mounts},
                   {"hierarchies", hierarchies},
                   {"tasks", fw_->LiveTaskCount()},
                   {"tracker", tracker},

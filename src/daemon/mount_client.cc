@@ -94,6 +94,10 @@ std::string GpcdPath(const MountClient& client) {
 // `| cat`.
 Status StartDaemon(const MountClient& client) {
   std::string gpcd = GpcdPath(client);
+  // Its stderr comes back to us only to be repeated when it failed: a
+  // loser of a start race says "another gpcd serves", which is no news.
+  int err_pipe[2];
+  if (pipe2(err_pipe, O_CLOEXEC) != 0) return Err(errno, "pipe");
   pid_t pid = fork();
   if (pid < 0) return Err(errno, "fork");
   if (pid == 0) {
@@ -101,12 +105,20 @@ Status StartDaemon(const MountClient& client) {
     if (null >= 0) {
       dup2(null, STDIN_FILENO);
       dup2(null, STDOUT_FILENO);
-      if (null > STDERR_FILENO) close(null);
     }
+    dup2(err_pipe[1], STDERR_FILENO);
     execlp(gpcd.c_str(), gpcd.c_str(), "--daemon", "--on-demand", "--socket",
            client.socket_path.c_str(), nullptr);
     _exit(127);
   }
+  close(err_pipe[1]);
+  std::string said;
+  char buf[1024];
+  ssize_t n;
+  while ((n = read(err_pipe[0], buf, sizeof buf)) > 0 || (n < 0 && errno == EINTR)) {
+    if (n > 0 && said.size() < 4096) said.append(buf, static_cast<size_t>(n));
+  }
+  close(err_pipe[0]);
   int status = 0;
   while (waitpid(pid, &status, 0) < 0 && errno == EINTR) {
   }
@@ -117,7 +129,9 @@ Status StartDaemon(const MountClient& client) {
   if (WIFEXITED(status) && WEXITSTATUS(status) == kGpcdAlreadyRunning) {
     return Err(EALREADY, "another gpcd is starting");
   }
-  return Err(ECONNREFUSED, "gpcd (", gpcd, ") did not start");
+  while (!said.empty() && said.back() == '\n') said.pop_back();
+  return Err(ECONNREFUSED, "gpcd (", gpcd, ") did not start",
+             said.empty() ? "" : ": " + said);
 }
 
 // The hierarchy options as gpcd will judge them, before a gpcd is started

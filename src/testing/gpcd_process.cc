@@ -59,8 +59,13 @@ Status GpcdProcess::Start(const std::function<bool()>& ready,
       int leak = open("/dev/zero", O_RDONLY);
       dup2(leak, options_.inherited_fd);
     }
-    execl(options_.gpcd_path.c_str(), options_.gpcd_path.c_str(), "--config",
-          config.c_str(), static_cast<char*>(nullptr));
+    for (const std::string& e : options_.env) putenv(strdup(e.c_str()));
+    std::vector<char*> argv = {options_.gpcd_path.data(),
+                               const_cast<char*>("--config"),
+                               const_cast<char*>(config.c_str())};
+    for (std::string& a : options_.args) argv.push_back(a.data());
+    argv.push_back(nullptr);
+    execv(argv[0], argv.data());
     _exit(127);
   }
   auto answers = [&] {

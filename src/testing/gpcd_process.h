@@ -16,6 +16,7 @@
 #include <chrono>
 #include <functional>
 #include <string>
+#include <vector>
 
 #include "util/result.h"
 
@@ -31,6 +32,10 @@ struct GpcdOptions {
   // When >= 0, gpcd inherits a descriptor of /dev/zero at this number
   // without close-on-exec (nothing gpcd starts may see it).
   int inherited_fd = -1;
+  // Extra environment ("NOTIFY_SOCKET=...") and arguments ("--on-demand")
+  // for gpcd.
+  std::vector<std::string> env = {};
+  std::vector<std::string> args = {};
 };
 
 class GpcdProcess {
