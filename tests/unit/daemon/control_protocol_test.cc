@@ -1,6 +1,9 @@
 #include "daemon/control_protocol.h"
 
 #include <gtest/gtest.h>
+#include <sys/mount.h>
+
+#include "daemon/mount_client.h"
 
 namespace gpc {
 namespace {
@@ -53,11 +56,53 @@ TEST(ControlProtocol, BadRequests) {
       {R"({"op":"gate","pid":1.5})", EINVAL},
       {R"({"op":"gate","pid":99999999999})", EINVAL},
       {R"({"op":"gate","pid":12})", 0},
+      // The caller's report of its mount(2), and mounts named by device.
+      {R"({"op":"mounted","dev":"0:55"})", 0},
+      {R"({"op":"mounted","errno":13})", 0},
+      {R"({"op":"mounted"})", EINVAL},
+      {R"({"op":"mounted","errno":-1})", EINVAL},
+      {R"({"op":"mounted","errno":5000})", EINVAL},
+      {R"({"op":"mounted","errno":"13"})", EINVAL},
+      {R"({"op":"mounted","dev":"055"})", EINVAL},
+      {R"({"op":"mounted","dev":"0:x"})", EINVAL},
+      {R"({"op":"mounted","dev":7})", EINVAL},
+      {R"({"op":"umount","dir":"/x","dev":"0:55"})", 0},
+      {R"({"op":"remount","dir":"/x","options":"cpuset","dev":":1"})", EINVAL},
   };
   for (const auto& c : kCases) {
     EXPECT_EQ(ParseControlRequest(c.line).code(), c.err)
         << c.line.substr(0, 60);
   }
+}
+
+TEST(ControlProtocol, MountConversationRoundTrips) {
+  ControlRequest r{"remount", "cpuset", "/x"};
+  r.dev = "0:55";
+  auto back = ParseControlRequest(FormatControlRequest(r));
+  ASSERT_TRUE(back.ok());
+  EXPECT_EQ(back->dev, "0:55");
+  ControlRequest failed{"mounted", "", ""};
+  failed.error = EACCES;
+  back = ParseControlRequest(FormatControlRequest(failed));
+  ASSERT_TRUE(back.ok()) << back.error().ToString();
+  EXPECT_EQ(back->error, EACCES);
+}
+
+TEST(MountArgs, SplitsVfsMountAndHierarchyOptions) {
+  MountArgs a = SplitMountOptions(
+      "rw,nosuid,nodev,noexec,relatime,cpuset,noprefix,x-gvfs-hide,_netdev");
+  EXPECT_EQ(a.flags, unsigned{MS_NOSUID | MS_NODEV | MS_NOEXEC | MS_RELATIME});
+  EXPECT_FALSE(a.remount);
+  EXPECT_EQ(a.hierarchy, "cpuset,noprefix");
+  a = SplitMountOptions("remount,ro,none,name=x,release_agent=/bin/true");
+  EXPECT_TRUE(a.remount);
+  EXPECT_EQ(a.flags, unsigned{MS_RDONLY});
+  EXPECT_EQ(a.hierarchy, "none,name=x,release_agent=/bin/true");
+  // Later options win, as for mount(8); empty tokens go.
+  a = SplitMountOptions("ro,,rw,defaults,nosuid,suid,,debug");
+  EXPECT_EQ(a.flags, 0u);
+  EXPECT_EQ(a.hierarchy, "debug");
+  EXPECT_EQ(SplitMountOptions("").hierarchy, "");
 }
 
 }  // namespace
