@@ -190,7 +190,12 @@ void NsSubsystem::Fork(SubsysState& state, Task& child, const Task* parent) {
     theirs = *p;
     have_parent = true;
   }
-  if (have_parent && *mine != theirs) ScheduleMove(child.key);
+  if (have_parent && *mine != theirs) {
+    ScheduleMove(child.key);
+    // Its children follow it as those of a task seen unsharing do: the
+    // fork event of `unshare --fork` can come after the unsharer forked.
+    w.entered = true;
+  }
   w.ids = *mine;
   w.known = true;
 }

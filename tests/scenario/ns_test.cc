@@ -122,6 +122,23 @@ TEST_F(NsTest, AForkSeenAfterItsParentsMoveStillFollowsIt) {
   EXPECT_EQ(PathOf(other.tid), "/");
 }
 
+TEST_F(NsTest, AChildFollowsAParentWhoseOwnForkWasSeenAfterItUnshared) {
+  // unshare --fork with the tracker behind: the unsharer's own fork event is
+  // handled after it unshared and forked, so it moves from that event, and
+  // its child's fork, placed at its instant before that move, follows it.
+  TaskKey p = host_.Fork(shell_.tid);
+  MonoNanos p_forked_at = host_.MonotonicNow();
+  host_.Unshare(p.tid, kNsUts);
+  TaskKey child = host_.Fork(p.tid);
+  MonoNanos child_forked_at = host_.AdvanceTime(1'000);
+  host_.AdvanceTime(1'000);
+  ASSERT_TRUE(fw_->Fork(shell_.tid, {p, p.tid}, p_forked_at).ok());
+  const std::string node = "/node_" + std::to_string(p.tid);
+  ASSERT_EQ(PathOf(p.tid), node);
+  ASSERT_TRUE(fw_->Fork(p.tid, {child, child.tid}, child_forked_at).ok());
+  EXPECT_EQ(PathOf(child.tid), node);
+}
+
 TEST_F(NsTest, NestedUnshareNestsTheNodes) {
   TaskKey p = ForkOf(shell_);
   host_.Unshare(p.tid, kNsUts);
