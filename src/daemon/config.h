@@ -17,6 +17,11 @@
 //                                      # receive buffer (default 16 MiB;
 //                                      # small values force event losses,
 //                                      # which a /proc rescan repairs)
+//   ns_remove_empty_nodes on           # remove a node_<pid> the ns
+//                                      # subsystem made once its tasks are
+//                                      # gone, unless a user changed it
+//                                      # (default on; off keeps them all,
+//                                      # as 2.6.24 did; subsys/ns.h)
 //
 // `hierarchy` lines turn the defaults off unless `defaults on` is also
 // given. Without a file the built-in values above apply (defaults on).
@@ -48,6 +53,7 @@ struct DaemonConfig {
   std::string StateDir() const;
   // 0 = the tracker's default (TrackerOptions::rcvbuf_bytes).
   size_t connector_buffer = 0;
+  bool ns_remove_empty_nodes = true;
 
   // The hierarchies to mount at start: the explicit ones, plus one per
   // subsystem when defaults are on.

@@ -147,9 +147,15 @@ void PutContainers(Writer& w, const std::vector<PersistedContainer>& cs) {
       w.Str(v.file);
       w.Str(v.value);
     }
+    w.U32(static_cast<uint32_t>(c.subsys_states.size()));
+    for (const auto& ss : c.subsys_states) {
+      w.Str(ss.subsys);
+      w.Str(ss.data);
+    }
   }
 }
-std::vector<PersistedContainer> GetContainers(Reader& r) {
+// `version`: the file's; version 1 had no subsystem states.
+std::vector<PersistedContainer> GetContainers(Reader& r, uint32_t version) {
   std::vector<PersistedContainer> out(r.Count(48));
   for (auto& c : out) {
     c.id = r.U64();
@@ -168,6 +174,13 @@ std::vector<PersistedContainer> GetContainers(Reader& r) {
     for (auto& v : c.values) {
       v.file = r.Str();
       v.value = r.Str();
+    }
+    if (version >= 2) {
+      c.subsys_states.resize(r.Count(8));
+      for (auto& ss : c.subsys_states) {
+        ss.subsys = r.Str();
+        ss.data = r.Str();
+      }
     }
   }
   return out;
@@ -224,6 +237,7 @@ std::string Header(std::string_view magic, uint64_t generation,
 }
 
 struct HeaderFields {
+  uint32_t version;
   uint64_t generation;
   uint32_t flags;
 };
@@ -244,7 +258,7 @@ Result<HeaderFields> ParseHeader(Reader& r, std::string_view magic,
                "); refusing to read it");
   }
   if (version == 0) return Err(EINVAL, what, " format version 0");
-  return HeaderFields{generation, flags};
+  return HeaderFields{version, generation, flags};
 }
 
 std::string Record(std::string payload) {
@@ -340,7 +354,7 @@ Result<ParsedSnapshot> ParseSnapshot(std::string_view bytes) {
   if (p.U8() != kSnapshot) return Err(EINVAL, "state snapshot: bad record");
   out.state.mounts = GetMounts(p);
   out.state.framework.hierarchies = GetHierarchies(p);
-  out.state.framework.containers = GetContainers(p);
+  out.state.framework.containers = GetContainers(p, h.version);
   out.state.framework.tasks = GetTasks(p);
   if (!p.ok() || p.remaining() != 0) {
     return Err(EINVAL, "state snapshot: malformed record");
@@ -365,7 +379,7 @@ Result<ParsedJournal> ParseJournal(std::string_view bytes) {
       StateChange c;
       c.hierarchies_changed = p.U8() != 0;
       c.hierarchies = GetHierarchies(p);
-      c.containers = GetContainers(p);
+      c.containers = GetContainers(p, h.version);
       c.removed_containers.resize(p.Count(8));
       for (ContainerId& id : c.removed_containers) id = p.U64();
       c.tasks = GetTasks(p);
@@ -376,7 +390,7 @@ Result<ParsedJournal> ParseJournal(std::string_view bytes) {
       DaemonState base;
       base.mounts = GetMounts(p);
       base.framework.hierarchies = GetHierarchies(p);
-      base.framework.containers = GetContainers(p);
+      base.framework.containers = GetContainers(p, h.version);
       base.framework.tasks = GetTasks(p);
       entry = std::move(base);
     } else {

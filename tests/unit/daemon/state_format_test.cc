@@ -42,6 +42,7 @@ DaemonState Sample() {
   child.file_gid = 100;
   child.file_attrs = {{"tasks", {1000, 100, 0664}}};
   child.values = {{"cpuset.cpus", "1\n"}, {"notify_on_release", "1\n"}};
+  child.subsys_states = {{"ns", "auto"}, {"x", std::string("\0\n", 2)}};
   s.framework.containers = {root, Dir(11, 2), child};
   s.framework.tasks = {{{42, 123456789012}, 42, {12, 11}},
                        {{43, 7}, 42, {10, 11}}};
@@ -125,6 +126,78 @@ TEST(StateFormatTest, NewerVersionRefused) {
   EXPECT_EQ(s.code(), ENOTSUP);
   EXPECT_NE(s.error().message().find("newer"), std::string::npos);
   EXPECT_EQ(ParseJournal(journal).code(), ENOTSUP);
+}
+
+// Version 1 files, laid out by hand as the first format wrote them: no
+// subsystem states after a container's values.
+class V1 {
+ public:
+  V1& U8(uint8_t v) {
+    out_.push_back(static_cast<char>(v));
+    return *this;
+  }
+  V1& U32(uint32_t v) {
+    for (int i = 0; i < 4; ++i) U8(static_cast<uint8_t>(v >> (8 * i)));
+    return *this;
+  }
+  V1& U64(uint64_t v) {
+    for (int i = 0; i < 8; ++i) U8(static_cast<uint8_t>(v >> (8 * i)));
+    return *this;
+  }
+  V1& Str(std::string_view v) {
+    U32(static_cast<uint32_t>(v.size()));
+    out_.append(v);
+    return *this;
+  }
+  // One hierarchy (id 1, root 10) and its child 12 "a" with one value.
+  V1& Containers() {
+    U32(2);
+    U64(10).U32(1).U64(0).Str("").U32(0).U32(0).U32(0755).U32(0).U32(0);
+    U32(0).U32(0);  // no file attributes, no values
+    U64(12).U32(1).U64(10).Str("a").U32(0).U32(0).U32(0755).U32(0).U32(0);
+    U32(0).U32(1).Str("notify_on_release").Str("1\n");
+    return *this;
+  }
+  std::string File(std::string_view magic, uint64_t generation) const {
+    V1 h;
+    h.out_.append(magic);
+    h.U32(1).U64(generation).U32(0);
+    h.U32(static_cast<uint32_t>(out_.size())).U32(Crc32(out_));
+    return h.out_ + out_;
+  }
+
+ private:
+  std::string out_;
+};
+
+TEST(StateFormatTest, Version1StillLoads) {
+  V1 snap;
+  snap.U8(1).U32(0);                     // snapshot, no mounts
+  snap.U32(1).U32(1).Str("ns").U64(10);  // hierarchies
+  snap.Containers().U32(1).U32(42).U64(7).U32(42).U32(1).U64(12);  // a task
+  auto parsed = ParseSnapshot(snap.File("GPCSNAP\n", 3));
+  ASSERT_TRUE(parsed.ok()) << parsed.error().ToString();
+  EXPECT_EQ(parsed->generation, 3u);
+  const auto& containers = parsed->state.framework.containers;
+  ASSERT_EQ(containers.size(), 2u);
+  EXPECT_EQ(containers[1].name, "a");
+  EXPECT_EQ(containers[1].values,
+            (std::vector<PersistedValue>{{"notify_on_release", "1\n"}}));
+  EXPECT_TRUE(containers[1].subsys_states.empty());
+  ASSERT_EQ(parsed->state.framework.tasks.size(), 1u);
+  EXPECT_EQ(parsed->state.framework.tasks[0].containers,
+            std::vector<ContainerId>{12});
+
+  V1 change;
+  change.U8(2).U8(0).U32(0);          // a change, hierarchies unchanged
+  change.Containers().U32(0).U32(0);  // nothing removed, no tasks
+  auto journal = ParseJournal(change.File("GPCJRNL\n", 4));
+  ASSERT_TRUE(journal.ok()) << journal.error().ToString();
+  EXPECT_FALSE(journal->torn_tail);
+  ASSERT_EQ(journal->entries.size(), 1u);
+  const auto& c = std::get<StateChange>(journal->entries[0]);
+  ASSERT_EQ(c.containers.size(), 2u);
+  EXPECT_TRUE(c.containers[1].subsys_states.empty());
 }
 
 TEST(StateFormatTest, CorruptSnapshotRefused) {
