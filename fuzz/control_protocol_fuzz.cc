@@ -31,6 +31,11 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
         (c->connector_buffer < 4096 || c->connector_buffer > (1u << 30))) {
       std::abort();
     }
+    // Only the directive turns it off (the default is on).
+    if (!c->ns_remove_empty_nodes &&
+        text.find("ns_remove_empty_nodes") == std::string_view::npos) {
+      std::abort();
+    }
   }
   return 0;
 }

@@ -592,6 +592,7 @@ Result<ContainerId> Framework::Mkdir(ContainerId parent_id,
   GPC_ASSIGN_OR_RETURN(Container * parent, FindDirLocked(parent_id, ENOENT));
   GPC_ASSIGN_OR_RETURN(Container * c,
                        MkdirLocked(*parent, name, creator, mode));
+  UserChangedLocked(*parent);
   return c->id_;
 }
 
@@ -735,8 +736,10 @@ Status Framework::Rename(ContainerId old_parent_id, std::string_view old_name,
   auto node = parent->children_.extract(it);
   node.key() = std::string(new_name);
   node.mapped()->name_ = std::string(new_name);
-  MarkContainerLocked(*node.mapped());
+  Container& renamed = *node.mapped();
+  MarkContainerLocked(renamed);
   parent->children_.insert(std::move(node));
+  UserChangedLocked(renamed);
   return OkStatus();
 }
 
@@ -876,15 +879,18 @@ Status Framework::SetAttr(ContainerId dir, std::string_view file,
   FileAttr clean = attr;
   clean.mode &= 07777;
   GPC_RETURN_IF_ERROR(BeforeChangeLocked());
-  MarkContainerLocked(*c);
   if (file.empty()) {
+    MarkContainerLocked(*c);
     c->dir_attr_ = clean;
+    UserChangedLocked(*c);
     return OkStatus();
   }
   if (!FindFileLocked(*c, file)) {
     return Err(ENOENT, "no file '", file, "' in ", c->Path());
   }
+  MarkContainerLocked(*c);
   c->file_attrs_[std::string(file)] = clean;
+  UserChangedLocked(*c);
   return OkStatus();
 }
 
@@ -1027,6 +1033,7 @@ Status Framework::WriteFileOnce(ContainerId dir, std::string_view file,
   if (!s.ok()) return std::move(s).error().WithContext(where);
   // A pid list's writes are moves, recorded task by task.
   if (!f.read_pids) MarkContainerLocked(*c);
+  UserChangedLocked(*c);
   return s;
 }
 
@@ -1404,7 +1411,10 @@ Status Framework::AttachOnce(ContainerId dest_id, pid_t pid, bool whole_process,
   OpLock l(this);
   GPC_RETURN_IF_ERROR(BeforeChangeLocked());
   GPC_ASSIGN_OR_RETURN(Container * dest, FindDirLocked(dest_id, ENODEV));
-  return AttachLocked(*dest, pid, whole_process, writer, host_.MonotonicNow());
+  GPC_RETURN_IF_ERROR(
+      AttachLocked(*dest, pid, whole_process, writer, host_.MonotonicNow()));
+  UserChangedLocked(*dest);
+  return OkStatus();
 }
 
 void Framework::PruneHistory(MonoNanos now) {
@@ -1439,14 +1449,26 @@ void Framework::EmitLocked(EventKind kind, const Container& c) {
 }
 
 void Framework::CheckForReleaseLocked(Container& c) {
-  // Linux: check_for_release() — notify_on_release set, no tasks, no
-  // children, no subsystem references. Callers invoke this only when one of
-  // those just dropped to zero, which is 2.6.24's "releasable" condition.
-  if (c.removed_ || !c.notify_on_release_ || c.task_count_ != 0 ||
-      !c.children_.empty() || c.extra_refs_ != 0) {
+  // Linux: check_for_release() — no tasks, no children, no subsystem
+  // references, and then the agent only with notify_on_release. Callers
+  // invoke this only when one of those just dropped to zero, which is
+  // 2.6.24's "releasable" condition.
+  if (c.removed_ || c.task_count_ != 0 || !c.children_.empty() ||
+      c.extra_refs_ != 0) {
     return;
   }
-  EmitLocked(EventKind::kRelease, c);
+  if (!c.is_root()) {
+    for (int i : Bits(c.hierarchy_->subsys_mask_)) {
+      subsys_ptrs_[i]->Releasable(*c.states_[i]);
+    }
+  }
+  if (c.notify_on_release_) EmitLocked(EventKind::kRelease, c);
+}
+
+void Framework::UserChangedLocked(Container& c) {
+  for (int i : Bits(c.hierarchy_->subsys_mask_)) {
+    if (c.states_[i] != nullptr) subsys_ptrs_[i]->UserChanged(*c.states_[i]);
+  }
 }
 
 void Framework::EmitRefusedLocked(const Container& c, std::string detail) {

@@ -304,6 +304,13 @@ class Framework {
       GPC_EXCLUDES(mu_);
   // From now on every change is reported to `observer` (null: none).
   void SetStateObserver(StateObserver* observer) GPC_EXCLUDES(mu_);
+  // Hands `data` (PersistedContainer::subsys_states) back to subsystem
+  // `subsys`'s RestoreState for container `id`: the last step of a restart
+  // (core/state_restore.h). ENOENT no such container or subsystem; ENODEV
+  // container removed; EINVAL the subsystem is not bound to the container's
+  // hierarchy, or refuses the data.
+  Status RestoreSubsysState(ContainerId id, std::string_view subsys,
+                            std::string_view data) GPC_EXCLUDES(mu_);
 
   // ---- for subsystems and handlers (mu_ held) -------------------------
 
@@ -348,6 +355,10 @@ class Framework {
       GPC_REQUIRES(mu_);
   Status RmdirLocked(Container& parent, std::string_view name)
       GPC_REQUIRES(mu_);
+  // Records `c` as changed for the state observer (it is exported whole
+  // when the operation ends): for a subsystem whose ExportState changed
+  // outside an operation that records `c` anyway.
+  void MarkContainerLocked(const Container& c) GPC_REQUIRES(mu_);
   // Runs `action` (under mu_) once the current operation's callbacks are
   // done, before mu_ is released: for a callback that must change
   // membership (an attach) while the framework is iterating subsystems.
@@ -379,7 +390,6 @@ class Framework {
   // operation changed, only while an observer is set; CommitChangesLocked
   // reports it when the operation ends.
   Status BeforeChangeLocked() GPC_REQUIRES(mu_);
-  void MarkContainerLocked(const Container& c) GPC_REQUIRES(mu_);
   void MarkRemovedLocked(const Container& c) GPC_REQUIRES(mu_);
   void MarkTaskLocked(const Task& t) GPC_REQUIRES(mu_);
   void MarkHierarchiesLocked() GPC_REQUIRES(mu_);
@@ -451,6 +461,8 @@ class Framework {
   void AddTasksToContainerLocked(Container* c, size_t n) GPC_REQUIRES(mu_);
   void RemoveTasksFromContainerLocked(Container* c, size_t n) GPC_REQUIRES(mu_);
   void CheckForReleaseLocked(Container& c) GPC_REQUIRES(mu_);
+  // A front end changed `c`: every bound subsystem's UserChanged().
+  void UserChangedLocked(Container& c) GPC_REQUIRES(mu_);
   void EmitLocked(EventKind kind, const Container& c) GPC_REQUIRES(mu_);
   void UpdateLabelLocked(Hierarchy& h) GPC_REQUIRES(mu_);
 

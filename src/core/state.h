@@ -43,6 +43,14 @@ struct PersistedFileAttr {
                          const PersistedFileAttr&) = default;
 };
 
+// A subsystem's own state of one container (Subsystem::ExportState).
+struct PersistedSubsysState {
+  std::string subsys;  // the subsystem's name
+  std::string data;
+  friend bool operator==(const PersistedSubsysState&,
+                         const PersistedSubsysState&) = default;
+};
+
 struct PersistedContainer {
   ContainerId id = kNoContainer;
   HierarchyId hierarchy = 0;
@@ -56,6 +64,9 @@ struct PersistedContainer {
   // Every settable file (readable, writable, neither a pid list nor a
   // measured value), in the directory's order.
   std::vector<PersistedValue> values;
+  // Subsystems' state that is not a value (ns: "a node_<pid> of its own"),
+  // in subsystem order; only non-empty ones.
+  std::vector<PersistedSubsysState> subsys_states;
   friend bool operator==(const PersistedContainer&,
                          const PersistedContainer&) = default;
 };

@@ -36,6 +36,21 @@ void Framework::SetStateObserver(StateObserver* observer) {
   changes_ = Changes{};
 }
 
+Status Framework::RestoreSubsysState(ContainerId id, std::string_view subsys,
+                                     std::string_view data) {
+  OpLock l(this);
+  GPC_RETURN_IF_ERROR(BeforeChangeLocked());
+  GPC_ASSIGN_OR_RETURN(Container * c, FindDirLocked(id, ENODEV));
+  Subsystem* ss = FindSubsystem(subsys);
+  if (ss == nullptr) return Err(ENOENT, "no subsystem ", subsys);
+  SubsysState* state = c->states_[ss->id()];
+  if (state == nullptr) {
+    return Err(EINVAL, subsys, " is not bound to the hierarchy of ", c->Path());
+  }
+  MarkContainerLocked(*c);
+  return ss->RestoreState(*state, data);
+}
+
 Status Framework::BeforeChangeLocked() {
   if (state_observer_ == nullptr) return OkStatus();
   return state_observer_->BeforeChange();
@@ -149,6 +164,14 @@ PersistedContainer Framework::ExportContainerLocked(const Container& c) const {
       value = std::move(text).value();
     }
     out.values.push_back({v.name, std::move(value)});
+  }
+  for (int i = 0; i < static_cast<int>(subsystems_.size()); ++i) {
+    if (c.states_[i] == nullptr) continue;
+    std::string data = subsys_ptrs_[i]->ExportState(*c.states_[i]);
+    if (!data.empty()) {
+      out.subsys_states.push_back(
+          {std::string(subsys_names_[i]), std::move(data)});
+    }
   }
   return out;
 }

@@ -184,4 +184,26 @@ AdoptResult AdoptTasks(Framework& fw, const FrameworkState& state,
   return out;
 }
 
+std::vector<std::string> RestoreSubsysStates(Framework& fw,
+                                             const FrameworkState& state,
+                                             const RestoreResult& restored) {
+  std::vector<std::string> warnings;
+  for (const PersistedContainer& pc : state.containers) {
+    if (pc.subsys_states.empty()) continue;
+    auto it = restored.containers.find(pc.id);
+    if (it == restored.containers.end()) continue;  // not restored
+    auto info = fw.GetContainer(it->second);
+    if (!info.ok()) continue;  // removed meanwhile
+    for (const PersistedSubsysState& ps : pc.subsys_states) {
+      Status s = fw.RestoreSubsysState(it->second, ps.subsys, ps.data);
+      if (!s.ok() && s.code() != ENODEV) {
+        warnings.push_back(StrCat(info->path, ": ", ps.subsys,
+                                  " state: ", ErrnoName(s.code()), " ",
+                                  s.error().message()));
+      }
+    }
+  }
+  return warnings;
+}
+
 }  // namespace gpc

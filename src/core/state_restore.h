@@ -48,4 +48,14 @@ AdoptResult AdoptTasks(Framework& fw, const FrameworkState& state,
                        const RestoreResult& restored,
                        uint64_t start_time_slack);
 
+// Hands every restored container's subsystem state back to its subsystem
+// (Framework::RestoreSubsysState), parents first. The last step, after
+// AdoptTasks: a subsystem may act on the state at once (ns removes a node
+// of its own that came back without tasks), and the mkdirs, writes and
+// attaches of the restore itself must not count as a user's changes.
+// Returns one line per refusal.
+std::vector<std::string> RestoreSubsysStates(Framework& fw,
+                                             const FrameworkState& state,
+                                             const RestoreResult& restored);
+
 }  // namespace gpc

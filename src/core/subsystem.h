@@ -22,6 +22,12 @@
 //   mount etc. -> Bind() when the subsystem moves between the dummy
 //                 hierarchy and a mounted one (the hierarchy then holds
 //                 only its root, so every task is in the root state).
+//   release    -> Releasable() when a container loses its last task, child
+//                 or reference (2.6.24's check_for_release).
+//   front end  -> UserChanged() when a user changes a container (writes a
+//                 file, attaches a task, chmod/chown, rename, mkdir below).
+//   restart    -> ExportState() / RestoreState(): per-container state that
+//                 is not a control file's value, kept across restarts.
 //
 // Every callback runs with the framework lock held: a subsystem needs no lock
 // for its container states, and must not call back into the Framework's
@@ -31,6 +37,7 @@
 
 #include <memory>
 #include <span>
+#include <string>
 #include <string_view>
 
 #include "core/control_file.h"
@@ -145,6 +152,35 @@ class Subsystem {
 
   // The subsystem moved to `hierarchy` (its dummy hierarchy when unbound).
   virtual void Bind(SubsysState& root, Hierarchy& hierarchy) {}
+
+  // `state`'s container has just become releasable: no tasks, no children,
+  // no references (2.6.24's check_for_release condition; asked whatever
+  // notify_on_release says, never for a root). This runs inside the move,
+  // exit or rmdir that emptied it, so it must not change membership or the
+  // tree itself: defer the work (Framework::DeferLocked) and check the
+  // condition again when it runs, since a task may have been attached in
+  // between.
+  virtual void Releasable(SubsysState& state) {}
+  // A user changed `state`'s container through a front end: a successful
+  // write to any of its files (the framework's too, `tasks` included), an
+  // attach into it, chown/chmod of it or of one of its files, its rename, or
+  // a mkdir of a child in it. What subsystems do with the *Locked methods
+  // is not reported, so a subsystem can tell its own containers from those
+  // a user has taken over.
+  virtual void UserChanged(SubsysState& state) {}
+
+  // State of a container that must survive a gpcd restart but is neither a
+  // control file's value nor the framework's own (ns: "a node_<pid> ns made
+  // that no user changed"); "" when there is nothing to keep. A change of it
+  // outside an operation that records the container anyway (a write, a
+  // chmod) must be reported with Framework::MarkContainerLocked.
+  virtual std::string ExportState(const SubsysState& state) const { return {}; }
+  // After a restart, once every container, value and task is back, `data`
+  // is what ExportState returned for this container. EINVAL for data the
+  // subsystem does not understand (the restart logs it and goes on).
+  virtual Status RestoreState(SubsysState& state, std::string_view data) {
+    return Err(EINVAL, name_, " keeps no state");
+  }
 
   // The control files, as a table (see control_file.h).
   virtual std::span<const ControlFile> files() const { return {}; }

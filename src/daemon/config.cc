@@ -36,6 +36,11 @@ Result<DaemonConfig> ParseConfig(std::string_view text) {
       }
       config.defaults = w[1] == "on";
       explicit_defaults = true;
+    } else if (w[0] == "ns_remove_empty_nodes") {
+      if (w.size() != 2 || (w[1] != "on" && w[1] != "off")) {
+        return bad("ns_remove_empty_nodes takes on or off");
+      }
+      config.ns_remove_empty_nodes = w[1] == "on";
     } else if (w[0] == "metrics") {
       if (w.size() != 2) return bad("metrics takes one HOST:PORT");
       config.metrics_address = std::string(w[1]);

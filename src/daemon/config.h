@@ -17,6 +17,11 @@
 //                                      # receive buffer (default 16 MiB;
 //                                      # small values force event losses,
 //                                      # which a /proc rescan repairs)
+//   ns_remove_empty_nodes on           # remove a node_<pid> the ns
+//                                      # subsystem made once its tasks are
+//                                      # gone, unless a user changed it
+//                                      # (default on; off keeps them all,
+//                                      # as 2.6.24 did; subsys/ns.h)
 //
 // `hierarchy` lines turn the defaults off unless `defaults on` is also
 // given. Without a file the built-in values above apply (defaults on).
@@ -53,6 +58,7 @@ struct DaemonConfig {
   // are not made again (a live one kept by gpc-fdstore is still served).
   // Not a file directive: it says how this gpcd was started.
   bool on_demand = false;
+  bool ns_remove_empty_nodes = true;
 
   // The hierarchies to mount at start: the explicit ones, plus one per
   // subsystem when defaults are on.

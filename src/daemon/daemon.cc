@@ -80,7 +80,9 @@ Daemon::~Daemon() { Shutdown(); }
 Status Daemon::Start() {
   GPC_ASSIGN_OR_RETURN(own_mntns_, MountNamespaceOf(0));
   fw_ = std::make_unique<Framework>(
-      host_, MakeAllSubsystems(host_),
+      host_,
+      MakeAllSubsystems(
+          host_, {.ns_remove_empty_nodes = config_.ns_remove_empty_nodes}),
       // Start times of event-born tasks may be one tick late (LinuxHost).
       FrameworkOptions{.start_time_slack = 1});
   fw_->SetEventListener([this](const Event& e) { OnEvent(e); });

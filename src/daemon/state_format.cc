@@ -151,6 +151,11 @@ void PutContainers(Writer& w, const std::vector<PersistedContainer>& cs) {
       w.Str(v.file);
       w.Str(v.value);
     }
+    w.U32(static_cast<uint32_t>(c.subsys_states.size()));
+    for (const auto& ss : c.subsys_states) {
+      w.Str(ss.subsys);
+      w.Str(ss.data);
+    }
   }
 }
 std::vector<PersistedContainer> GetContainers(Reader& r) {
@@ -172,6 +177,14 @@ std::vector<PersistedContainer> GetContainers(Reader& r) {
     for (auto& v : c.values) {
       v.file = r.Str();
       v.value = r.Str();
+    }
+    // Version 1 had no subsystem states.
+    if (r.version() >= 2) {
+      c.subsys_states.resize(r.Count(8));
+      for (auto& ss : c.subsys_states) {
+        ss.subsys = r.Str();
+        ss.data = r.Str();
+      }
     }
   }
   return out;

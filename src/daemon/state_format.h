@@ -2,7 +2,9 @@
 //
 // Both files start with a header:
 //   magic   8 bytes  "GPCSNAP\n" (snapshot) or "GPCJRNL\n" (journal)
-//   version u32      kStateFormatVersion; a newer one is refused (ENOTSUP)
+//   version u32      kStateFormatVersion; a newer one is refused (ENOTSUP),
+//                    older ones are read (a file is written whole in one
+//                    version: appending never resumes in an old journal)
 //   gen     u64      generation
 //   flags   u32      journal: bit 0 = "chained" (its records continue the
 //                    journal of generation gen-1, same id space)
@@ -15,6 +17,10 @@
 // holds exactly one record (type kSnapshot); a journal's records are
 // changes, mount lists and whole states (type kBase). A journal's torn or
 // corrupt tail is ignored from the first bad record on.
+//
+// Versions: 1, the first; 2 adds each container's subsystem states (a count
+// and (subsystem, data) string pairs after its values), read as none from
+// version 1.
 #pragma once
 
 #include <cstdint>
@@ -29,7 +35,8 @@
 namespace gpc {
 
 // 2: mounts carry their device and mount namespace (mounts made in a
-// caller's namespace). Version 1 files are still read.
+// caller's namespace); containers carry their subsystems' own state (ns's
+// "made by ns" mark). Version 1 files are still read.
 inline constexpr uint32_t kStateFormatVersion = 2;
 inline constexpr size_t kStateHeaderBytes = 8 + 4 + 8 + 4;
 

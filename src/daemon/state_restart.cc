@@ -53,12 +53,16 @@ void Readopt(Framework& fw, const RestartState& restart,
   AdoptResult r = AdoptTasks(fw, restart.saved.framework, restart.restored,
                              start_time_slack);
   for (const std::string& w : r.warnings) Log(w);
+  std::vector<std::string> refused =
+      RestoreSubsysStates(fw, restart.saved.framework, restart.restored);
+  for (const std::string& w : refused) Log(w);
   auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(
                 std::chrono::steady_clock::now() - t0)
                 .count();
   Log(StrCat("tasks: ", r.recorded, " recorded, ", r.inherited,
              " placed by their parent, ", r.moves, " moves, ",
-             r.warnings.size(), " refused; ", ms, " ms"));
+             r.warnings.size(), " refused; subsystem states: ", refused.size(),
+             " refused; ", ms, " ms"));
 }
 
 void ReleaseRestoreRefs(Framework& fw, const RestartState& restart) {

@@ -3,7 +3,8 @@
 //   1. LoadAndRestore: read the state directory, recreate hierarchies,
 //      containers and settings (before the tracker runs, so nothing races);
 //   2. (the tracker starts: every live task joins the roots)
-//   3. Readopt: put every live task back (AdoptTasks);
+//   3. Readopt: put every live task back (AdoptTasks), then hand the
+//      subsystems their own container state (RestoreSubsysStates);
 //   4. StateStore::Start: a fresh snapshot of the restored state, a new
 //      journal, recording from now on;
 //   5. the mounts: persisted ones too, each stale FUSE mount left by a

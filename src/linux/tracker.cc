@@ -109,7 +109,7 @@ Status Tracker::Start() {
     }
   }
   // Subscribed: now every task that exists or will exist is seen.
-  GPC_RETURN_IF_ERROR(Resync());
+  GPC_RETURN_IF_ERROR(Rescan(/*initial=*/true));
   counts_.resyncs = 0;  // the initial scan is not a repair
   counts_.resync_added = 0;
   counts_.resync_exited = 0;
@@ -405,7 +405,7 @@ std::vector<Tracker::Scanned> Tracker::ScanProc() {
   return out;
 }
 
-Status Tracker::Resync() {
+Status Tracker::Rescan(bool initial) {
   ++counts_.resyncs;
   // Events already queued describe changes the scan may or may not show;
   // either order converges, because Fork and Exit are idempotent.
@@ -439,10 +439,13 @@ Status Tracker::Resync() {
     }
     NewTask t{{s.tid, s.start_ticks}, s.tgid};
     pid_t parent = s.tid != s.tgid ? s.tgid : s.ppid;
-    Status st =
-        parent > 0
-            ? fw_.Fork(parent, t, host_.MonotonicFromStartTicks(s.start_ticks))
-            : Err(ESRCH, "no parent");
+    // A task that predates the tracker is no fork subsystems should judge
+    // (ns would take namespaces it entered long ago for new ones, cpuacct
+    // would charge its whole past); its parent is in the roots anyway.
+    Status st = Err(ESRCH, "no parent");
+    if (!initial && parent > 0) {
+      st = fw_.Fork(parent, t, host_.MonotonicFromStartTicks(s.start_ticks));
+    }
     if (st.code() == ESRCH) st = fw_.AddTask(t);
     if (!st.ok()) return st;
     ++counts_.resync_added;

@@ -2,8 +2,10 @@
 //
 // Start() subscribes to the proc connector (and taskstats) FIRST and scans
 // /proc after, so a task created meanwhile is seen by one or both; seeing it
-// twice is harmless (the framework recognises the same task). Then every
-// fork, exit and exec event is applied as it arrives, from one epoll loop:
+// twice is harmless (the framework recognises the same task). The tasks of
+// that first scan are added as found (Framework::AddTask: the roots, and no
+// subsystem takes them for new forks). Then every fork, exit and exec event
+// is applied as it arrives, from one epoll loop:
 //  - fork: the child joins the groups its parent was in at the event's
 //    timestamp (Framework::Fork), so a parent moved just after forking does
 //    not drag a child forked before the move;
@@ -96,7 +98,7 @@ class Tracker {
   // call are arriving). ETIMEDOUT after `timeout_ms`.
   Status CatchUp(int timeout_ms);
   // Rescans /proc and repairs the framework's view (see the file comment).
-  Status Resync();
+  Status Resync() { return Rescan(/*initial=*/false); }
   // From any thread but the tracker's: returns once every event the kernel
   // had queued when Sync() was called has been applied, or after
   // `timeout_ms`. The tracker thread must be in Run() or Poll(). Cheap when
@@ -117,6 +119,10 @@ class Tracker {
   Result<size_t> HandleBatch();
   // Has every event stamped before `since` been handled?
   bool CaughtUp(MonoNanos since) const;
+  // Resync(); `initial`: the first scan, whose tasks all existed before
+  // the tracker did and are added as found (Framework::AddTask), not as
+  // forks of their parents.
+  Status Rescan(bool initial);
   // Runs a pending rescan if it is due (or `force`).
   Status MaybeResync(bool force);
   void Handle(const ProcEvent& e);

@@ -17,6 +17,13 @@ enum SubsysIndex : SubsysId {
   kSubsysCount
 };
 
-std::vector<std::unique_ptr<Subsystem>> MakeAllSubsystems(Host& host);
+// Settings of the compiled-in subsystems that gpcd's configuration changes.
+struct SubsystemOptions {
+  // ns: remove a node_<pid> ns made once it is unused (subsys/ns.h).
+  bool ns_remove_empty_nodes = true;
+};
+
+std::vector<std::unique_ptr<Subsystem>> MakeAllSubsystems(
+    Host& host, const SubsystemOptions& options = {});
 
 }  // namespace gpc

@@ -6,6 +6,21 @@
 #include "util/str_cat.h"
 
 namespace gpc {
+namespace {
+
+// ExportState's mark of a node of ns's own.
+constexpr std::string_view kAutoNode = "auto";
+
+NsState& StateOf(SubsysState& s) { return static_cast<NsState&>(s); }
+const NsState& StateOf(const SubsysState& s) {
+  return static_cast<const NsState&>(s);
+}
+
+bool Unused(const Container& c) {
+  return c.task_count() == 0 && c.children().empty() && c.extra_refs() == 0;
+}
+
+}  // namespace
 
 bool NsSubsystem::IsUnder(const Container& c, const Container& ancestor) const {
   for (const Container* p = &c; p != nullptr; p = p->parent()) {
@@ -33,7 +48,7 @@ Result<std::unique_ptr<SubsysState>> NsSubsystem::Create(
       }
     }
   }
-  return std::make_unique<SubsysState>();
+  return std::unique_ptr<SubsysState>(std::make_unique<NsState>());
 }
 
 Status NsSubsystem::CanAttach(SubsysState& dest,
@@ -107,6 +122,7 @@ void NsSubsystem::Move(const TaskKey& key) {
     }
     node = *created;
     made = true;
+    StateOf(*node->state(id())).auto_node = true;
   }
   internal_move_ = true;
   Status s = fw.AttachLocked(*node, key.tid, false, Credentials::Root(),
@@ -190,7 +206,12 @@ void NsSubsystem::Fork(SubsysState& state, Task& child, const Task* parent) {
     theirs = *p;
     have_parent = true;
   }
-  if (have_parent && *mine != theirs) ScheduleMove(child.key);
+  if (have_parent && *mine != theirs) {
+    ScheduleMove(child.key);
+    // Its children follow it as those of a task seen unsharing do: the
+    // fork event of `unshare --fork` can come after the unsharer forked.
+    w.entered = true;
+  }
   w.ids = *mine;
   w.known = true;
 }
@@ -224,6 +245,62 @@ void NsSubsystem::Bind(SubsysState& root, Hierarchy& hierarchy) {
   // While unbound nothing is watched: what tasks hold when ns is bound
   // again is their baseline.
   for (auto& [tid, w] : watched_) w.known = false;
+}
+
+void NsSubsystem::Releasable(SubsysState& state) {
+  MaybeScheduleRemoval(state.container());
+}
+
+void NsSubsystem::MaybeScheduleRemoval(Container& c) {
+  Framework& fw = framework();
+  fw.mu().AssertHeld();
+  if (!remove_empty_nodes_ || !bound_ || c.is_root()) return;
+  if (!StateOf(*c.state(id())).auto_node || !Unused(c)) return;
+  // Not here: the caller may be in the middle of moving tasks or of an
+  // rmdir. By id: the container may be gone when the action runs.
+  fw.DeferLocked([this, cid = c.id()] { RemoveIfUnused(cid); });
+}
+
+void NsSubsystem::RemoveIfUnused(ContainerId cid) {
+  Framework& fw = framework();
+  fw.mu().AssertHeld();
+  if (!bound_) return;
+  Container* c = fw.FindContainerLocked(cid);
+  if (c == nullptr || c->is_root()) return;  // removed, or never a node
+  SubsysState* s = c->state(id());
+  if (s == nullptr || !StateOf(*s).auto_node || !Unused(*c)) return;
+  Container& parent = *c->parent();
+  const std::string path = c->Path();
+  Status st = fw.RmdirLocked(parent, c->name());
+  if (!st.ok()) {
+    fw.EmitRefusedLocked(parent, StrCat("ns: could not remove the unused ",
+                                        path, ": ", st.error().message()));
+    return;
+  }
+  ++removals_;
+}
+
+void NsSubsystem::UserChanged(SubsysState& state) {
+  NsState& s = StateOf(state);
+  if (!s.auto_node) return;
+  s.auto_node = false;
+  // An attach or a child's mkdir does not record the container itself.
+  Framework& fw = framework();
+  fw.mu().AssertHeld();
+  fw.MarkContainerLocked(state.container());
+}
+
+std::string NsSubsystem::ExportState(const SubsysState& state) const {
+  return StateOf(state).auto_node ? std::string(kAutoNode) : std::string();
+}
+
+Status NsSubsystem::RestoreState(SubsysState& state, std::string_view data) {
+  if (data != kAutoNode) return Err(EINVAL, "ns: unknown state '", data, "'");
+  StateOf(state).auto_node = true;
+  // It came back without tasks (they exited while gpcd was down, or were
+  // not adopted): it would never empty again.
+  MaybeScheduleRemoval(state.container());
+  return OkStatus();
 }
 
 std::unique_ptr<Subsystem> MakeSubsystem_ns(Host& host) {

@@ -29,6 +29,29 @@
 // gpc cannot do after the fact. The move happens under the framework lock
 // right after the event's callbacks (Framework::DeferLocked).
 //
+// Removal. 2.6.24 left every node_<pid> behind (a release agent could
+// remove it); on a busy machine they pile up by the thousand. gpc removes a
+// node ns made itself once it is releasable (its last task exited or moved
+// on, no children, no references: Releasable()), unless a user took it
+// over: any UserChanged() -- a write to any of its files, an attach into it,
+// chmod/chown, a rename, a mkdir in it -- makes it an ordinary container for
+// good. A node that existed before (made by a user, or by a gpcd that kept
+// no mark) is reused as before but never removed. The rmdir is deferred to
+// the end of the event's callbacks and checks again that the node is still
+// unused and unchanged; it is the framework's rmdir, so the "removed" event
+// reaches the file systems and `gpc events`, and a node that an emptied
+// nested node leaves releasable goes next. The mark ("auto", ExportState)
+// is persisted with the container, so a node that comes back from a
+// restart without tasks is removed then (RestoreState). Fork placement is
+// unaffected: ns moves only go down the tree, so a live task's fork history
+// names only containers at or above its own, never a removed node; a fork
+// reported after its parent's exit has no parent (the tracker's rescan
+// places it), and a group that still named a removed node would be
+// replaced by its nearest live ancestor, as after any rmdir. With
+// set_remove_empty_nodes(false) (gpcd: `ns_remove_empty_nodes off`) nodes
+// stay, as in 2.6.24; they are still marked, so turning it back on removes
+// the unused ones at the next restart.
+//
 // Attach rules (ns_can_attach), all EPERM, for writes to tasks/cgroup.procs:
 //   1. a writer other than the task itself needs privilege (euid 0) and the
 //      destination must be its own ns container or below it;
@@ -47,14 +70,26 @@
 
 namespace gpc {
 
+// One container's ns state.
+class NsState : public SubsysState {
+ public:
+  // Made by ns for a task that entered new namespaces, and no user has
+  // changed it since.
+  bool auto_node = false;
+};
+
 class NsSubsystem : public Subsystem {
  public:
   static constexpr size_t kChecksPerPeriod = 256;
 
   explicit NsSubsystem(Host& host) : Subsystem("ns"), host_(host) {}
+  // Before the framework is shared: remove unused nodes of its own (on by
+  // default).
+  void set_remove_empty_nodes(bool on) { remove_empty_nodes_ = on; }
+  bool remove_empty_nodes() const { return remove_empty_nodes_; }
   std::string_view description() const override {
     return "a task entering new namespaces moves to an auto-created child "
-           "node_<pid>; 2.6.24's attach rules";
+           "node_<pid>, removed again when unused; 2.6.24's attach rules";
   }
   Result<std::unique_ptr<SubsysState>> Create(const CreateArgs& args) override;
   Status CanAttach(SubsysState& dest, std::span<const AttachEntry> tasks,
@@ -64,9 +99,15 @@ class NsSubsystem : public Subsystem {
   void Exec(SubsysState& state, Task& task) override;
   void Periodic(MonoNanos now) override;
   void Bind(SubsysState& root, Hierarchy& hierarchy) override;
+  void Releasable(SubsysState& state) override;
+  void UserChanged(SubsysState& state) override;
+  std::string ExportState(const SubsysState& state) const override;
+  Status RestoreState(SubsysState& state, std::string_view data) override;
 
   // Tasks moved into a node_<pid> so far (tests).
   uint64_t moves() const { return moves_; }
+  // Nodes removed so far (tests).
+  uint64_t removals() const { return removals_; }
 
  private:
   struct Watched {
@@ -88,6 +129,11 @@ class NsSubsystem : public Subsystem {
   void ScheduleMove(const TaskKey& key);
   void Move(const TaskKey& key);
   bool IsUnder(const Container& c, const Container& ancestor) const;
+  // Queues the removal of `c` if it is an unused node of ns's own.
+  void MaybeScheduleRemoval(Container& c);
+  // Removes container `id` if it still is one (by then it may have a task,
+  // a user may have changed it, or it may be gone).
+  void RemoveIfUnused(ContainerId id);
 
   Host& host_;
   bool bound_ = false;
@@ -96,7 +142,9 @@ class NsSubsystem : public Subsystem {
   // Thread-group leaders, by tid.
   std::map<pid_t, Watched> watched_;
   pid_t cursor_ = 0;  // next tid the periodic check looks at
+  bool remove_empty_nodes_ = true;
   uint64_t moves_ = 0;
+  uint64_t removals_ = 0;
 };
 
 }  // namespace gpc

@@ -1,18 +1,26 @@
 // ns on real processes, as root: `unshare --uts sleep` started inside an ns
 // hierarchy appears in node_<pid>, `unshare --fork` moves both the unsharer
-// and its child, and 2.6.24's attach rules answer EPERM.
+// and its child, 2.6.24's attach rules answer EPERM, and on a real gpcd
+// nodes go once their tasks exited (also across a kill -9 and restart),
+// leaving `gpc ls` as clean as before.
+#include <fcntl.h>
 #include <gtest/gtest.h>
 #include <signal.h>
 #include <sys/prctl.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
 #include <chrono>
+#include <cstring>
 #include <functional>
 #include <string>
 #include <vector>
 
+#include "testing/forked_child.h"
+#include "testing/gpcd_process.h"
 #include "testing/live_stack.h"
+#include "testing/sys_files.h"
 
 namespace gpc {
 namespace {
@@ -42,10 +50,51 @@ class Program {
   Program(const Program&) = delete;
   Program& operator=(const Program&) = delete;
   pid_t pid() const { return pid_; }
+  // SIGKILL and reap now.
+  void Kill() {
+    if (pid_ > 0) {
+      kill(pid_, SIGKILL);
+      waitpid(pid_, nullptr, 0);
+      pid_ = -1;
+    }
+  }
 
  private:
   pid_t pid_ = -1;
 };
+
+// Runs a program to its end with `env` added; its exit status (-1 if it did
+// not exit) and what it wrote to stdout.
+struct Ran {
+  int status = -1;
+  std::string out;
+};
+Ran RunToEnd(std::vector<std::string> argv,
+             const std::vector<std::string>& env) {
+  Ran r;
+  int out[2];
+  if (pipe2(out, O_CLOEXEC) != 0) return r;
+  std::vector<char*> args;
+  for (std::string& a : argv) args.push_back(a.data());
+  args.push_back(nullptr);
+  std::vector<std::string> env_copy = env;
+  pid_t pid = fork();
+  if (pid == 0) {
+    prctl(PR_SET_PDEATHSIG, SIGKILL);
+    for (std::string& e : env_copy) putenv(e.data());
+    dup2(out[1], 1);
+    execv(args[0], args.data());
+    _exit(127);
+  }
+  close(out[1]);
+  r.out = ReadFd(out[0]);
+  close(out[0]);
+  int status = 0;
+  if (pid > 0 && waitpid(pid, &status, 0) == pid && WIFEXITED(status)) {
+    r.status = WEXITSTATUS(status);
+  }
+  return r;
+}
 
 std::string Comm(pid_t pid) {
   std::string comm;
@@ -181,6 +230,115 @@ TEST_F(NsSystemTest, AttachRulesAnswerEperm) {
   // The allowed move still works.
   EXPECT_TRUE(fw.Attach(*b, b_task.pid(), true, gpcd).ok());
   EXPECT_EQ(stack_.PathOf(b_task.pid()), "/b");
+}
+
+// The real gpcd with only an ns hierarchy, at DIR/h/ns.
+class NsGpcdTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    if (geteuid() != 0) GTEST_SKIP() << "gpcd needs root";
+    if (Unshare() == nullptr) GTEST_SKIP() << "no unshare(1)";
+    ASSERT_TRUE(gpcd_.ok());
+    gpcd_.set_extra_config("hierarchy " + ns_ + " ns\n");
+    Status s = gpcd_.Start();
+    ASSERT_TRUE(s.ok()) << s.error().ToString();
+  }
+
+  bool IsDir(const std::string& path) {
+    struct stat st;
+    return stat(path.c_str(), &st) == 0 && S_ISDIR(st.st_mode);
+  }
+  Ran Gpc(std::vector<std::string> args) {
+    args.insert(args.begin(), GPC_PATH);
+    return RunToEnd(std::move(args), {"GPC_SOCKET=" + gpcd_.socket()});
+  }
+
+  GpcdProcess gpcd_{{.gpcd_path = GPCD_PATH, .temp_prefix = "ns_gpcd_test"}};
+  const std::string ns_ = gpcd_.mount_root() + "/ns";
+};
+
+TEST_F(NsGpcdTest, ManyUnsharesLeaveNoNodeBehind) {
+  // A long-lived one first: its node appears, so the ones below are not
+  // vacuously clean, and goes once it is killed.
+  {
+    Program p({Unshare(), "--uts", "/bin/sleep", "1000"});
+    const std::string node = ns_ + "/node_" + std::to_string(p.pid());
+    ASSERT_TRUE(WaitFor([&] { return IsDir(node); }, std::chrono::seconds(20)))
+        << gpcd_.log();
+    p.Kill();
+    EXPECT_TRUE(WaitFor([&] { return !IsDir(node); }, std::chrono::seconds(20)))
+        << "node_" << p.pid() << " is still there";
+  }
+  // The machine is shared, and other processes entering namespaces get
+  // nodes in "/" meanwhile: ours are made below /t, by a runner moved there
+  // first. Short ones, most gone before gpcd sees their exec: whichever got
+  // a node loses it again.
+  const std::string t = ns_ + "/t";
+  ASSERT_EQ(mkdir(t.c_str(), 0755), 0) << strerror(errno);
+  std::string unshare = Unshare();
+  std::string opts[2] = {"-m", "-u"};
+  std::string prog = "/bin/true";
+  char* argv[2][4] = {{unshare.data(), opts[0].data(), prog.data(), nullptr},
+                      {unshare.data(), opts[1].data(), prog.data(), nullptr}};
+  ForkedChild runner([&] {
+    for (int i = 0; i < 50; ++i) {
+      pid_t pid = fork();
+      if (pid == 0) {
+        execv(argv[i % 2][0], argv[i % 2]);
+        _exit(127);
+      }
+      int status = 0;
+      if (pid < 0 || waitpid(pid, &status, 0) != pid || !WIFEXITED(status) ||
+          WEXITSTATUS(status) != 0) {
+        return i + 1;
+      }
+    }
+    return 0;
+  });
+  ASSERT_EQ(WriteFile(t + "/tasks", std::to_string(runner.pid())), 0);
+  ASSERT_EQ(runner.Go(), 0) << "an unshare failed (1-based)";
+  std::vector<std::string> left;
+  EXPECT_TRUE(WaitFor(
+      [&] {
+        left.clear();
+        for (const std::string& n : ListNames(t)) {
+          if (n.starts_with("node_")) left.push_back(n);
+        }
+        return left.empty();
+      },
+      std::chrono::seconds(20)))
+      << left.size() << " nodes left, the first " << left.front();
+  Ran ls = Gpc({"ls", "--flat", "ns:/t"});
+  EXPECT_EQ(ls.status, 0);
+  EXPECT_EQ(ls.out, "ns:/t\n");
+  runner.Kill();
+  EXPECT_TRUE(
+      WaitFor([&] { return rmdir(t.c_str()) == 0; }, std::chrono::seconds(20)))
+      << strerror(errno);
+}
+
+TEST_F(NsGpcdTest, ANodeWhoseTaskExitedWhileGpcdWasDownGoesAtTheRestart) {
+  Program p({Unshare(), "--uts", "/bin/sleep", "1000"});
+  const std::string name = "node_" + std::to_string(p.pid());
+  ASSERT_TRUE(WaitFor([&] { return IsDir(ns_ + "/" + name); },
+                      std::chrono::seconds(20)))
+      << gpcd_.log();
+  // A user's container, for contrast: kept across the restart.
+  ASSERT_EQ(mkdir((ns_ + "/mine").c_str(), 0755), 0) << strerror(errno);
+  gpcd_.Kill();
+  p.Kill();
+  Status s = gpcd_.Start();
+  ASSERT_TRUE(s.ok()) << s.error().ToString();
+  EXPECT_TRUE(WaitFor([&] { return !IsDir(ns_ + "/" + name); },
+                      std::chrono::seconds(20)))
+      << name << " came back: " << gpcd_.log();
+  EXPECT_TRUE(IsDir(ns_ + "/mine"));
+  // (Other processes of the machine may have nodes of their own by now.)
+  Ran ls = Gpc({"ls", "--flat", "ns:/"});
+  EXPECT_EQ(ls.status, 0);
+  EXPECT_NE(ls.out.find("ns:/mine\n"), std::string::npos) << ls.out;
+  EXPECT_EQ(ls.out.find(name), std::string::npos) << ls.out;
+  EXPECT_EQ(rmdir((ns_ + "/mine").c_str()), 0) << strerror(errno);
 }
 
 }  // namespace

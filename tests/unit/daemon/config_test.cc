@@ -57,6 +57,9 @@ TEST(Config, ErrorsNameTheLine) {
       {"connector_buffer 4095\n", "line 1"},
       {"connector_buffer 1x\n", "line 1"},
       {"\n\nconnector_buffer 2147483648\n", "line 3"},
+      {"ns_remove_empty_nodes\n", "line 1"},
+      {"ns_remove_empty_nodes 0\n", "line 1"},
+      {"\nns_remove_empty_nodes on off\n", "line 2"},
   };
   for (const auto& c : kCases) {
     auto r = ParseConfig(c.text);
@@ -70,6 +73,17 @@ TEST(Config, ConnectorBufferSizesTheTrackersSocket) {
   ASSERT_TRUE(c.ok()) << c.error().ToString();
   EXPECT_EQ(c->connector_buffer, 65536u);
   EXPECT_EQ(ParseConfig("")->connector_buffer, 0u) << "0 = tracker default";
+}
+
+TEST(Config, NsRemoveEmptyNodesIsOnUnlessTurnedOff) {
+  EXPECT_TRUE(ParseConfig("")->ns_remove_empty_nodes);
+  auto off = ParseConfig("ns_remove_empty_nodes off\n");
+  ASSERT_TRUE(off.ok()) << off.error().ToString();
+  EXPECT_FALSE(off->ns_remove_empty_nodes);
+  auto on =
+      ParseConfig("ns_remove_empty_nodes off\nns_remove_empty_nodes on\n");
+  ASSERT_TRUE(on.ok()) << on.error().ToString();
+  EXPECT_TRUE(on->ns_remove_empty_nodes);
 }
 
 }  // namespace
