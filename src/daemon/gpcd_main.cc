@@ -54,16 +54,23 @@ constexpr int kAlreadyRunning = 3;
 // gpcd.log is rotated to gpcd.log.1 past this size, at start.
 constexpr off_t kLogRotateBytes = 1 << 20;
 
-// Holds "<socket>.lock" for the life of the process: two gpcds started at
-// once (two mount.gpc racing) must not take each other's socket.
-bool LockSocket(const std::string& socket_path) {
+// Takes "<socket>.lock" for the life of the process: two gpcds started at
+// once (two mount.gpc racing) must not take each other's socket. Returns
+// the descriptor holding the lock (kept open on purpose), -1 when an
+// unwritable directory leaves no lock to take (bind() will tell), or -2
+// when another gpcd holds it.
+int LockSocket(const std::string& socket_path) {
   std::error_code ec;
   std::filesystem::create_directories(
       std::filesystem::path(socket_path).parent_path(), ec);
   int fd = open((socket_path + ".lock").c_str(),
                 O_RDWR | O_CREAT | O_CLOEXEC, 0600);
-  if (fd < 0) return true;  // an unwritable directory: bind() will tell
-  return flock(fd, LOCK_EX | LOCK_NB) == 0;  // fd kept open on purpose
+  if (fd < 0) return -1;
+  if (flock(fd, LOCK_EX | LOCK_NB) != 0) {
+    close(fd);
+    return -2;
+  }
+  return fd;
 }
 
 // The detached daemon's output: appended to the state directory's log.
@@ -185,7 +192,8 @@ int main(int argc, char** argv) {
     config->defaults = false;
     config->hierarchies.clear();
   }
-  if (!LockSocket(config->socket_path)) {
+  const int lock_fd = LockSocket(config->socket_path);
+  if (lock_fd == -2) {
     std::fprintf(stderr, "gpcd: another gpcd serves %s\n",
                  config->socket_path.c_str());
     return kAlreadyRunning;
@@ -213,7 +221,7 @@ int main(int argc, char** argv) {
     }
     close(ready[0]);
     setsid();
-    CloseInherited({ready[1]});
+    CloseInherited({ready[1], lock_fd});
     RedirectOutput(config->StateDir());
   }
 

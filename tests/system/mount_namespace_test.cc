@@ -349,6 +349,9 @@ TEST_F(OnDemandTest, RacingStartersShareOneGpcd) {
   nlohmann::json st = StatusOf(socket_);
   ASSERT_TRUE(st.is_object());
   EXPECT_EQ(st["mounts"].size(), 3u) << st.dump();
+  // One gpcd ever started on this state directory: a second would have
+  // taken the socket from the first (and begun journal generation 2).
+  EXPECT_EQ(st["state"]["generation"], 1) << st.dump();
 }
 
 TEST(GpcdServiceTest, TellsSystemdItIsReadyOnceItsMountsAreUp) {
