@@ -146,6 +146,14 @@ bool IsTaskCreationSyscall(long nr) {
   return false;
 }
 
+std::vector<uint64_t> ForkFilterProgram() {
+  static_assert(sizeof(sock_filter) == sizeof(uint64_t));
+  std::vector<sock_filter> prog = BuildProgram();
+  std::vector<uint64_t> out(prog.size());
+  std::memcpy(out.data(), prog.data(), prog.size() * sizeof(sock_filter));
+  return out;
+}
+
 Result<int> InstallForkFilter() {
   std::vector<sock_filter> prog = BuildProgram();
   sock_fprog fprog{static_cast<unsigned short>(prog.size()), prog.data()};

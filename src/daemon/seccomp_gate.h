@@ -30,6 +30,11 @@ namespace gpc {
 // working inside); otherwise, or if that is refused, sets no_new_privs.
 Result<int> InstallForkFilter();
 
+// The filter InstallForkFilter installs, as classic BPF instructions
+// (struct sock_filter, 8 bytes each): for installing it in another
+// process (seccomp_inject.h).
+std::vector<uint64_t> ForkFilterProgram();
+
 // True if `fd` is a seccomp notification listener.
 bool IsSeccompListener(int fd);
 
