@@ -198,6 +198,87 @@ TEST_P(Conformance, CloneChildrenWrites) {
   EXPECT_EQ(ReadFile(f), "0\n");
 }
 
+// What every write_u64/write_s64 file takes, as kstrtoull/kstrtoll see the
+// written bytes: nothing stripped but one '\n' right after the digits, and
+// nothing after a NUL. `zero` is the value a refused write must leave.
+struct IntegerWrite {
+  std::string data;
+  int err;
+};
+const IntegerWrite kIntegerWrites[] = {
+    {"1", 0},
+    {"1\n", 0},
+    {"+1", 0},
+    {"0x1", 0},
+    {"01", 0},
+    {std::string("1\0junk", 6), 0},
+    {std::string("1\n\0", 3), 0},
+    {" 1", EINVAL},
+    {"\t1", EINVAL},
+    {"\n1", EINVAL},
+    {"\xa0"
+     "1",
+     EINVAL},
+    {"1 ", EINVAL},
+    {"1\t", EINVAL},
+    {"1\r", EINVAL},
+    {"1\v", EINVAL},
+    {"1\f", EINVAL},
+    {"1\n\n", EINVAL},
+    {"1 \n", EINVAL},
+    {" 1\n", EINVAL},
+    {"\n", EINVAL},
+    {" ", EINVAL},
+};
+
+// Writes each of kIntegerWrites to `file` (which reads `zero` before each):
+// the errno, and what it reads afterwards ("1\n" or, refused, `zero`).
+void ExpectIntegerWrites(const std::string& file, const std::string& zero,
+                         const std::string& reset) {
+  for (const IntegerWrite& w : kIntegerWrites) {
+    SCOPED_TRACE(testing::PrintToString(w.data));
+    ASSERT_EQ(WriteFile(file, reset), 0);
+    ASSERT_EQ(ReadFile(file), zero);
+    EXPECT_EQ(WriteFile(file, w.data), w.err);
+    EXPECT_EQ(ReadFile(file), w.err == 0 ? "1\n" : zero);
+  }
+  ASSERT_EQ(WriteFile(file, reset), 0);
+}
+
+// A blank before the number, or after it other than one newline: EINVAL.
+TEST_P(Conformance, IntegerFilesTakeNoBlankButOneNewline) {
+  ASSERT_EQ(Mkdir("a"), 0);
+  for (const char* f : {"notify_on_release", "cgroup.clone_children"}) {
+    SCOPED_TRACE(f);
+    ExpectIntegerWrites(P(std::string("a/") + f), "0\n", "0");
+    ExpectIntegerWrites(P(f), "0\n", "0");
+  }
+}
+
+// Files with their own write handler strip blanks (strstrip: the kernel's
+// isspace(), which includes 0xA0) before the pid or the path.
+TEST_P(Conformance, PidAndReleaseAgentWritesAreStripped) {
+  ASSERT_EQ(Mkdir("a"), 0);
+  Child child;
+  std::string pid = std::to_string(child.pid());
+  for (const char* f : {"a/tasks", "a/cgroup.procs"}) {
+    SCOPED_TRACE(f);
+    for (const std::string& data : {" " + pid, pid + " ", "\t" + pid + "\n\n",
+                                    " " + pid + " \n", "\xa0" + pid + "\xa0"}) {
+      SCOPED_TRACE(testing::PrintToString(data));
+      EXPECT_EQ(WriteFile(P(f), data), 0);
+      EXPECT_EQ(ReadFile(P("a/tasks")), PidList({child.pid()}));
+      ASSERT_EQ(WriteFile(P("tasks"), pid), 0);
+    }
+    EXPECT_EQ(WriteFile(P(f), "\x85" + pid), EINVAL);
+    EXPECT_EQ(ReadFile(P("a/tasks")), "");
+  }
+  EXPECT_EQ(WriteFile(P("release_agent"), " /x/y\t\n"), 0);
+  EXPECT_EQ(ReadFile(P("release_agent")), "/x/y\n");
+  EXPECT_EQ(WriteFile(P("release_agent"), "\xa0/x/z\xa0"), 0);
+  EXPECT_EQ(ReadFile(P("release_agent")), "/x/z\n");
+}
+
 TEST_P(Conformance, ReleaseAgentFile) {
   std::string f = P("release_agent");
   EXPECT_EQ(ReadFile(f), "\n");
@@ -722,6 +803,16 @@ TEST_P(CpusetConformance, ListsParseAndPrint) {
       {"0-N", 0, "0-1\n"},
       {"4294967296", EOVERFLOW, "0-1\n"},  // beyond unsigned int
       {"4294967295", EINVAL, "0-1\n"},     // end + 1 wraps to 0
+      // The kernel's isspace() takes 0xA0: stripped, and a separator.
+      {"\xa0"
+       "0\xa0",
+       0, "0\n"},
+      {"1\xa0"
+       "0",
+       0, "0-1\n"},
+      {"0\x85"
+       "1",
+       EINVAL, "0-1\n"},
   };
   for (const Case& c : cases) {
     EXPECT_EQ(WriteFile(P("cpuset.cpus"), c.write), c.err) << c.write;
@@ -766,11 +857,40 @@ TEST_P(CpusetConformance, FlagsAndLevels) {
   EXPECT_EQ(WriteFile(P("cpuset.effective_cpus"), "0"), EINVAL);
 }
 
-// A blank before a flag's number: kstrtoull() takes none.
-TEST_P(CpusetConformance, FlagWithALeadingBlank) {
-  if (is_gpc() && !Strict()) GTEST_SKIP() << kKnownDifference;
-  EXPECT_EQ(WriteFile(P("cpuset.memory_migrate"), " 1"), EINVAL);
-  EXPECT_EQ(ReadFile(P("cpuset.memory_migrate")), "0\n");
+// A blank before a flag's number: kstrtoull() takes none, and no blank
+// after it but one newline.
+TEST_P(CpusetConformance, FlagsTakeNoBlankButOneNewline) {
+  for (const char* f :
+       {"cpuset.memory_migrate", "cpuset.mem_hardwall",
+        "cpuset.memory_spread_page", "cpuset.memory_spread_slab",
+        "cgroup.clone_children", "notify_on_release"}) {
+    SCOPED_TRACE(f);
+    ExpectIntegerWrites(P(f), "0\n", "0");
+  }
+  // Default 1: a refused write leaves it 1.
+  std::string balance = P("cpuset.sched_load_balance");
+  for (const char* bad : {" 0", "0 ", "0\n\n", "\t0"}) {
+    EXPECT_EQ(WriteFile(balance, bad), EINVAL) << testing::PrintToString(bad);
+  }
+  EXPECT_EQ(ReadFile(balance), "1\n");
+  EXPECT_EQ(WriteFile(balance, "0\n"), 0);
+  EXPECT_EQ(ReadFile(balance), "0\n");
+  EXPECT_EQ(WriteFile(balance, "1"), 0);
+}
+
+// The same for a write_s64 file, whose '-' is part of the number.
+TEST_P(CpusetConformance, LevelTakesNoBlankButOneNewline) {
+  std::string f = P("cpuset.sched_relax_domain_level");
+  for (const char* bad : {" 1", "1 ", "1\n\n", "- 1", " -1", "-1 ",
+                          "\xa0"
+                          "1"}) {
+    EXPECT_EQ(WriteFile(f, bad), EINVAL) << testing::PrintToString(bad);
+    EXPECT_EQ(ReadFile(f), "-1\n") << testing::PrintToString(bad);
+  }
+  EXPECT_EQ(WriteFile(f, "1\n"), 0);
+  EXPECT_EQ(ReadFile(f), "1\n");
+  EXPECT_EQ(WriteFile(f, "-1\n"), 0);
+  EXPECT_EQ(ReadFile(f), "-1\n");
 }
 
 TEST_P(CpusetConformance, SubsetOfTheParentOrEacces) {
@@ -853,6 +973,78 @@ TEST_P(CpusetConformance, MembersFollowTheirCpus) {
 }
 
 INSTANTIATE_TEST_SUITE_P(Targets, CpusetConformance,
+                         ::testing::Values("kernel", "gpc"), KindName);
+
+// ---- pids and cpuacct
+// -------------------------------------------------------------
+
+// A fresh child of the kernel's (or gpc's) hierarchy of one subsystem.
+template <Flavor kFlavor>
+class SubsysConformance : public Conformance {
+ protected:
+  void SetUp() override {
+    std::string skip;
+    target_ = MakeTarget(GetParam(), kFlavor, &skip);
+    if (!target_) GTEST_SKIP() << skip;
+  }
+};
+
+using PidsConformance = SubsysConformance<Flavor::kPids>;
+using CpuacctConformance = SubsysConformance<Flavor::kCpuacct>;
+
+// pids_max_write() strips blanks (strstrip) before "max" or the number.
+TEST_P(PidsConformance, MaxIsStrippedFirst) {
+  std::string f = P("pids.max");
+  EXPECT_EQ(ReadFile(f), "max\n");
+  struct Case {
+    std::string write;
+    int err;
+    const char* read;
+  } cases[] = {
+      {" 5", 0, "5\n"},
+      {"6 ", 0, "6\n"},
+      {"\t7\n\n", 0, "7\n"},
+      {"\xa0"
+       "8\xa0",
+       0, "8\n"},
+      {" max \n", 0, "max\n"},
+      {"9\r\v\f", 0, "9\n"},
+      {"\x85"
+       "5",
+       EINVAL, "9\n"},
+      {"5 5", EINVAL, "9\n"},
+      {"\n", EINVAL, "9\n"},
+      {" ", EINVAL, "9\n"},
+      {"-1", EINVAL, "9\n"},
+      {"max", 0, "max\n"},
+  };
+  for (const Case& c : cases) {
+    SCOPED_TRACE(testing::PrintToString(c.write));
+    EXPECT_EQ(WriteFile(f, c.write), c.err);
+    EXPECT_EQ(ReadFile(f), c.read);
+  }
+}
+
+INSTANTIATE_TEST_SUITE_P(Targets, PidsConformance,
+                         ::testing::Values("kernel", "gpc"), KindName);
+
+// cpuacct.usage is a write_u64 file: only 0 resets, as kstrtoull reads it.
+TEST_P(CpuacctConformance, ResetTakesNoBlankButOneNewline) {
+  std::string f = P("cpuacct.usage");
+  EXPECT_EQ(ReadFile(f), "0\n");
+  for (const char* ok : {"0", "0\n", "+0", "0x0", "00"}) {
+    EXPECT_EQ(WriteFile(f, ok), 0) << testing::PrintToString(ok);
+  }
+  for (const char* bad : {" 0", "0 ", "\t0", "0\n\n", "0\t",
+                          "\xa0"
+                          "0",
+                          "1", "\n"}) {
+    EXPECT_EQ(WriteFile(f, bad), EINVAL) << testing::PrintToString(bad);
+  }
+  EXPECT_EQ(ReadFile(f), "0\n");
+}
+
+INSTANTIATE_TEST_SUITE_P(Targets, CpuacctConformance,
                          ::testing::Values("kernel", "gpc"), KindName);
 
 // ---- mount options

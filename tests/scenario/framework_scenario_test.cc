@@ -428,9 +428,12 @@ TEST_F(FrameworkScenario, FilesListingPrefixAndFormats) {
   EXPECT_EQ(fw_->Lookup(kid, "tasks")->attr.mode, 0644u);
   EXPECT_EQ(fw_->Lookup(kid, "nope").code(), ENOENT);
 
-  // Integer files: kernel parsing (base 0, whitespace stripped).
-  EXPECT_EQ(Write(kid, "ca.value", " 0x10\n"), 0);
+  // Integer files: kstrtoull (base 0, one trailing newline, no other
+  // blank), parsed by the framework before the handler sees a value.
+  EXPECT_EQ(Write(kid, "ca.value", "0x10\n"), 0);
   EXPECT_EQ(Read(kid, "ca.value"), "16\n");
+  EXPECT_EQ(Write(kid, "ca.value", " 7"), EINVAL);
+  EXPECT_EQ(Write(kid, "ca.value", "7 "), EINVAL);
   EXPECT_EQ(Write(kid, "ca.value", ""), EINVAL);
   EXPECT_EQ(Write(kid, "ca.value", "12abc"), EINVAL);
   EXPECT_EQ(Write(kid, "ca.value", "99999999999999999999999"), ERANGE);
