@@ -717,6 +717,12 @@ class ContainerFs::Ops {
       }
       used += need;
     }
+    // Linux: getdents(2) fails with EINVAL when the next entry does not fit
+    // the caller's buffer (a name near PATH_MAX in a 4 KiB one); an empty
+    // reply would read as the end of the directory and hide the rest.
+    if (used == 0 && static_cast<size_t>(off) < d.entries.size() + 2) {
+      return EINVAL;
+    }
     out->resize(used);
     return 0;
   }

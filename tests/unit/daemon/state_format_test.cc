@@ -42,7 +42,9 @@ DaemonState Sample() {
   child.file_gid = 100;
   child.file_attrs = {{"tasks", {1000, 100, 0664}}};
   child.values = {{"cpuset.cpus", "1\n"}, {"notify_on_release", "1\n"}};
-  s.framework.containers = {root, Dir(11, 2), child};
+  // A name as long as a path can carry.
+  PersistedContainer long_name = Dir(13, 2, 11, std::string(4095, 'n'));
+  s.framework.containers = {root, Dir(11, 2), child, long_name};
   s.framework.tasks = {{{42, 123456789012}, 42, {12, 11}},
                        {{43, 7}, 42, {10, 11}}};
   return s;
