@@ -220,8 +220,9 @@ class Framework {
 
   // ---- control files --------------------------------------------------
 
-  // Opens a file: the whole contents as of now. ENOENT no such file,
-  // ENODEV container removed, EINVAL not readable.
+  // A file's whole contents as of now (front ends take it at a read; see
+  // FileReader). ENOENT no such file, ENODEV container removed, EINVAL not
+  // readable.
   Result<FileSnapshot> ReadFile(ContainerId dir, std::string_view file,
                                 const Credentials& reader) GPC_EXCLUDES(mu_);
   // One write(2). E2BIG too long; ENODEV container removed; EINVAL not

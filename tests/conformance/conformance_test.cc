@@ -433,6 +433,70 @@ TEST_P(Conformance, UnlinkAndCreate) {
             EACCES);
 }
 
+// The kernel makes a pid list at the first read(2) of a descriptor, not at
+// its open(2): a task attached in between is listed. Reads from the start
+// again (lseek) within CGROUP_PIDLIST_DESTROY_DELAY (1 s) of the previous
+// read reuse the list; a fresh descriptor makes a new one.
+TEST_P(Conformance, PidListIsMadeAtTheFirstRead) {
+  using std::chrono::milliseconds;
+  ASSERT_EQ(Mkdir("a"), 0);
+  Child c1, c2;
+  std::string p1 = std::to_string(c1.pid()), p2 = std::to_string(c2.pid());
+  for (const char* f : {"a/tasks", "a/cgroup.procs"}) {
+    SCOPED_TRACE(f);
+    int fd = open(P(f).c_str(), O_RDONLY | O_CLOEXEC);
+    ASSERT_GE(fd, 0);
+    ASSERT_EQ(WriteFile(P("a/tasks"), p1), 0);
+    int err = 0;
+    EXPECT_EQ(ReadFd(fd, &err), PidList({c1.pid()}));
+    EXPECT_EQ(err, 0);
+    Clock::time_point read_end = Clock::now();
+    ASSERT_EQ(WriteFile(P("a/tasks"), p2), 0);
+    ASSERT_EQ(lseek(fd, 0, SEEK_SET), 0);
+    std::string again = ReadFd(fd, &err);
+    // Only meaningful well inside the kernel's 1 s (a loaded machine may
+    // take longer between the two reads).
+    if (Clock::now() - read_end < milliseconds(500)) {
+      EXPECT_EQ(again, PidList({c1.pid()}));
+    }
+    close(fd);
+    EXPECT_EQ(ReadFile(P(f)), PidList({c1.pid(), c2.pid()}));
+    // The first read may be a pread anywhere: it makes the list too.
+    fd = open(P(f).c_str(), O_RDONLY | O_CLOEXEC);
+    ASSERT_GE(fd, 0);
+    ASSERT_EQ(WriteFile(P("tasks"), p1), 0);
+    char buf[64];
+    ssize_t n = pread(fd, buf, sizeof buf, 1);
+    EXPECT_EQ(std::string(buf, n > 0 ? n : 0), PidList({c2.pid()}).substr(1));
+    close(fd);
+    ASSERT_EQ(WriteFile(P("tasks"), p2), 0);
+    EXPECT_EQ(ReadFile(P(f)), "");
+  }
+}
+
+// Other files are made at the first read too, and again at every read that
+// does not continue the previous one (seq_file).
+TEST_P(Conformance, TextFileIsMadeAtTheFirstReadAndAfterASeek) {
+  ASSERT_EQ(Mkdir("a"), 0);
+  std::string f = P("a/notify_on_release");
+  int fd = open(f.c_str(), O_RDONLY | O_CLOEXEC);
+  ASSERT_GE(fd, 0);
+  ASSERT_EQ(WriteFile(f, "1"), 0);
+  char buf[16];
+  ASSERT_EQ(read(fd, buf, sizeof buf), 2);
+  EXPECT_EQ(std::string(buf, 2), "1\n");
+  ASSERT_EQ(WriteFile(f, "0"), 0);
+  EXPECT_EQ(read(fd, buf, sizeof buf), 0);  // the end of what was made
+  ASSERT_EQ(lseek(fd, 0, SEEK_SET), 0);
+  ASSERT_EQ(read(fd, buf, sizeof buf), 2);
+  EXPECT_EQ(std::string(buf, 2), "0\n");
+  ASSERT_EQ(WriteFile(f, "1"), 0);
+  ASSERT_EQ(pread(fd, buf, sizeof buf, 0), 2);
+  EXPECT_EQ(std::string(buf, 2), "1\n");
+  close(fd);
+  ASSERT_EQ(WriteFile(f, "0"), 0);
+}
+
 TEST_P(Conformance, AttachErrnos) {
   ASSERT_EQ(Mkdir("a"), 0);
   for (const char* file : {"a/tasks", "a/cgroup.procs"}) {

@@ -3,6 +3,10 @@
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
+#include <algorithm>
+#include <optional>
+
+#include "core/file_snapshot.h"
 #include "core/framework.h"
 #include "testing/counting_subsystem.h"
 #include "testing/fake_host.h"
@@ -478,7 +482,7 @@ TEST_F(FrameworkScenario, TasksFileIsASnapshotStreamedInPieces) {
   std::sort(expect.begin(), expect.end());
   auto snap = fw_->ReadFile(c, "tasks", {});
   ASSERT_TRUE(snap.ok());
-  // A task leaving after open does not change what this open file reads.
+  // A task leaving after the snapshot does not change what it reads.
   Kill({expect.back(), 0});
   std::string all;
   char buf[7];  // small reads split numbers across calls
@@ -497,6 +501,36 @@ TEST_F(FrameworkScenario, TasksFileIsASnapshotStreamedInPieces) {
   EXPECT_EQ(std::string(buf, 3), want.substr(0, 3));
   EXPECT_EQ(Read(c, "tasks").size() + StrCat(expect.back(), "\n").size(),
             want.size());
+}
+
+// What a front end does for one open `tasks` file: a FileReader taking its
+// snapshots from the framework. Opening takes nothing; the first read does.
+TEST_F(FrameworkScenario, TasksSnapshotIsTakenAtTheFirstRead) {
+  HierarchyId h = MustMount("ca");
+  ContainerId c = MustMkdir(Root(h), "c");
+  FileReader reader;  // "open"
+  TaskKey p = Spawn();
+  MustAttach(c, p.tid);  // between the open and the first read
+  auto read_at = [&](uint64_t offset, uint64_t now) {
+    std::optional<FileSnapshot> fresh;
+    if (reader.NeedsSnapshot(offset, now)) {
+      auto snap = fw_->ReadFile(c, "tasks", {});
+      EXPECT_TRUE(snap.ok());
+      if (snap.ok()) fresh = std::move(snap).value();
+    }
+    char buf[64];
+    size_t n = reader.Read(offset, buf, sizeof buf, now, std::move(fresh));
+    return std::string(buf, n);
+  };
+  EXPECT_EQ(read_at(0, 0), StrCat(p.tid, "\n"));
+  TaskKey q = Spawn();
+  MustAttach(c, q.tid);
+  // lseek(0) within a second reuses the list; after it, a new one.
+  EXPECT_EQ(read_at(0, FileReader::kPidListLingerNs / 2), StrCat(p.tid, "\n"));
+  std::vector<pid_t> both{p.tid, q.tid};
+  std::sort(both.begin(), both.end());
+  EXPECT_EQ(read_at(0, 2 * FileReader::kPidListLingerNs),
+            StrCat(both[0], "\n", both[1], "\n"));
 }
 
 TEST_F(FrameworkScenario, MkdirFailureInOneSubsystemUndoesTheOthers) {
