@@ -29,9 +29,10 @@ constexpr uint64_t kS64Max = std::numeric_limits<int64_t>::max();
     if (!(cond)) Fail(#cond, text); \
   } while (0)
 
+// The kernel's isspace(), written out independently of gpc::IsKernelSpace.
 bool IsSpace(char c) {
   return c == ' ' || c == '\t' || c == '\n' || c == '\v' || c == '\f' ||
-         c == '\r';
+         c == '\r' || c == '\xa0';
 }
 
 bool IsDigits(std::string_view s) {
@@ -107,11 +108,13 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   CHECK_PROP(pid.ok() || !pid.error().message().empty(), text);
   CHECK_PROP(strict.ok() || !strict.error().message().empty(), text);
 
-  // What the kernel sees: up to the first NUL, stripped.
-  std::string_view c_str(text.data(), text.find('\0') == std::string::npos
-                                          ? text.size()
-                                          : text.find('\0'));
-  std::string_view body = gpc::StripWhitespace(c_str);
+  // What the kernel sees: up to the first NUL. kstrtox forgives one '\n'
+  // after the digits and no other blank; strstrip() (pids) takes them all.
+  const bool has_nul = text.find('\0') != std::string::npos;
+  std::string_view c_str(text.data(), has_nul ? text.find('\0') : text.size());
+  std::string_view body = c_str;
+  if (!body.empty() && body.back() == '\n') body.remove_suffix(1);
+  std::string_view stripped = gpc::StripWhitespace(c_str);
 
   // Decimal reference for ParseKernelU64: [+]digits without a leading 0.
   std::string_view unsigned_body = body;
@@ -152,15 +155,22 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     CHECK_PROP(dec.ok() && *dec == *u, text);
     CHECK_PROP(hex.ok() && *hex == *u, text);
     CHECK_PROP(oct.ok() && *oct == *u, text);
-    Result<uint64_t> padded = gpc::ParseKernelU64(" \n" + text + "\t\n");
-    CHECK_PROP(padded.ok() && *padded == *u, text);
+    if (!has_nul && !text.ends_with('\n')) {
+      Result<uint64_t> echoed = gpc::ParseKernelU64(text + "\n");
+      CHECK_PROP(echoed.ok() && *echoed == *u, text);
+      CHECK_PROP(gpc::ParseKernelU64(text + "\n\n").code() == EINVAL, text);
+      CHECK_PROP(gpc::ParseKernelU64(text + " ").code() == EINVAL, text);
+    }
   }
+  // No blank may come before the number.
+  CHECK_PROP(gpc::ParseKernelU64(" " + text).code() == EINVAL, text);
+  CHECK_PROP(gpc::ParseKernelS64("\t" + text).code() == EINVAL, text);
 
   // ParseKernelS64 against ParseKernelU64.
-  if (!body.empty() && body[0] == '-') {
-    std::string_view rest = body.substr(1);
-    if (rest.empty() || rest[0] == '+' || IsSpace(rest[0])) {
-      // Nothing after '-' is stripped, and only one sign is allowed.
+  if (!c_str.empty() && c_str[0] == '-') {
+    std::string_view rest = c_str.substr(1);
+    if (rest.empty() || rest[0] == '+') {
+      // Only one sign is allowed.
       CHECK_PROP(s.code() == EINVAL, text);
     } else {
       Result<uint64_t> mag = gpc::ParseKernelU64(rest);
@@ -182,10 +192,12 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     CHECK_PROP(s.ok() && static_cast<uint64_t>(*s) == *u, text);
   }
 
-  // ParsePid: kstrtoint, negative refused, every failure EINVAL.
-  bool pid_ok = s.ok() && *s >= 0 && *s <= std::numeric_limits<int32_t>::max();
+  // ParsePid: kstrtoint(strstrip()), negative refused, every failure EINVAL.
+  Result<int64_t> s_stripped = gpc::ParseKernelS64(stripped);
+  bool pid_ok = s_stripped.ok() && *s_stripped >= 0 &&
+                *s_stripped <= std::numeric_limits<int32_t>::max();
   CHECK_PROP(pid.ok() == pid_ok, text);
-  if (pid_ok) CHECK_PROP(*pid == *s, text);
+  if (pid_ok) CHECK_PROP(*pid == *s_stripped, text);
 
   return 0;
 }

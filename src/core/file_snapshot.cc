@@ -75,6 +75,23 @@ size_t FileSnapshot::Read(uint64_t offset, char* buf, size_t size) {
   return copied;
 }
 
+bool FileReader::NeedsSnapshot(uint64_t offset, uint64_t now_ns) const {
+  if (!snapshot_) return true;
+  if (offset == next_offset_) return false;
+  if (!snapshot_->is_pid_list()) return true;
+  // (A concurrent read may bring an earlier clock reading than the last.)
+  return now_ns >= last_read_ns_ + kPidListLingerNs;
+}
+
+size_t FileReader::Read(uint64_t offset, char* buf, size_t size,
+                        uint64_t now_ns, std::optional<FileSnapshot> fresh) {
+  if (fresh) snapshot_ = std::move(fresh);
+  size_t n = snapshot_ ? snapshot_->Read(offset, buf, size) : 0;
+  next_offset_ = offset + n;
+  last_read_ns_ = now_ns;
+  return n;
+}
+
 std::string FileSnapshot::ReadAll() {
   std::string out(size_, '\0');
   size_t n = Read(0, out.data(), out.size());

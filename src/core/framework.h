@@ -177,11 +177,11 @@ class Framework {
 
   // ---- containers -----------------------------------------------------
 
-  // mkdir. EINVAL bad name (empty, ".", "..", '/', NUL or '\n', > 255
-  // bytes); EEXIST name taken (by a container or a file); ENOENT/ENODEV
-  // parent gone; a subsystem's Create() error. New containers inherit
-  // notify_on_release and cgroup.clone_children from the parent, and are
-  // owned by the creator.
+  // mkdir. EINVAL bad name (empty, ".", "..", '/', NUL or '\n');
+  // ENAMETOOLONG longer than kMaxContainerName (4095) bytes; EEXIST name
+  // taken (by a container or a file); ENOENT/ENODEV parent gone; a subsystem's
+  // Create() error. New containers inherit notify_on_release and
+  // cgroup.clone_children from the parent, and are owned by the creator.
   Result<ContainerId> Mkdir(ContainerId parent, std::string_view name,
                             const Credentials& creator, mode_t mode)
       GPC_EXCLUDES(mu_);
@@ -189,7 +189,7 @@ class Framework {
   // ENOENT no such container; ENOTDIR the name is a file.
   Status Rmdir(ContainerId parent, std::string_view name) GPC_EXCLUDES(mu_);
   // rename. EIO different parents; EEXIST target exists; ENOTDIR source is
-  // a file; ENOENT no source; EINVAL bad new name.
+  // a file; ENOENT no source; EINVAL bad new name; ENAMETOOLONG too long.
   Status Rename(ContainerId old_parent, std::string_view old_name,
                 ContainerId new_parent, std::string_view new_name)
       GPC_EXCLUDES(mu_);
@@ -220,8 +220,9 @@ class Framework {
 
   // ---- control files --------------------------------------------------
 
-  // Opens a file: the whole contents as of now. ENOENT no such file,
-  // ENODEV container removed, EINVAL not readable.
+  // A file's whole contents as of now (front ends take it at a read; see
+  // FileReader). ENOENT no such file, ENODEV container removed, EINVAL not
+  // readable.
   Result<FileSnapshot> ReadFile(ContainerId dir, std::string_view file,
                                 const Credentials& reader) GPC_EXCLUDES(mu_);
   // One write(2). E2BIG too long; ENODEV container removed; EINVAL not

@@ -8,7 +8,7 @@ Status ValidateContainerName(std::string_view name) {
     return Err(EINVAL, "container name '", name, "' is reserved");
   }
   if (name.size() > kMaxContainerName) {
-    return Err(EINVAL, "container name longer than ", kMaxContainerName,
+    return Err(ENAMETOOLONG, "container name longer than ", kMaxContainerName,
                " bytes");
   }
   for (char c : name) {

@@ -68,21 +68,21 @@ Credentials CredentialsOf(fuse_req_t req) {
 
 class ContainerFs::Ops {
  public:
-  // An open control file. The snapshot is taken at open, as the kernel builds
-  // the `tasks` list in cgroup_pidlist_start for a fresh seq_file.
+  // An open control file. Its contents are taken at the first read, not at
+  // open, as the kernel's seq_file does (FileReader has the rules).
   struct OpenFile : Handle {
     ContainerId container;
     std::string name;
     // Who opened it. Writes are checked against these, not against whoever
     // writes to the descriptor later, as the kernel does since the fix for
     // CVE-2021-4197 (a privileged process handed an unprivileged user's
-    // descriptor must not move tasks with its own rights).
-    uid_t opener_euid = 0;
-    gid_t opener_egid = 0;
-    Mutex mu;  // concurrent pread()s on one descriptor
-    std::optional<FileSnapshot> snapshot GPC_GUARDED_BY(mu);
-    // Why there is no snapshot when opened for reading (not readable).
-    int read_error GPC_GUARDED_BY(mu) = EBADF;
+    // descriptor must not move tasks with its own rights). Reads are made
+    // for the opener too, as the kernel's pid lists use the opener's
+    // namespace.
+    Credentials opener;
+    bool readable = false;  // opened for reading
+    Mutex mu;               // concurrent pread()s on one descriptor
+    FileReader reader GPC_GUARDED_BY(mu);
   };
 
   // An open directory: the listing as of the first readdir (or a rewind), so
@@ -541,24 +541,11 @@ class ContainerFs::Ops {
     auto f = std::make_unique<OpenFile>();
     f->container = info->container;
     f->name = info->file;
-    Credentials opener = CredentialsOf(req);
-    f->opener_euid = opener.euid;
-    f->opener_egid = opener.egid;
+    f->opener = CredentialsOf(req);
     // Linux: root opens any file in any direction (kernfs checks no mode
     // bits of its own); a file without a read handler then fails read(2)
     // with EINVAL, and one without a write handler write(2).
-    if (acc == O_RDONLY || acc == O_RDWR) {
-      auto snap =
-          fs.fw_.ReadFile(info->container, info->file, CredentialsOf(req));
-      MutexLock l(f->mu);
-      if (snap.ok()) {
-        f->snapshot = std::move(snap).value();
-      } else if (snap.code() == EINVAL) {
-        f->read_error = EINVAL;
-      } else {
-        return snap.code();
-      }
-    }
+    f->readable = acc == O_RDONLY || acc == O_RDWR;
     // No page cache: every read and write reaches the handlers, and each
     // write(2) arrives as one request with its exact bytes.
     fi->direct_io = 1;
@@ -593,10 +580,28 @@ class ContainerFs::Ops {
     // As kernfs: reads of a removed container's file fail even though the
     // snapshot is still at hand.
     if (!fs.fw_.GetContainer(f.container).ok()) return ENODEV;
-    MutexLock l(f.mu);
-    if (!f.snapshot) return f.read_error;
+    if (!f.readable) return EBADF;  // the VFS checks first; never seen
+    auto offset = static_cast<uint64_t>(off);
+    uint64_t now = static_cast<uint64_t>(
+        std::chrono::duration_cast<std::chrono::nanoseconds>(
+            std::chrono::steady_clock::now().time_since_epoch())
+            .count());
+    bool needed;
+    {
+      MutexLock l(f.mu);
+      needed = f.reader.NeedsSnapshot(offset, now);
+    }
+    // Taken without f.mu: no lock of this file system is held across a
+    // framework call (the snapshot may wait for the tracker to catch up).
+    std::optional<FileSnapshot> fresh;
+    if (needed) {
+      auto snap = fs.fw_.ReadFile(f.container, f.name, f.opener);
+      if (!snap.ok()) return snap.code();
+      fresh = std::move(snap).value();
+    }
     *out = std::make_unique_for_overwrite<char[]>(size);
-    *n = f.snapshot->Read(static_cast<uint64_t>(off), out->get(), size);
+    MutexLock l(f.mu);
+    *n = f.reader.Read(offset, out->get(), size, now, std::move(fresh));
     return 0;
   }
   static void Read(fuse_req_t req, fuse_ino_t, size_t size, off_t off,
@@ -629,8 +634,8 @@ class ContainerFs::Ops {
     // The writing thread's pid ("0" in tasks means the writer) with the
     // opener's credentials.
     Credentials writer = CredentialsOf(req);
-    writer.euid = f.opener_euid;
-    writer.egid = f.opener_egid;
+    writer.euid = f.opener.euid;
+    writer.egid = f.opener.egid;
     Status s = Self(req).fw_.WriteFile(f.container, f.name,
                                        std::string_view(buf, size), writer);
     if (s.ok()) {
@@ -717,6 +722,12 @@ class ContainerFs::Ops {
         }
       }
       used += need;
+    }
+    // Linux: getdents(2) fails with EINVAL when the next entry does not fit
+    // the caller's buffer (a name near PATH_MAX in a 4 KiB one); an empty
+    // reply would read as the end of the directory and hide the rest.
+    if (used == 0 && static_cast<size_t>(off) < d.entries.size() + 2) {
+      return EINVAL;
     }
     out->resize(used);
     return 0;

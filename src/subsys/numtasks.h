@@ -57,8 +57,10 @@ Result<SharesWrite> ParseSharesWrite(std::string_view text);
 // controller has no statistics to reset, so it changes nothing.
 Status ParseStatsWrite(std::string_view text);
 
-// numtasks.total write (the total_numtasks parameter): an integer in base
-// 0, 1 <= value <= INT_MAX, else EINVAL (ERANGE beyond 64 bits).
+// numtasks.total write (the total_numtasks parameter): an integer as the
+// kernel's integer files take it (ParseKernelS64: base 0, one trailing '\n',
+// no other blank), 1 <= value <= INT_MAX, else EINVAL (ERANGE beyond 64
+// bits).
 Result<int> ParseTotalWrite(std::string_view text);
 
 struct NumtasksState : SubsysState {

@@ -9,6 +9,7 @@
 #include <string>
 #include <string_view>
 
+#include "util/parse.h"
 #include "util/str_cat.h"
 
 namespace gpc {
@@ -134,18 +135,14 @@ namespace {
 // group length of end + 1 = 0 in the kernel's arithmetic: EINVAL.)
 constexpr uint64_t kMaxNumber = std::numeric_limits<uint32_t>::max();
 
-bool IsSpace(char c) {
-  return c == ' ' || c == '\t' || c == '\n' || c == '\v' || c == '\f' ||
-         c == '\r';
-}
-
 // What the kernel's end_of_str() sees: '\0', '\n' or the end of the view.
 bool AtEndOfStr(std::string_view s, size_t pos) {
   return pos >= s.size() || s[pos] == '\0' || s[pos] == '\n';
 }
 
-// Separators skipped before a region (whitespace and commas).
-bool IsSeparator(char c) { return IsSpace(c) || c == ','; }
+// Separators skipped before a region: the kernel's isspace() (0xA0 too)
+// and commas.
+bool IsSeparator(char c) { return IsKernelSpace(c) || c == ','; }
 
 bool AtEndOfRegion(std::string_view s, size_t pos) {
   return AtEndOfStr(s, pos) || IsSeparator(s[pos]);

@@ -16,11 +16,6 @@ namespace gpc {
 
 namespace {
 
-bool IsSpace(char c) {
-  return c == ' ' || c == '\t' || c == '\n' || c == '\v' || c == '\f' ||
-         c == '\r';
-}
-
 // The part of `text` a C string would see.
 std::string_view UpToNul(std::string_view text) {
   size_t nul = text.find('\0');
@@ -79,8 +74,8 @@ size_t ParseDigits(std::string_view s, unsigned base, uint64_t* value,
   return n;
 }
 
-// _kstrtoull(s, 0) on an already-stripped string without a sign. `what` and
-// `whole` only feed the error message.
+// _kstrtoull(s, 0) on a string without a sign. `what` and `whole` only feed
+// the error message.
 Result<uint64_t> KstrtoullNoSign(std::string_view s, std::string_view whole,
                                  std::string_view what) {
   unsigned base = 10;
@@ -102,9 +97,15 @@ Result<uint64_t> KstrtoullNoSign(std::string_view s, std::string_view whole,
   }
   if (n == 0) {
     if (whole.empty()) return Err(EINVAL, "empty ", what);
+    if (!s.empty() && IsKernelSpace(s[0])) {
+      return Err(EINVAL, "invalid ", what, " ", Quote(whole),
+                 ": blank before the digits");
+    }
     return Err(EINVAL, "invalid ", what, " ", Quote(whole), ": no digits at ",
                Quote(s));
   }
+  // echo's newline is the one blank kstrtox forgives.
+  if (n < s.size() && s[n] == '\n') ++n;
   if (n != s.size()) {
     return Err(EINVAL, "invalid ", what, " ", Quote(whole), ": unexpected ",
                Quote(s.substr(n)));
@@ -141,20 +142,25 @@ Result<int64_t> Kstrtoll(std::string_view s, std::string_view what) {
 
 }  // namespace
 
+bool IsKernelSpace(char c) {
+  return c == ' ' || c == '\t' || c == '\n' || c == '\v' || c == '\f' ||
+         c == '\r' || static_cast<unsigned char>(c) == 0xa0;
+}
+
 std::string_view StripWhitespace(std::string_view text) {
   size_t begin = 0;
-  while (begin < text.size() && IsSpace(text[begin])) ++begin;
+  while (begin < text.size() && IsKernelSpace(text[begin])) ++begin;
   size_t end = text.size();
-  while (end > begin && IsSpace(text[end - 1])) --end;
+  while (end > begin && IsKernelSpace(text[end - 1])) --end;
   return text.substr(begin, end - begin);
 }
 
 Result<uint64_t> ParseKernelU64(std::string_view text) {
-  return Kstrtoull(StripWhitespace(UpToNul(text)), "unsigned integer");
+  return Kstrtoull(UpToNul(text), "unsigned integer");
 }
 
 Result<int64_t> ParseKernelS64(std::string_view text) {
-  return Kstrtoll(StripWhitespace(UpToNul(text)), "integer");
+  return Kstrtoll(UpToNul(text), "integer");
 }
 
 Result<int32_t> ParsePid(std::string_view text) {

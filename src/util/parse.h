@@ -2,10 +2,13 @@
 //
 // They follow current Linux (kernel/cgroup/cgroup.c, lib/kstrtox.c), which is
 // what gpc is compared against on the same machine:
-//  - cgroup_file_write() hands the handler the written bytes; integer files
-//    (write_u64/write_s64) strip surrounding whitespace (strstrip) and parse
-//    with kstrtoull/kstrtoll in base 0: "0x1f" is hex, "017" octal, "17"
-//    decimal; one leading '+' is allowed ('-' too for signed).
+//  - cgroup_file_write() hands integer files (write_u64/write_s64) the written
+//    bytes unstripped, to kstrtoull/kstrtoll in base 0: "0x1f" is hex, "017"
+//    octal, "17" decimal; one leading '+' is allowed ('-' too for signed), and
+//    one '\n' right after the digits. Any other blank, before or after, is
+//    EINVAL (" 1", "1 ", "1\n\n": measured on Linux 6.18).
+//  - files with their own write handler that take a number (tasks,
+//    cgroup.procs, pids.max) strip blanks first (strstrip), then parse.
 //  - an empty value, a bad digit or trailing junk is EINVAL; a value that does
 //    not fit is ERANGE.
 // All are pure functions: no allocation beyond the result, no locale.
@@ -18,12 +21,16 @@
 
 namespace gpc {
 
-// Removes leading and trailing ASCII whitespace (the kernel's strstrip).
+// The kernel's isspace() (lib/ctype.c): the six ASCII blanks and 0xA0, which
+// its Latin-1 table also marks as a space.
+bool IsKernelSpace(char c);
+
+// Removes leading and trailing IsKernelSpace() bytes (the kernel's strstrip).
 std::string_view StripWhitespace(std::string_view text);
 
-// kstrtoull(strstrip(text), 0).
+// kstrtoull(text, 0): nothing stripped but one trailing '\n'.
 Result<uint64_t> ParseKernelU64(std::string_view text);
-// kstrtoll(strstrip(text), 0).
+// kstrtoll(text, 0): likewise.
 Result<int64_t> ParseKernelS64(std::string_view text);
 
 // A pid written to `tasks` or `cgroup.procs`: kstrtoint(strstrip(text), 0)

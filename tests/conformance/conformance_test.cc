@@ -24,6 +24,7 @@
 
 #include <algorithm>
 #include <cstdlib>
+#include <cstring>
 #include <filesystem>
 #include <fstream>
 #include <functional>
@@ -198,6 +199,87 @@ TEST_P(Conformance, CloneChildrenWrites) {
   EXPECT_EQ(ReadFile(f), "0\n");
 }
 
+// What every write_u64/write_s64 file takes, as kstrtoull/kstrtoll see the
+// written bytes: nothing stripped but one '\n' right after the digits, and
+// nothing after a NUL. `zero` is the value a refused write must leave.
+struct IntegerWrite {
+  std::string data;
+  int err;
+};
+const IntegerWrite kIntegerWrites[] = {
+    {"1", 0},
+    {"1\n", 0},
+    {"+1", 0},
+    {"0x1", 0},
+    {"01", 0},
+    {std::string("1\0junk", 6), 0},
+    {std::string("1\n\0", 3), 0},
+    {" 1", EINVAL},
+    {"\t1", EINVAL},
+    {"\n1", EINVAL},
+    {"\xa0"
+     "1",
+     EINVAL},
+    {"1 ", EINVAL},
+    {"1\t", EINVAL},
+    {"1\r", EINVAL},
+    {"1\v", EINVAL},
+    {"1\f", EINVAL},
+    {"1\n\n", EINVAL},
+    {"1 \n", EINVAL},
+    {" 1\n", EINVAL},
+    {"\n", EINVAL},
+    {" ", EINVAL},
+};
+
+// Writes each of kIntegerWrites to `file` (which reads `zero` before each):
+// the errno, and what it reads afterwards ("1\n" or, refused, `zero`).
+void ExpectIntegerWrites(const std::string& file, const std::string& zero,
+                         const std::string& reset) {
+  for (const IntegerWrite& w : kIntegerWrites) {
+    SCOPED_TRACE(testing::PrintToString(w.data));
+    ASSERT_EQ(WriteFile(file, reset), 0);
+    ASSERT_EQ(ReadFile(file), zero);
+    EXPECT_EQ(WriteFile(file, w.data), w.err);
+    EXPECT_EQ(ReadFile(file), w.err == 0 ? "1\n" : zero);
+  }
+  ASSERT_EQ(WriteFile(file, reset), 0);
+}
+
+// A blank before the number, or after it other than one newline: EINVAL.
+TEST_P(Conformance, IntegerFilesTakeNoBlankButOneNewline) {
+  ASSERT_EQ(Mkdir("a"), 0);
+  for (const char* f : {"notify_on_release", "cgroup.clone_children"}) {
+    SCOPED_TRACE(f);
+    ExpectIntegerWrites(P(std::string("a/") + f), "0\n", "0");
+    ExpectIntegerWrites(P(f), "0\n", "0");
+  }
+}
+
+// Files with their own write handler strip blanks (strstrip: the kernel's
+// isspace(), which includes 0xA0) before the pid or the path.
+TEST_P(Conformance, PidAndReleaseAgentWritesAreStripped) {
+  ASSERT_EQ(Mkdir("a"), 0);
+  Child child;
+  std::string pid = std::to_string(child.pid());
+  for (const char* f : {"a/tasks", "a/cgroup.procs"}) {
+    SCOPED_TRACE(f);
+    for (const std::string& data : {" " + pid, pid + " ", "\t" + pid + "\n\n",
+                                    " " + pid + " \n", "\xa0" + pid + "\xa0"}) {
+      SCOPED_TRACE(testing::PrintToString(data));
+      EXPECT_EQ(WriteFile(P(f), data), 0);
+      EXPECT_EQ(ReadFile(P("a/tasks")), PidList({child.pid()}));
+      ASSERT_EQ(WriteFile(P("tasks"), pid), 0);
+    }
+    EXPECT_EQ(WriteFile(P(f), "\x85" + pid), EINVAL);
+    EXPECT_EQ(ReadFile(P("a/tasks")), "");
+  }
+  EXPECT_EQ(WriteFile(P("release_agent"), " /x/y\t\n"), 0);
+  EXPECT_EQ(ReadFile(P("release_agent")), "/x/y\n");
+  EXPECT_EQ(WriteFile(P("release_agent"), "\xa0/x/z\xa0"), 0);
+  EXPECT_EQ(ReadFile(P("release_agent")), "/x/z\n");
+}
+
 TEST_P(Conformance, ReleaseAgentFile) {
   std::string f = P("release_agent");
   EXPECT_EQ(ReadFile(f), "\n");
@@ -226,20 +308,85 @@ TEST_P(Conformance, MkdirErrnos) {
   EXPECT_EQ(ListNames(target_->root()).size(), 7u);  // 6 files + a
 }
 
-// A name longer than NAME_MAX (255).
-TEST_P(Conformance, MkdirOfALongName) {
-  std::string name(256, 'n');
-  if (target_->is_kernel()) {
-    // Linux: kernfs has no NAME_MAX check of its own, and the VFS leaves it
-    // to the file system: the kernel's cgroupfs accepts the name.
-    EXPECT_EQ(Mkdir(name), 0);
-    EXPECT_EQ(ErrnoOf(rmdir(P(name).c_str())), 0);
-  } else {
-    // gpc: EINVAL, as SPEC's name rules ask (docs/differences.md, "container
-    // name longer than 255 bytes").
-    EXPECT_EQ(Mkdir(name), EINVAL);
+// Names of `dir` as getdents64(2) returns them into a buffer of `size`
+// bytes, and how the listing ended: 0 at its end, else the errno.
+std::vector<std::string> GetDents(int dir, size_t size, int* end) {
+  std::vector<std::string> names;
+  std::vector<char> buf(size);
+  lseek(dir, 0, SEEK_SET);
+  for (;;) {
+    long n = syscall(SYS_getdents64, dir, buf.data(), buf.size());
+    if (n <= 0) {
+      *end = n == 0 ? 0 : errno;
+      return names;
+    }
+    for (long at = 0; at < n;) {
+      unsigned short reclen;
+      memcpy(&reclen, buf.data() + at + 16, sizeof reclen);
+      names.emplace_back(buf.data() + at + 19);
+      at += reclen;
+    }
   }
-  EXPECT_EQ(Mkdir(std::string(255, 'n')), 0);
+}
+
+// Names longer than NAME_MAX (255): Linux has no NAME_MAX for cgroupfs
+// (kernfs has no check and the VFS leaves it to the file system), only
+// getname()'s PATH_MAX: 4095 bytes is the longest name a path can carry.
+// FUSE carries as much on this kernel (FUSE_NAME_MAX is PATH_MAX - 1 since
+// "fuse: Increase FUSE_NAME_MAX to PATH_MAX"; 1024 before).
+TEST_P(Conformance, LongNames) {
+  // Relative to a descriptor: a path through the mount would pass PATH_MAX.
+  int root = open(target_->root().c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  ASSERT_GE(root, 0);
+  std::vector<std::string> made;
+  struct Cleanup {
+    int root;
+    std::vector<std::string>& made;
+    ~Cleanup() {
+      for (const std::string& n : made) unlinkat(root, n.c_str(), AT_REMOVEDIR);
+      close(root);
+    }
+  } cleanup{root, made};
+  for (size_t len : {256, 1000, 1024, 1025, 2048, 4095}) {
+    SCOPED_TRACE(len);
+    std::string name(len, 'n'), renamed(len, 'm');
+    ASSERT_EQ(ErrnoOf(mkdirat(root, name.c_str(), 0755)), 0);
+    made.push_back(name);
+    EXPECT_EQ(ErrnoOf(mkdirat(root, name.c_str(), 0755)), EEXIST);
+    std::vector<std::string> names = ListNames(target_->root());
+    EXPECT_NE(std::find(names.begin(), names.end(), name), names.end());
+    ASSERT_EQ(ErrnoOf(renameat(root, name.c_str(), root, renamed.c_str())), 0);
+    made.back() = renamed;
+    struct stat st;
+    EXPECT_EQ(ErrnoOf(fstatat(root, name.c_str(), &st, 0)), ENOENT);
+    EXPECT_EQ(ErrnoOf(fstatat(root, renamed.c_str(), &st, 0)), 0);
+    // Its files, while the path still fits.
+    std::string tasks = renamed + "/tasks";
+    int fd = openat(root, tasks.c_str(), O_RDONLY | O_CLOEXEC);
+    EXPECT_EQ(ErrnoOf(fd), tasks.size() < 4096 ? 0 : ENAMETOOLONG);
+    if (fd >= 0) close(fd);
+  }
+  // A small getdents buffer cannot take a 4095-byte name: EINVAL, never an
+  // early end of the directory that would hide it.
+  int err = 0;
+  std::vector<std::string> small = GetDents(root, 4096, &err);
+  bool listed = std::find(small.begin(), small.end(), std::string(4095, 'm')) !=
+                small.end();
+  EXPECT_TRUE(listed || err == EINVAL) << "ended with " << strerror(err);
+  std::vector<std::string> big = GetDents(root, 32768, &err);
+  EXPECT_EQ(err, 0);
+  EXPECT_EQ(big.size(), made.size() + 8);  // . .. and the root's six files
+  for (const std::string& n : made) {
+    EXPECT_EQ(ErrnoOf(unlinkat(root, n.c_str(), AT_REMOVEDIR)), 0) << n.size();
+  }
+  made.clear();
+  // One byte more is too long for any path: the VFS refuses it.
+  std::string too_long(4096, 'n');
+  EXPECT_EQ(ErrnoOf(mkdirat(root, too_long.c_str(), 0755)), ENAMETOOLONG);
+  ASSERT_EQ(ErrnoOf(mkdirat(root, "short", 0755)), 0);
+  made.push_back("short");
+  EXPECT_EQ(ErrnoOf(renameat(root, "short", root, too_long.c_str())),
+            ENAMETOOLONG);
 }
 
 TEST_P(Conformance, RmdirErrnos) {
@@ -284,6 +431,70 @@ TEST_P(Conformance, UnlinkAndCreate) {
   EXPECT_EQ(ErrnoOf(open(P("new").c_str(), O_CREAT | O_WRONLY, 0644)), EACCES);
   EXPECT_EQ(ErrnoOf(open(P("a/new").c_str(), O_CREAT | O_WRONLY, 0644)),
             EACCES);
+}
+
+// The kernel makes a pid list at the first read(2) of a descriptor, not at
+// its open(2): a task attached in between is listed. Reads from the start
+// again (lseek) within CGROUP_PIDLIST_DESTROY_DELAY (1 s) of the previous
+// read reuse the list; a fresh descriptor makes a new one.
+TEST_P(Conformance, PidListIsMadeAtTheFirstRead) {
+  using std::chrono::milliseconds;
+  ASSERT_EQ(Mkdir("a"), 0);
+  Child c1, c2;
+  std::string p1 = std::to_string(c1.pid()), p2 = std::to_string(c2.pid());
+  for (const char* f : {"a/tasks", "a/cgroup.procs"}) {
+    SCOPED_TRACE(f);
+    int fd = open(P(f).c_str(), O_RDONLY | O_CLOEXEC);
+    ASSERT_GE(fd, 0);
+    ASSERT_EQ(WriteFile(P("a/tasks"), p1), 0);
+    int err = 0;
+    EXPECT_EQ(ReadFd(fd, &err), PidList({c1.pid()}));
+    EXPECT_EQ(err, 0);
+    Clock::time_point read_end = Clock::now();
+    ASSERT_EQ(WriteFile(P("a/tasks"), p2), 0);
+    ASSERT_EQ(lseek(fd, 0, SEEK_SET), 0);
+    std::string again = ReadFd(fd, &err);
+    // Only meaningful well inside the kernel's 1 s (a loaded machine may
+    // take longer between the two reads).
+    if (Clock::now() - read_end < milliseconds(500)) {
+      EXPECT_EQ(again, PidList({c1.pid()}));
+    }
+    close(fd);
+    EXPECT_EQ(ReadFile(P(f)), PidList({c1.pid(), c2.pid()}));
+    // The first read may be a pread anywhere: it makes the list too.
+    fd = open(P(f).c_str(), O_RDONLY | O_CLOEXEC);
+    ASSERT_GE(fd, 0);
+    ASSERT_EQ(WriteFile(P("tasks"), p1), 0);
+    char buf[64];
+    ssize_t n = pread(fd, buf, sizeof buf, 1);
+    EXPECT_EQ(std::string(buf, n > 0 ? n : 0), PidList({c2.pid()}).substr(1));
+    close(fd);
+    ASSERT_EQ(WriteFile(P("tasks"), p2), 0);
+    EXPECT_EQ(ReadFile(P(f)), "");
+  }
+}
+
+// Other files are made at the first read too, and again at every read that
+// does not continue the previous one (seq_file).
+TEST_P(Conformance, TextFileIsMadeAtTheFirstReadAndAfterASeek) {
+  ASSERT_EQ(Mkdir("a"), 0);
+  std::string f = P("a/notify_on_release");
+  int fd = open(f.c_str(), O_RDONLY | O_CLOEXEC);
+  ASSERT_GE(fd, 0);
+  ASSERT_EQ(WriteFile(f, "1"), 0);
+  char buf[16];
+  ASSERT_EQ(read(fd, buf, sizeof buf), 2);
+  EXPECT_EQ(std::string(buf, 2), "1\n");
+  ASSERT_EQ(WriteFile(f, "0"), 0);
+  EXPECT_EQ(read(fd, buf, sizeof buf), 0);  // the end of what was made
+  ASSERT_EQ(lseek(fd, 0, SEEK_SET), 0);
+  ASSERT_EQ(read(fd, buf, sizeof buf), 2);
+  EXPECT_EQ(std::string(buf, 2), "0\n");
+  ASSERT_EQ(WriteFile(f, "1"), 0);
+  ASSERT_EQ(pread(fd, buf, sizeof buf, 0), 2);
+  EXPECT_EQ(std::string(buf, 2), "1\n");
+  close(fd);
+  ASSERT_EQ(WriteFile(f, "0"), 0);
 }
 
 TEST_P(Conformance, AttachErrnos) {
@@ -722,6 +933,16 @@ TEST_P(CpusetConformance, ListsParseAndPrint) {
       {"0-N", 0, "0-1\n"},
       {"4294967296", EOVERFLOW, "0-1\n"},  // beyond unsigned int
       {"4294967295", EINVAL, "0-1\n"},     // end + 1 wraps to 0
+      // The kernel's isspace() takes 0xA0: stripped, and a separator.
+      {"\xa0"
+       "0\xa0",
+       0, "0\n"},
+      {"1\xa0"
+       "0",
+       0, "0-1\n"},
+      {"0\x85"
+       "1",
+       EINVAL, "0-1\n"},
   };
   for (const Case& c : cases) {
     EXPECT_EQ(WriteFile(P("cpuset.cpus"), c.write), c.err) << c.write;
@@ -766,11 +987,40 @@ TEST_P(CpusetConformance, FlagsAndLevels) {
   EXPECT_EQ(WriteFile(P("cpuset.effective_cpus"), "0"), EINVAL);
 }
 
-// A blank before a flag's number: kstrtoull() takes none.
-TEST_P(CpusetConformance, FlagWithALeadingBlank) {
-  if (is_gpc() && !Strict()) GTEST_SKIP() << kKnownDifference;
-  EXPECT_EQ(WriteFile(P("cpuset.memory_migrate"), " 1"), EINVAL);
-  EXPECT_EQ(ReadFile(P("cpuset.memory_migrate")), "0\n");
+// A blank before a flag's number: kstrtoull() takes none, and no blank
+// after it but one newline.
+TEST_P(CpusetConformance, FlagsTakeNoBlankButOneNewline) {
+  for (const char* f :
+       {"cpuset.memory_migrate", "cpuset.mem_hardwall",
+        "cpuset.memory_spread_page", "cpuset.memory_spread_slab",
+        "cgroup.clone_children", "notify_on_release"}) {
+    SCOPED_TRACE(f);
+    ExpectIntegerWrites(P(f), "0\n", "0");
+  }
+  // Default 1: a refused write leaves it 1.
+  std::string balance = P("cpuset.sched_load_balance");
+  for (const char* bad : {" 0", "0 ", "0\n\n", "\t0"}) {
+    EXPECT_EQ(WriteFile(balance, bad), EINVAL) << testing::PrintToString(bad);
+  }
+  EXPECT_EQ(ReadFile(balance), "1\n");
+  EXPECT_EQ(WriteFile(balance, "0\n"), 0);
+  EXPECT_EQ(ReadFile(balance), "0\n");
+  EXPECT_EQ(WriteFile(balance, "1"), 0);
+}
+
+// The same for a write_s64 file, whose '-' is part of the number.
+TEST_P(CpusetConformance, LevelTakesNoBlankButOneNewline) {
+  std::string f = P("cpuset.sched_relax_domain_level");
+  for (const char* bad : {" 1", "1 ", "1\n\n", "- 1", " -1", "-1 ",
+                          "\xa0"
+                          "1"}) {
+    EXPECT_EQ(WriteFile(f, bad), EINVAL) << testing::PrintToString(bad);
+    EXPECT_EQ(ReadFile(f), "-1\n") << testing::PrintToString(bad);
+  }
+  EXPECT_EQ(WriteFile(f, "1\n"), 0);
+  EXPECT_EQ(ReadFile(f), "1\n");
+  EXPECT_EQ(WriteFile(f, "-1\n"), 0);
+  EXPECT_EQ(ReadFile(f), "-1\n");
 }
 
 TEST_P(CpusetConformance, SubsetOfTheParentOrEacces) {
@@ -853,6 +1103,78 @@ TEST_P(CpusetConformance, MembersFollowTheirCpus) {
 }
 
 INSTANTIATE_TEST_SUITE_P(Targets, CpusetConformance,
+                         ::testing::Values("kernel", "gpc"), KindName);
+
+// ---- pids and cpuacct
+// -------------------------------------------------------------
+
+// A fresh child of the kernel's (or gpc's) hierarchy of one subsystem.
+template <Flavor kFlavor>
+class SubsysConformance : public Conformance {
+ protected:
+  void SetUp() override {
+    std::string skip;
+    target_ = MakeTarget(GetParam(), kFlavor, &skip);
+    if (!target_) GTEST_SKIP() << skip;
+  }
+};
+
+using PidsConformance = SubsysConformance<Flavor::kPids>;
+using CpuacctConformance = SubsysConformance<Flavor::kCpuacct>;
+
+// pids_max_write() strips blanks (strstrip) before "max" or the number.
+TEST_P(PidsConformance, MaxIsStrippedFirst) {
+  std::string f = P("pids.max");
+  EXPECT_EQ(ReadFile(f), "max\n");
+  struct Case {
+    std::string write;
+    int err;
+    const char* read;
+  } cases[] = {
+      {" 5", 0, "5\n"},
+      {"6 ", 0, "6\n"},
+      {"\t7\n\n", 0, "7\n"},
+      {"\xa0"
+       "8\xa0",
+       0, "8\n"},
+      {" max \n", 0, "max\n"},
+      {"9\r\v\f", 0, "9\n"},
+      {"\x85"
+       "5",
+       EINVAL, "9\n"},
+      {"5 5", EINVAL, "9\n"},
+      {"\n", EINVAL, "9\n"},
+      {" ", EINVAL, "9\n"},
+      {"-1", EINVAL, "9\n"},
+      {"max", 0, "max\n"},
+  };
+  for (const Case& c : cases) {
+    SCOPED_TRACE(testing::PrintToString(c.write));
+    EXPECT_EQ(WriteFile(f, c.write), c.err);
+    EXPECT_EQ(ReadFile(f), c.read);
+  }
+}
+
+INSTANTIATE_TEST_SUITE_P(Targets, PidsConformance,
+                         ::testing::Values("kernel", "gpc"), KindName);
+
+// cpuacct.usage is a write_u64 file: only 0 resets, as kstrtoull reads it.
+TEST_P(CpuacctConformance, ResetTakesNoBlankButOneNewline) {
+  std::string f = P("cpuacct.usage");
+  EXPECT_EQ(ReadFile(f), "0\n");
+  for (const char* ok : {"0", "0\n", "+0", "0x0", "00"}) {
+    EXPECT_EQ(WriteFile(f, ok), 0) << testing::PrintToString(ok);
+  }
+  for (const char* bad : {" 0", "0 ", "\t0", "0\n\n", "0\t",
+                          "\xa0"
+                          "0",
+                          "1", "\n"}) {
+    EXPECT_EQ(WriteFile(f, bad), EINVAL) << testing::PrintToString(bad);
+  }
+  EXPECT_EQ(ReadFile(f), "0\n");
+}
+
+INSTANTIATE_TEST_SUITE_P(Targets, CpuacctConformance,
                          ::testing::Values("kernel", "gpc"), KindName);
 
 // ---- mount options

@@ -67,7 +67,24 @@ std::string Substitute(std::string options) {
 // ---- the kernel
 // ---------------------------------------------------------------
 
-constexpr const char* kKernelCpuset = "/sys/fs/cgroup/cpuset";
+// The subsystem a flavor works below, and a file only its children have.
+struct SubsysFlavor {
+  const char* subsystem;
+  const char* child_file;
+};
+SubsysFlavor SubsysOf(Flavor flavor) {
+  switch (flavor) {
+    case Flavor::kCpuset:
+      return {"cpuset", "cpuset.cpus"};
+    case Flavor::kPids:
+      return {"pids", "pids.max"};
+    case Flavor::kCpuacct:
+      return {"cpuacct", "cpuacct.usage"};
+    case Flavor::kNamed:
+      break;
+  }
+  return {nullptr, nullptr};
+}
 
 class KernelTarget : public Target {
  public:
@@ -118,19 +135,20 @@ class KernelTarget : public Target {
   }
 
   bool Init(Flavor flavor, std::string* skip) {
-    if (flavor == Flavor::kCpuset) {
-      struct stat st;
-      if (stat((std::string(kKernelCpuset) + "/cpuset.cpus").c_str(), &st) !=
-          0) {
-        *skip = "no cgroup v1 cpuset hierarchy at /sys/fs/cgroup/cpuset";
-        return false;
-      }
-      std::string sub = std::string(kKernelCpuset) + "/" + UniqueName();
+    if (SubsysFlavor ss = SubsysOf(flavor); ss.subsystem != nullptr) {
+      std::string top = std::string("/sys/fs/cgroup/") + ss.subsystem;
+      std::string sub = top + "/" + UniqueName();
       if (mkdir(sub.c_str(), 0755) != 0) {
-        *skip = "mkdir " + sub + ": " + strerror(errno);
+        *skip = "no cgroup v1 " + std::string(ss.subsystem) + " hierarchy at " +
+                top + " (mkdir: " + strerror(errno) + ")";
         return false;
       }
       sub_ = root_ = sub;
+      struct stat st;
+      if (stat((sub + "/" + ss.child_file).c_str(), &st) != 0) {
+        *skip = top + " is not a cgroup v1 " + ss.subsystem + " hierarchy";
+        return false;
+      }
       return true;
     }
     mountpoint_ = MakeTempDir();
@@ -153,7 +171,7 @@ class KernelTarget : public Target {
   std::string mountpoint_;
   std::string name_;
   bool mounted_ = false;
-  std::string sub_;  // kCpuset: the child of the cpuset root we made
+  std::string sub_;  // subsystem flavors: the child of the root we made
 };
 
 int KernelTryMount(const std::string& options, std::string* skip) {
@@ -267,15 +285,13 @@ class GpcTarget : public Target {
     env_ = GpcEnv::Get(skip);
     if (env_ == nullptr) return false;
     std::string opts = "none,name=" + UniqueName();
-    if (flavor == Flavor::kCpuset) {
-      if (env_->fw().FindSubsystem("cpuset") == nullptr) {
-        *skip =
-            "gpc has no cpuset subsystem yet (SPEC lists it; not "
-            "implemented): the kernel's behaviour is recorded for when it "
-            "lands";
+    SubsysFlavor ss = SubsysOf(flavor);
+    if (ss.subsystem != nullptr) {
+      if (env_->fw().FindSubsystem(ss.subsystem) == nullptr) {
+        *skip = std::string("gpc has no ") + ss.subsystem + " subsystem";
         return false;
       }
-      opts = "cpuset";
+      opts = ss.subsystem;
     }
     auto h = env_->fw().Mount(opts);
     if (!h.ok()) {
@@ -299,7 +315,7 @@ class GpcTarget : public Target {
       return false;
     }
     root_ = mountpoint_;
-    if (flavor == Flavor::kCpuset) {
+    if (ss.subsystem != nullptr) {
       root_ = mountpoint_ + "/" + UniqueName();
       if (mkdir(root_.c_str(), 0755) != 0) {
         *skip = "mkdir " + root_ + ": " + strerror(errno);

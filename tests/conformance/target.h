@@ -5,11 +5,12 @@
 // and its Cgroup helper (test/util/cgroup_util.h).
 //
 //   kernel  a private named v1 hierarchy mounted on a temp dir
-//           (mount -t cgroup -o none,name=gpcconf<pid>_<n>), or, for cpuset
-//           cases, a fresh sub-directory of /sys/fs/cgroup/cpuset
+//           (mount -t cgroup -o none,name=gpcconf<pid>_<n>), or, for cpuset,
+//           pids and cpuacct cases, a fresh sub-directory of
+//           /sys/fs/cgroup/<subsystem>
 //   gpc     the same option set mounted in an in-process gpc Framework
 //           (LinuxHost + Tracker on its own thread) served by ContainerFs on
-//           a temp dir, or a sub-directory of a gpc cpuset hierarchy
+//           a temp dir, or a sub-directory of a gpc <subsystem> hierarchy
 //
 // Every target cleans up what it made: the directories below its root
 // (removed bottom-up, retried with a deadline while tasks leave), its mount,
@@ -47,8 +48,10 @@ void RemoveSubdirs(const std::string& dir);
 // ------------------------------------------------------------------
 
 enum class Flavor {
-  kNamed,   // the root of a private named hierarchy with no subsystem
-  kCpuset,  // a fresh child of a cpuset hierarchy's root
+  kNamed,    // the root of a private named hierarchy with no subsystem
+  kCpuset,   // a fresh child of a cpuset hierarchy's root
+  kPids,     // a fresh child of a pids hierarchy's root
+  kCpuacct,  // a fresh child of a cpuacct hierarchy's root
 };
 
 class Target {

@@ -111,14 +111,16 @@ std::string MaskString(SubsysMask mask) {
   return out.empty() ? "-" : out;
 }
 
-bool ValidContainerName(std::string_view name) {
-  if (name.empty() || name == "." || name == "..") return false;
-  if (name.size() > 255) return false;
+// 0 for a valid container name, else the framework's errno for it.
+int NameErrno(std::string_view name) {
+  if (name.empty() || name == "." || name == "..") return EINVAL;
+  if (name.size() > 4095) return ENAMETOOLONG;  // PATH_MAX - 1
   for (char c : name) {
-    if (c == '/' || c == '\0' || c == '\n') return false;
+    if (c == '/' || c == '\0' || c == '\n') return EINVAL;
   }
-  return true;
+  return 0;
 }
+bool ValidContainerName(std::string_view name) { return NameErrno(name) == 0; }
 
 // ===========================================================================
 // The reference model
@@ -675,7 +677,7 @@ class Harness {
                                                       "x/y",
                                                       "n\nl",
                                                       std::string("n\0l", 3),
-                                                      std::string(256, 'z')};
+                                                      std::string(4096, 'z')};
     static const std::vector<std::string> kFiles = {
         "tasks",         "cgroup.procs", "notify_on_release",
         "release_agent", "ca.value",     "value",
@@ -683,7 +685,7 @@ class Harness {
     int kind = static_cast<int>(Pick(100));
     if (kind < 75) return PickOf(kValid);
     if (kind < 87) return PickOf(kInvalid);
-    if (kind < 89) return std::string(255, 'y');  // the longest valid name
+    if (kind < 89) return std::string(4095, 'y');  // the longest valid name
     return PickOf(kFiles);
   }
 
@@ -891,7 +893,7 @@ class Harness {
     if (it == m_.containers.end()) return Expect::Is(ENOENT);
     // framework.h: "ENOENT/ENODEV parent gone" -- either is the contract.
     if (it->second.removed) return Expect::OneOf({ENOENT, ENODEV});
-    if (!ValidContainerName(name)) return Expect::Is(EINVAL);
+    if (!ValidContainerName(name)) return Expect::Is(NameErrno(name));
     if (it->second.children.count(name) != 0 ||
         m_.File(parent, name).kind != FileKind::kNone) {
       return Expect::Is(EEXIST);
@@ -993,7 +995,7 @@ class Harness {
         name = ch->first;
       }
     }
-    if (!ValidContainerName(name) && name != std::string(256, 'z')) {
+    if (!ValidContainerName(name) && name != std::string(4096, 'z')) {
       name = "b";  // rmdir of ".", ".." and such is not part of the contract
     }
     RmdirChecked(parent, name);
@@ -1089,7 +1091,7 @@ class Harness {
     } else if (new_parent != old_parent) {
       want = Expect::Is(EIO);
     } else if (!ValidContainerName(new_name)) {
-      want = Expect::Is(EINVAL);
+      want = Expect::Is(NameErrno(new_name));
     } else if (new_name == old_name) {
       want = Expect::Is(0);  // a no-op
     } else if (it->second.children.count(new_name) != 0 ||

@@ -151,7 +151,8 @@ TEST_F(CpuacctTest, ResetTakesOnlyZeroAndOnlyTheContainer) {
   TaskKey t = Scanned();
   Move(t.tid, c);
   host_.AddRuntime(t.tid, 500, 4, 1);
-  for (const char* bad : {"1", "-1", "x", ""}) {
+  // kstrtoull takes no blank but one trailing newline (" 0" is EINVAL).
+  for (const char* bad : {"1", "-1", "x", "", " 0", "0 ", "0\n\n"}) {
     EXPECT_EQ(fw_.WriteFile(c, "cpuacct.usage", bad, {}).code(), EINVAL) << bad;
   }
   EXPECT_EQ(Usage(c), 500u);  // a failed write changed nothing

@@ -3,6 +3,10 @@
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
+#include <algorithm>
+#include <optional>
+
+#include "core/file_snapshot.h"
 #include "core/framework.h"
 #include "testing/counting_subsystem.h"
 #include "testing/fake_host.h"
@@ -239,7 +243,10 @@ TEST_F(FrameworkScenario, ContainerNamesAndErrnos) {
     EXPECT_EQ(fw_->Mkdir(root, bad, {}, 0755).code(), EINVAL) << bad;
   }
   EXPECT_EQ(fw_->Mkdir(root, std::string(255, 'x'), {}, 0755).code(), 0);
-  EXPECT_EQ(fw_->Mkdir(root, std::string(256, 'x'), {}, 0755).code(), EINVAL);
+  // Linux: no NAME_MAX, only PATH_MAX (getname) limits a name.
+  EXPECT_EQ(fw_->Mkdir(root, std::string(4095, 'x'), {}, 0755).code(), 0);
+  EXPECT_EQ(fw_->Mkdir(root, std::string(4096, 'x'), {}, 0755).code(),
+            ENAMETOOLONG);
   EXPECT_EQ(fw_->Mkdir(987654, "z", {}, 0755).code(), ENOENT);
 
   ContainerId b = MustMkdir(a, "b");
@@ -428,9 +435,12 @@ TEST_F(FrameworkScenario, FilesListingPrefixAndFormats) {
   EXPECT_EQ(fw_->Lookup(kid, "tasks")->attr.mode, 0644u);
   EXPECT_EQ(fw_->Lookup(kid, "nope").code(), ENOENT);
 
-  // Integer files: kernel parsing (base 0, whitespace stripped).
-  EXPECT_EQ(Write(kid, "ca.value", " 0x10\n"), 0);
+  // Integer files: kstrtoull (base 0, one trailing newline, no other
+  // blank), parsed by the framework before the handler sees a value.
+  EXPECT_EQ(Write(kid, "ca.value", "0x10\n"), 0);
   EXPECT_EQ(Read(kid, "ca.value"), "16\n");
+  EXPECT_EQ(Write(kid, "ca.value", " 7"), EINVAL);
+  EXPECT_EQ(Write(kid, "ca.value", "7 "), EINVAL);
   EXPECT_EQ(Write(kid, "ca.value", ""), EINVAL);
   EXPECT_EQ(Write(kid, "ca.value", "12abc"), EINVAL);
   EXPECT_EQ(Write(kid, "ca.value", "99999999999999999999999"), ERANGE);
@@ -472,7 +482,7 @@ TEST_F(FrameworkScenario, TasksFileIsASnapshotStreamedInPieces) {
   std::sort(expect.begin(), expect.end());
   auto snap = fw_->ReadFile(c, "tasks", {});
   ASSERT_TRUE(snap.ok());
-  // A task leaving after open does not change what this open file reads.
+  // A task leaving after the snapshot does not change what it reads.
   Kill({expect.back(), 0});
   std::string all;
   char buf[7];  // small reads split numbers across calls
@@ -491,6 +501,36 @@ TEST_F(FrameworkScenario, TasksFileIsASnapshotStreamedInPieces) {
   EXPECT_EQ(std::string(buf, 3), want.substr(0, 3));
   EXPECT_EQ(Read(c, "tasks").size() + StrCat(expect.back(), "\n").size(),
             want.size());
+}
+
+// What a front end does for one open `tasks` file: a FileReader taking its
+// snapshots from the framework. Opening takes nothing; the first read does.
+TEST_F(FrameworkScenario, TasksSnapshotIsTakenAtTheFirstRead) {
+  HierarchyId h = MustMount("ca");
+  ContainerId c = MustMkdir(Root(h), "c");
+  FileReader reader;  // "open"
+  TaskKey p = Spawn();
+  MustAttach(c, p.tid);  // between the open and the first read
+  auto read_at = [&](uint64_t offset, uint64_t now) {
+    std::optional<FileSnapshot> fresh;
+    if (reader.NeedsSnapshot(offset, now)) {
+      auto snap = fw_->ReadFile(c, "tasks", {});
+      EXPECT_TRUE(snap.ok());
+      if (snap.ok()) fresh = std::move(snap).value();
+    }
+    char buf[64];
+    size_t n = reader.Read(offset, buf, sizeof buf, now, std::move(fresh));
+    return std::string(buf, n);
+  };
+  EXPECT_EQ(read_at(0, 0), StrCat(p.tid, "\n"));
+  TaskKey q = Spawn();
+  MustAttach(c, q.tid);
+  // lseek(0) within a second reuses the list; after it, a new one.
+  EXPECT_EQ(read_at(0, FileReader::kPidListLingerNs / 2), StrCat(p.tid, "\n"));
+  std::vector<pid_t> both{p.tid, q.tid};
+  std::sort(both.begin(), both.end());
+  EXPECT_EQ(read_at(0, 2 * FileReader::kPidListLingerNs),
+            StrCat(both[0], "\n", both[1], "\n"));
 }
 
 TEST_F(FrameworkScenario, MkdirFailureInOneSubsystemUndoesTheOthers) {

@@ -78,6 +78,10 @@ TEST(NumtasksParse, StatsAndTotal) {
   EXPECT_EQ(ParseTotalWrite("2147483648").code(), EINVAL);
   EXPECT_EQ(ParseTotalWrite("99999999999999999999").code(), ERANGE);
   EXPECT_EQ(ParseTotalWrite("ten").code(), EINVAL);
+  // As every integer file: one trailing newline, no other blank.
+  EXPECT_EQ(ParseTotalWrite(" 100").code(), EINVAL);
+  EXPECT_EQ(ParseTotalWrite("100 ").code(), EINVAL);
+  EXPECT_EQ(ParseTotalWrite("100\n\n").code(), EINVAL);
 }
 
 TEST_F(NumtasksTest, FilesAndDefaults) {

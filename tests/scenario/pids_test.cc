@@ -65,6 +65,15 @@ TEST(PidsParse, KernelFormatsAndErrnos) {
   EXPECT_EQ(*ParsePidsMax("max"), kPidsMaxUnlimited);
   EXPECT_EQ(*ParsePidsMax(" max\n"), kPidsMaxUnlimited);
   EXPECT_EQ(*ParsePidsMax(" 5 \n"), 5);
+  // strstrip() takes the kernel's isspace(), 0xA0 included (measured).
+  EXPECT_EQ(*ParsePidsMax("\xa0"
+                          "5\xa0"),
+            5);
+  EXPECT_EQ(*ParsePidsMax("\t5\n\n"), 5);
+  EXPECT_EQ(ParsePidsMax("\x85"
+                         "5")
+                .code(),
+            EINVAL);
   EXPECT_EQ(*ParsePidsMax("0x10"), 16);
   EXPECT_EQ(*ParsePidsMax("010"), 8);
   EXPECT_EQ(*ParsePidsMax("+3"), 3);

@@ -175,6 +175,24 @@ TEST_F(StateRestoreTest, RestartGivesBackEverything) {
   EXPECT_EQ(Normalize(fw2->ExportState()), Normalize(before));
 }
 
+// Names as long as a path can carry (4095 bytes) are restored like any
+// other, renames included.
+TEST_F(StateRestoreTest, LongNamesComeBack) {
+  AddAllTasks(*fw_);
+  HierarchyId h = *fw_->Mount("none,name=long");
+  auto top = fw_->Mkdir(Root(h, *fw_), std::string(4095, 'a'), kRoot, 0755);
+  ASSERT_TRUE(top.ok()) << top.error().ToString();
+  ASSERT_TRUE(fw_->Mkdir(*top, std::string(1025, 'b'), kRoot, 0700).ok());
+  ASSERT_TRUE(fw_->Mkdir(*top, "c", kRoot, 0755).ok());
+  ASSERT_TRUE(fw_->Rename(*top, "c", *top, std::string(3000, 'c')).ok());
+  FrameworkState before = fw_->ExportState();
+  RestoreResult r;
+  auto fw2 = Restart(before, &r);
+  EXPECT_TRUE(r.warnings.empty()) << r.warnings[0];
+  EXPECT_EQ(r.containers_created, 3u);
+  EXPECT_EQ(Normalize(fw2->ExportState()), Normalize(before));
+}
+
 TEST_F(StateRestoreTest, TasksBornMeanwhileFollowTheirParent) {
   Populate();
   FrameworkState before = fw_->ExportState();

@@ -497,9 +497,13 @@ TEST_F(SecurityTest, ReleaseAgentGetsTheMinimalEnvironmentAndNoDescriptors) {
 TEST_F(SecurityTest, NamesCannotEscapeTheMount) {
   ASSERT_EQ(ErrnoOf(mkdir(D("a").c_str(), 0755)), 0);
   ASSERT_EQ(ErrnoOf(mkdir(D("a/b").c_str(), 0755)), 0);
-  std::string long_name(256, 'n');
-  std::string kilo_name(1100, 'n');  // beyond FUSE's 1024, still EINVAL
-  std::string huge_name(4200, 'n');  // beyond PATH_MAX: the VFS refuses
+  // Long names are fine (Linux has no NAME_MAX for cgroupfs, and FUSE
+  // carries up to PATH_MAX - 1 bytes); with a newline they still reach gpc
+  // and are refused there.
+  std::string long_name = std::string(255, 'n') + "\n";
+  std::string kilo_name = std::string(1100, 'n') + "\n";
+  std::string huge_name(4200, 'n');         // beyond PATH_MAX: the VFS refuses
+  std::string too_long_for_gpc(4096, 'n');  // only the CLI can send it
   struct Case {
     std::string what;
     std::function<int()> call;
@@ -519,15 +523,17 @@ TEST_F(SecurityTest, NamesCannotEscapeTheMount) {
       {"mkdir a/missing/x", mk(D("a/missing/x")), ENOENT},
       {"mkdir newline", mk(D("a/x\ny")), EINVAL},
       {"mkdir trailing newline", mk(D("a/x\n")), EINVAL},
-      {"mkdir 256 bytes", mk(D("a/" + long_name)), EINVAL},
-      {"mkdir 1100 bytes", mk(D("a/" + kilo_name)), EINVAL},
+      {"mkdir 256 bytes with a newline", mk(D("a/" + long_name)), EINVAL},
+      {"mkdir 1101 bytes with a newline", mk(D("a/" + kilo_name)), EINVAL},
       {"mkdir 4200 bytes", mk(D("a/" + huge_name)), ENAMETOOLONG},
       {"rename to ..", mv(D("a/b"), D("a/..")), EBUSY},
       {"rename ..", mv(D("a/.."), D("a/c")), EBUSY},
       {"rename to another parent", mv(D("a/b"), D("b")), EIO},
       {"rename to newline", mv(D("a/b"), D("a/x\ny")), EINVAL},
-      {"rename to 256 bytes", mv(D("a/b"), D("a/" + long_name)), EINVAL},
-      {"rename to 1100 bytes", mv(D("a/b"), D("a/" + kilo_name)), EINVAL},
+      {"rename to 256 bytes with a newline", mv(D("a/b"), D("a/" + long_name)),
+       EINVAL},
+      {"rename to 1101 bytes with a newline", mv(D("a/b"), D("a/" + kilo_name)),
+       EINVAL},
       {"rename to 4200 bytes", mv(D("a/b"), D("a/" + huge_name)), ENAMETOOLONG},
       {"rename to another mount", mv(D("a/b"), P("b")), EXDEV},
   };
@@ -551,6 +557,11 @@ TEST_F(SecurityTest, NamesCannotEscapeTheMount) {
   EXPECT_EQ(ErrnoOf(mkdir(with_nul.c_str(), 0755)), 0);
   EXPECT_TRUE(Exists(D("a/c")));
   EXPECT_EQ(ErrnoOf(rmdir(D("a/c").c_str())), 0);
+  // A long name stays where it was made.
+  std::string kilo_dir = D("a/" + std::string(1100, 'k'));
+  EXPECT_EQ(ErrnoOf(mkdir(kilo_dir.c_str(), 0755)), 0);
+  EXPECT_TRUE(Exists(kilo_dir + "/tasks"));
+  EXPECT_EQ(ErrnoOf(rmdir(kilo_dir.c_str())), 0);
 
   // Through the CLI: no spec leaves the hierarchy, and nothing is created.
   std::string env = "GPC_SOCKET=" + socket_;
@@ -573,7 +584,8 @@ TEST_F(SecurityTest, NamesCannotEscapeTheMount) {
        {std::string("debug:/../escape"), std::string("debug:/a/../../escape"),
         std::string("debug:.."), std::string("debug:/a/./x"),
         std::string("debug:/a/x\ny"), "debug:/a/" + long_name,
-        debug_ + "/../escape", debug_ + "/a/../../escape"}) {
+        "debug:/a/" + too_long_for_gpc, debug_ + "/../escape",
+        debug_ + "/a/../../escape"}) {
     int rc = gpc(spec);
     EXPECT_NE(rc, 0) << spec;
     EXPECT_NE(rc, 127) << "gpc did not run";

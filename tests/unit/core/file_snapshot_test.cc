@@ -2,7 +2,10 @@
 
 #include <gtest/gtest.h>
 
+#include <optional>
 #include <random>
+#include <string>
+#include <vector>
 
 namespace gpc {
 namespace {
@@ -69,6 +72,84 @@ TEST(FileSnapshot, SequentialSmallReadsReassemble) {
     off += n;
   }
   EXPECT_EQ(got, Render(pids));
+}
+
+// A FileReader over a "machine" whose contents the test changes: each
+// snapshot it takes is counted.
+class FileReaderTest : public ::testing::Test {
+ protected:
+  // Reads like a FUSE READ at `offset` at time `now` (ns).
+  std::string ReadAt(uint64_t offset, size_t size, uint64_t now) {
+    std::optional<FileSnapshot> fresh;
+    if (reader_.NeedsSnapshot(offset, now)) {
+      ++taken_;
+      fresh = pids_ ? FileSnapshot::Pids(list_) : FileSnapshot::Text(text_);
+    }
+    std::string buf(size, '?');
+    size_t n = reader_.Read(offset, buf.data(), size, now, std::move(fresh));
+    return buf.substr(0, n);
+  }
+
+  static constexpr uint64_t kSecond = 1'000'000'000;
+  FileReader reader_;
+  bool pids_ = true;
+  std::vector<pid_t> list_;
+  std::string text_;
+  int taken_ = 0;
+};
+
+TEST_F(FileReaderTest, NothingIsTakenBeforeTheFirstRead) {
+  EXPECT_FALSE(reader_.has_snapshot());
+  list_ = {7, 42};  // changed after "open"
+  EXPECT_EQ(ReadAt(0, 100, 5), "7\n42\n");
+  EXPECT_EQ(taken_, 1);
+}
+
+TEST_F(FileReaderTest, TheFirstReadMayStartAnywhere) {
+  list_ = {7, 42};
+  EXPECT_EQ(ReadAt(3, 100, 5), "2\n");
+  EXPECT_EQ(taken_, 1);
+}
+
+TEST_F(FileReaderTest, SequentialReadsContinueOneSnapshot) {
+  list_ = {100, 200, 300};
+  EXPECT_EQ(ReadAt(0, 5, 0), "100\n2");
+  list_ = {100, 300, 400};
+  // However long the pause: a reader that continues keeps its list.
+  EXPECT_EQ(ReadAt(5, 100, 10 * kSecond), "00\n300\n");
+  EXPECT_EQ(ReadAt(12, 100, 20 * kSecond), "");
+  EXPECT_EQ(taken_, 1);
+}
+
+TEST_F(FileReaderTest, APidListIsReusedWithinASecondOfTheLastRead) {
+  list_ = {1, 2};
+  EXPECT_EQ(ReadAt(0, 100, 0), "1\n2\n");
+  list_ = {1, 2, 3};
+  EXPECT_EQ(ReadAt(0, 100, kSecond - 1), "1\n2\n");  // lseek(0) at once
+  // Each read restarts the second: still the old list.
+  EXPECT_EQ(ReadAt(2, 100, 2 * kSecond - 2), "2\n");
+  EXPECT_EQ(taken_, 1);
+  // A second after the last read, the kernel has dropped it.
+  EXPECT_EQ(ReadAt(0, 100, 3 * kSecond - 2), "1\n2\n3\n");
+  EXPECT_EQ(taken_, 2);
+  // An earlier clock reading (a concurrent read) does not expire it.
+  EXPECT_EQ(ReadAt(0, 100, kSecond), "1\n2\n3\n");
+  EXPECT_EQ(taken_, 2);
+}
+
+TEST_F(FileReaderTest, TextIsTakenAgainByAnyReadThatDoesNotContinue) {
+  pids_ = false;
+  text_ = "0\n";
+  EXPECT_EQ(ReadAt(0, 1, 0), "0");
+  text_ = "1\n";
+  EXPECT_EQ(ReadAt(1, 100, 0), "\n");  // continues
+  EXPECT_EQ(ReadAt(2, 100, 0), "");
+  EXPECT_EQ(taken_, 1);
+  EXPECT_EQ(ReadAt(0, 100, 0), "1\n");  // lseek(0): made again at once
+  EXPECT_EQ(taken_, 2);
+  text_ = "12345\n";
+  EXPECT_EQ(ReadAt(4, 100, 0), "5\n");  // a pread elsewhere
+  EXPECT_EQ(taken_, 3);
 }
 
 }  // namespace

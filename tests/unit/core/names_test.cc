@@ -18,6 +18,11 @@ TEST(ContainerNames, Table) {
       {"...", 0},
       {".hidden", 0},
       {std::string(255, 'x'), 0},
+      // Linux: no NAME_MAX; only a path's PATH_MAX limits a name.
+      {std::string(256, 'x'), 0},
+      {std::string(1024, 'x'), 0},
+      {std::string(1025, 'x'), 0},
+      {std::string(4095, 'x'), 0},
       {"", EINVAL},
       {".", EINVAL},
       {"..", EINVAL},
@@ -25,7 +30,8 @@ TEST(ContainerNames, Table) {
       {"/", EINVAL},
       {"a\nb", EINVAL},
       {std::string("a\0b", 3), EINVAL},
-      {std::string(256, 'x'), EINVAL},
+      {std::string(4096, 'x'), ENAMETOOLONG},
+      {std::string(4096, '/'), ENAMETOOLONG},
   };
   for (const auto& c : kCases) {
     EXPECT_EQ(ValidateContainerName(c.name).code(), c.err) << c.name;

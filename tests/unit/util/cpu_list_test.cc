@@ -58,6 +58,19 @@ TEST(ParseCpuListTest, Table) {
       {",1,", 8, 0, {1}},
       {"1 2", 8, 0, {1, 2}},  // whitespace separates items too
       {"1 ,\n 2", 8, 0, {1, 2}},
+      // The kernel's isspace() also takes 0xA0 (measured: "0\xa01" is 0-1),
+      // and nothing else above 0x7f.
+      {"0\xa0"
+       "1",
+       8,
+       0,
+       {0, 1}},
+      {"\xa0", 8, 0, {}},
+      {"0\x85"
+       "1",
+       8,
+       EINVAL,
+       {}},
       // A '\n' right after a plain item ends the list (end_of_str).
       {"1\n2", 8, 0, {1}},
       {"0-1\n5", 8, 0, {0, 1}},
