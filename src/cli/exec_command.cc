@@ -20,7 +20,7 @@
 #include <string>
 #include <vector>
 
-#include "cli/gate_holder.h"
+#include "daemon/gate_holder.h"
 #include "daemon/control_protocol.h"
 #include "daemon/fd_store_payload.h"
 #include "daemon/seccomp_gate.h"
@@ -237,16 +237,9 @@ int RunExec(const ExecOptions& opts, const std::string& socket_path) {
   }
   close(channel[1]);
 
-  // Into the containers first: the command's first instruction already
-  // runs there, and so does every task it creates.
-  for (const Placement& p : *placements) {
-    if (Status s = WriteOwnPid(p); !s.ok()) {
-      return fail(s.error().WithContext("-g " + p.what));
-    }
-  }
-  if (*flags != 0 && unshare(*flags) != 0) {
-    return fail(Err(errno, "unshare"));
-  }
+  // The gate first, so that gpcd knows this process is supervised when it
+  // moves into limited containers (and does not put a filter of its own
+  // on it, as it does for tasks moved in by others).
   auto listener = InstallForkFilter();
   if (!listener.ok()) return fail(listener.error());
   auto journal = CreateJournalFd();
@@ -277,6 +270,16 @@ int RunExec(const ExecOptions& opts, const std::string& socket_path) {
       while (!message.empty() && message.back() == '\n') message.pop_back();
     }
     return fail(Err(code, message));
+  }
+  // Into the containers: the command's first instruction already runs
+  // there, and so does every task it creates.
+  for (const Placement& p : *placements) {
+    if (Status s = WriteOwnPid(p); !s.ok()) {
+      return fail(s.error().WithContext("-g " + p.what));
+    }
+  }
+  if (*flags != 0 && unshare(*flags) != 0) {
+    return fail(Err(errno, "unshare"));
   }
   std::string holder = answer.substr(3);
   while (!holder.empty() && holder.back() == '\n') holder.pop_back();

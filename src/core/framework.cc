@@ -983,6 +983,7 @@ Result<FileSnapshot> Framework::ReadFileOnce(ContainerId dir,
 
 Status Framework::WriteFile(ContainerId dir, std::string_view file,
                             std::string_view data, const Credentials& writer) {
+  SupervisionSink sink;  // a write to `tasks` attaches
   bool synced = !sync_hook_;
   Status s = WriteFileOnce(dir, file, data, writer, &synced);
   if (!synced && (s.code() == ESRCH || s.code() == EAGAIN)) {
@@ -990,8 +991,9 @@ Status Framework::WriteFile(ContainerId dir, std::string_view file,
     // file wants an up-to-date view (cgroup.procs: threads just created).
     Sync();
     synced = true;
-    return WriteFileOnce(dir, file, data, writer, &synced);
+    s = WriteFileOnce(dir, file, data, writer, &synced);
   }
+  if (s.ok()) SuperviseCollected(sink);
   return s;
 }
 
@@ -1253,6 +1255,16 @@ Status Framework::Fork(pid_t parent_tid, const NewTask& child, MonoNanos when) {
   }
   ContainerGroup* g = GroupAtLocked(*parent, when);
   Task* t = InsertTaskLocked(child, g);
+  // The filter is inherited (a new thread has its process's already). A
+  // parent's kImpossible was about the parent itself (traced, stopped); a
+  // child forked while its parent's filter was being installed may have
+  // come just before it.
+  Supervision inherited = parent->supervision == Supervision::kSupervised
+                              ? Supervision::kSupervised
+                              : Supervision::kNone;
+  Task* same_process = t->thread_next != t ? t->thread_next : nullptr;
+  t->supervision =
+      same_process != nullptr ? same_process->supervision : inherited;
   for (Subsystem* ss : subsys_ptrs_) {
     ss->Fork(*g->states_[ss->id()], *t, parent);
   }
@@ -1313,6 +1325,14 @@ Status Framework::CanFork(pid_t parent_tid) {
   return OkStatus();
 }
 
+namespace {
+// Where AttachLocked collects the processes an attach needs supervised,
+// while a public operation that may attach (Attach, WriteFile) runs on
+// this thread; null otherwise (internal moves: ns, restore).
+thread_local std::vector<Framework::SupervisionRequest>* tl_supervision =
+    nullptr;
+}  // namespace
+
 Status Framework::AttachLocked(Container& dest, pid_t pid, bool whole_process,
                                const Credentials& writer, MonoNanos now) {
   if (dest.removed_) return Err(ENODEV, "container was removed");
@@ -1359,7 +1379,10 @@ Status Framework::AttachLocked(Container& dest, pid_t pid, bool whole_process,
   } else {
     consider(t);
   }
-  if (entries.empty()) return OkStatus();
+  if (entries.empty()) {
+    CollectSupervisionLocked(dest, t->tid(), writer.pid);
+    return OkStatus();
+  }
 
   // Ask every subsystem of the hierarchy; one refusal cancels the others.
   std::vector<int> asked;
@@ -1391,6 +1414,7 @@ Status Framework::AttachLocked(Container& dest, pid_t pid, bool whole_process,
   for (int i : Bits(h.subsys_mask_)) {
     subsys_ptrs_[i]->Attach(*dest.states_[i], entries);
   }
+  CollectSupervisionLocked(dest, entries.front().task->tid(), writer.pid);
   return OkStatus();
 }
 
@@ -1398,11 +1422,13 @@ Status Framework::Attach(ContainerId dest_id, pid_t pid, bool whole_process,
                          const Credentials& writer) {
   // A whole process: its threads created a moment ago must come along.
   if (whole_process) Sync();
+  SupervisionSink sink;
   Status s = AttachOnce(dest_id, pid, whole_process, writer);
   if (s.code() == ESRCH && sync_hook_) {
     Sync();
-    return AttachOnce(dest_id, pid, whole_process, writer);
+    s = AttachOnce(dest_id, pid, whole_process, writer);
   }
+  if (s.ok()) SuperviseCollected(sink);
   return s;
 }
 
@@ -1415,6 +1441,101 @@ Status Framework::AttachOnce(ContainerId dest_id, pid_t pid, bool whole_process,
       AttachLocked(*dest, pid, whole_process, writer, host_.MonotonicNow()));
   UserChangedLocked(*dest);
   return OkStatus();
+}
+
+
+Framework::SupervisionSink::SupervisionSink() { tl_supervision = &requests; }
+Framework::SupervisionSink::~SupervisionSink() { tl_supervision = nullptr; }
+
+void Framework::SuperviseCollected(SupervisionSink& sink) {
+  tl_supervision = nullptr;
+  if (sink.requests.empty()) return;
+  std::function<void(const std::vector<SupervisionRequest>&)> hook;
+  {
+    OpLock l(this);
+    hook = supervision_hook_;
+  }
+  // Outside the lock: making a process supervised takes a while, and its
+  // threads' forks meanwhile ask the framework.
+  if (hook) hook(sink.requests);
+}
+
+void Framework::CollectSupervisionLocked(const Container& dest, pid_t tid,
+                                         pid_t writer) {
+  if (tl_supervision == nullptr || !supervision_hook_) return;
+  if (auto r = NeedsSupervisionLocked(dest, tid, writer)) {
+    tl_supervision->push_back(*r);
+  }
+}
+
+std::optional<Framework::SupervisionRequest>
+Framework::NeedsSupervisionLocked(const Container& dest, pid_t tid,
+                                  pid_t writer) {
+  if (dest.is_root()) return std::nullopt;
+  bool refuses = false;
+  for (int i : Bits(dest.hierarchy_->subsys_mask_)) {
+    refuses = refuses || subsys_ptrs_[i]->RefusesForks();
+  }
+  if (!refuses) return std::nullopt;
+  Task* t = FindTaskLocked(tid);
+  if (t == nullptr || t->supervision == Supervision::kSupervised ||
+      t->supervision == Supervision::kPending) {
+    return std::nullopt;
+  }
+  Task* leader = FindTaskLocked(t->tgid);
+  if (leader == nullptr || leader->tgid != t->tgid) leader = t;
+  SetSupervisionLocked(*t, Supervision::kPending);
+  return SupervisionRequest{TaskKey{t->tgid, leader->key.start_time}, writer};
+}
+
+void Framework::SetSupervisionLocked(Task& any_thread, Supervision s) {
+  Task* member = &any_thread;
+  do {
+    member->supervision = s;
+    member = member->thread_next;
+  } while (member != &any_thread);
+}
+
+void Framework::SetSupervisionHook(
+    std::function<void(const std::vector<SupervisionRequest>&)> hook) {
+  OpLock l(this);
+  supervision_hook_ = std::move(hook);
+}
+
+void Framework::SetSupervision(const TaskKey& process, Supervision s) {
+  OpLock l(this);
+  Task* t = FindTaskLocked(process.tid);
+  if (t == nullptr) {
+    // The leader is gone (pthread_exit); any thread of the process will do.
+    auto it = thread_groups_.find(process.tid);
+    if (it == thread_groups_.end()) return;
+    t = it->second;
+  } else if (t->tgid == t->tid() && process.start_time != 0 &&
+             !SameTaskLocked(t->key, process)) {
+    return;  // another process now has that pid
+  }
+  SetSupervisionLocked(*t, s);
+}
+
+Result<Supervision> Framework::SupervisionOf(pid_t tid) {
+  OpLock l(this);
+  Task* t = FindTaskLocked(tid);
+  if (t == nullptr) return Err(ESRCH, "no task ", tid);
+  return t->supervision;
+}
+
+const char* SupervisionName(Supervision s) {
+  switch (s) {
+    case Supervision::kNone:
+      return "unsupervised";
+    case Supervision::kPending:
+      return "being supervised";
+    case Supervision::kSupervised:
+      return "supervised";
+    case Supervision::kImpossible:
+      return "not supervisable";
+  }
+  return "?";
 }
 
 void Framework::PruneHistory(MonoNanos now) {

@@ -157,6 +157,29 @@ class Framework {
   // finds a task forked a moment ago). Set it before any concurrent use.
   void SetSyncHook(std::function<void()> hook);
 
+  // ---- fork supervision (docs/fork-gate.md) ----------------------------
+
+  // A process an attach moved into a container whose subsystems refuse
+  // forks (Subsystem::RefusesForks), not supervised yet: its key (the
+  // thread-group leader's), and the thread that wrote to `tasks` (0 when
+  // not known), which is inside the write until the hook returns.
+  struct SupervisionRequest {
+    TaskKey process;
+    pid_t writer = 0;
+  };
+  // Called by Attach(), after the move and outside the framework lock,
+  // before Attach returns: the owner makes the processes supervised and
+  // reports with SetSupervision(). The processes are kPending meanwhile.
+  // Without a hook nothing is asked (the tasks stay kNone).
+  void SetSupervisionHook(
+      std::function<void(const std::vector<SupervisionRequest>&)> hook);
+  // Sets every thread of the process `process` names (ignored if that
+  // process is gone or its leader's start time differs).
+  void SetSupervision(const TaskKey& process, Supervision s)
+      GPC_EXCLUDES(mu_);
+  // ESRCH for an unknown task.
+  Result<Supervision> SupervisionOf(pid_t tid) GPC_EXCLUDES(mu_);
+
   // ---- hierarchies ----------------------------------------------------
 
   // mount -t gpc -o <options>: finds the hierarchy with the same options or
@@ -384,6 +407,23 @@ class Framework {
   Status WriteFileOnce(ContainerId dir, std::string_view file,
                        std::string_view data, const Credentials& writer,
                        bool* synced) GPC_EXCLUDES(mu_);
+  // The process of `tid`, if a subsystem of `dest`'s hierarchy refuses
+  // forks there and it is not supervised yet; it is then marked kPending.
+  std::optional<SupervisionRequest> NeedsSupervisionLocked(
+      const Container& dest, pid_t tid, pid_t writer) GPC_REQUIRES(mu_);
+  void SetSupervisionLocked(Task& any_thread, Supervision s)
+      GPC_REQUIRES(mu_);
+  // Collects, for the public operation running on this thread, the
+  // processes its attaches need supervised (see SetSupervisionHook).
+  struct SupervisionSink {
+    SupervisionSink();
+    ~SupervisionSink();
+    std::vector<SupervisionRequest> requests;
+  };
+  // Calls the hook (copied under the lock) for what `sink` collected.
+  void SuperviseCollected(SupervisionSink& sink) GPC_EXCLUDES(mu_);
+  void CollectSupervisionLocked(const Container& dest, pid_t tid, pid_t writer)
+      GPC_REQUIRES(mu_);
   Status AttachOnce(ContainerId dest, pid_t pid, bool whole_process,
                     const Credentials& writer) GPC_EXCLUDES(mu_);
 
@@ -474,6 +514,8 @@ class Framework {
   std::vector<std::string_view> subsys_names_;
   std::function<void(const Event&)> listener_;
   std::function<void()> sync_hook_;
+  std::function<void(const std::vector<SupervisionRequest>&)>
+      supervision_hook_ GPC_GUARDED_BY(mu_);
 
   mutable Mutex mu_;
   // Root states, one per subsystem, for the life of the framework.

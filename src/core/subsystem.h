@@ -137,6 +137,10 @@ class Subsystem {
   virtual Status CanFork(SubsysState& state, const Task& parent) {
     return OkStatus();
   }
+  // Whether CanFork() may refuse in some non-root container: tasks moved
+  // into such a container are then made supervised, so that their forks
+  // are asked about (Framework::SetSupervisionHook).
+  virtual bool RefusesForks() const { return false; }
   virtual void CancelFork(SubsysState& state, const Task& parent) {}
   // `child` exists and is in `state` (bound or not). `parent` is the task
   // that created it (for a new thread: a thread of its own process), or

@@ -18,9 +18,23 @@ struct PastGroup {
   ContainerGroup* group;  // pinned while recorded
 };
 
+// Whether the task's forks reach the fork gate before they happen (its
+// process carries gpc's seccomp filter; docs/fork-gate.md).
+enum class Supervision : uint8_t {
+  kNone,        // not asked for (no limited container has needed it)
+  kPending,     // being installed
+  kSupervised,  // forks are asked about and can be refused
+  kImpossible,  // could not be installed: forks beyond a limit are killed
+};
+const char* SupervisionName(Supervision s);
+
 struct Task {
   TaskKey key;
   pid_t tgid = 0;
+  // The same for every thread of a process; a child inherits its parent's
+  // (as it inherits the filter), but kImpossible, which was about the
+  // parent's own state (traced, stopped...).
+  Supervision supervision = Supervision::kNone;
   // Where the task is now, in every hierarchy at once. Never null.
   ContainerGroup* group = nullptr;
 

@@ -41,6 +41,12 @@ Result<DaemonConfig> ParseConfig(std::string_view text) {
         return bad("ns_remove_empty_nodes takes on or off");
       }
       config.ns_remove_empty_nodes = w[1] == "on";
+    } else if (w[0] == "supervise" || w[0] == "supervise_unprivileged") {
+      if (w.size() != 2 || (w[1] != "on" && w[1] != "off")) {
+        return bad(StrCat(w[0], " takes on or off"));
+      }
+      (w[0] == "supervise" ? config.supervise
+                           : config.supervise_unprivileged) = w[1] == "on";
     } else if (w[0] == "metrics") {
       if (w.size() != 2) return bad("metrics takes one HOST:PORT");
       config.metrics_address = std::string(w[1]);

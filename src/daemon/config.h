@@ -13,6 +13,15 @@
 //                                      # default socket, else the socket's
 //                                      # directory + "/state" (a private
 //                                      # gpcd keeps private state)
+//   supervise  on                      # tasks moved into containers with
+//                                      # fork limits get the fork gate, so
+//                                      # their forks are refused, not
+//                                      # killed (docs/fork-gate.md)
+//   supervise_unprivileged on          # ... also tasks without
+//                                      # CAP_SYS_ADMIN, by setting their
+//                                      # no_new_privs (setuid programs then
+//                                      # gain nothing in them); off: their
+//                                      # forks beyond a limit are killed
 //   connector_buffer 16777216          # bytes of the proc connector's
 //                                      # receive buffer (default 16 MiB;
 //                                      # small values force event losses,
@@ -58,6 +67,8 @@ struct DaemonConfig {
   // are not made again (a live one kept by gpc-fdstore is still served).
   // Not a file directive: it says how this gpcd was started.
   bool on_demand = false;
+  bool supervise = true;
+  bool supervise_unprivileged = true;
   bool ns_remove_empty_nodes = true;
 
   // The hierarchies to mount at start: the explicit ones, plus one per

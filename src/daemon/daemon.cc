@@ -109,6 +109,20 @@ Status Daemon::Start() {
   });
   fork_gate_ = std::make_unique<ForkGate>(*fw_);
   GPC_RETURN_IF_ERROR(fork_gate_->Start());
+  if (config_.supervise) {
+    char self[4096];
+    ssize_t n = readlink("/proc/self/exe", self, sizeof self - 1);
+    std::string exe = n > 0 ? std::string(self, static_cast<size_t>(n)) : "";
+    supervisor_ = std::make_unique<Supervisor>(
+        *fw_, SupervisorOptions{
+                  .socket_path = config_.socket_path,
+                  .gate_binary = exe.substr(0, exe.rfind('/') + 1) + "gpc-gate",
+                  .allow_no_new_privs = config_.supervise_unprivileged});
+    fw_->SetSupervisionHook(
+        [this](const std::vector<Framework::SupervisionRequest>& r) {
+          supervisor_->Supervise(r);
+        });
+  }
   Readopt(*fw_, restart, /*start_time_slack=*/1);
   if (Status s = state_->Start(*fw_, restart.mounts); !s.ok()) {
     Log("state: " + s.error().ToString());
@@ -605,7 +619,13 @@ void Daemon::SaveMountsLocked() {
 
 nlohmann::json Daemon::ForkGateJson() {
   ForkGateStats g = fork_gate_->stats();
-  return {{"gates", g.gates},
+  SupervisorStats sup = supervisor_ ? supervisor_->stats() : SupervisorStats{};
+  return {{"supervised_on_attach", sup.supervised},
+          {"no_new_privs_set", sup.no_new_privs},
+          {"not_supervisable", sup.impossible},
+          {"supervision_deferred", sup.deferred},
+          {"supervision_wait_ns", sup.total_ns},
+          {"gates", g.gates},
           {"notifications", g.notifications},
           {"approved", g.approved},
           {"refused", g.refused},
@@ -736,7 +756,12 @@ void Daemon::ServeControl() {
       // The connection stays open, owned by the gate, on success.
       Status s = fork_gate_->Adopt(fds[0], fds[1], c, cred.uid, request->pid,
                                    OkReply() + "\n");
-      if (s.ok()) continue;
+      if (s.ok()) {
+        // Its forks are asked about from now on (gpc exec's, gpc-gate's,
+        // or a holder handing its gate back to a restarted gpcd).
+        fw_->SetSupervision(TaskKey{request->pid, 0}, Supervision::kSupervised);
+        continue;
+      }
       fds.clear();
       request = s.error();
     }
@@ -851,6 +876,9 @@ void Daemon::Shutdown() {
   metrics_.reset();
   // A last snapshot while every mount is still listed.
   if (state_) state_->Stop();
+  // No new supervision; those on their way finish (their gpc-gate keeps
+  // the gate if gpcd is gone by then).
+  if (fw_) fw_->SetSupervisionHook(nullptr);
   // The holders take over the supervised trees (see fork_gate.h).
   if (fork_gate_) fork_gate_->Stop();
   {
@@ -860,6 +888,8 @@ void Daemon::Shutdown() {
       (void)ReleaseLocked(mounts_.begin()->first, /*unmount=*/true);
     }
   }
+  // After the mounts: a write to `tasks` being served may still call it.
+  supervisor_.reset();
   // A clean stop: the store exits once empty.
   if (fd_store_) {
     (void)fd_store_->Bye();

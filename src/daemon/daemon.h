@@ -28,6 +28,7 @@
 #include "daemon/fork_gate.h"
 #include "daemon/metrics.h"
 #include "daemon/state_store.h"
+#include "daemon/supervisor.h"
 #include "fs/container_fs.h"
 #include "linux/linux_host.h"
 #include "linux/tracker.h"
@@ -148,8 +149,10 @@ class Daemon {
   // The state directory: snapshot + journal, restored at Start().
   std::unique_ptr<StateStore> state_;
   std::unique_ptr<Tracker> tracker_;
-  // Answers the fork notifications of `gpc exec` task trees.
+  // Answers the fork notifications of supervised task trees.
   std::unique_ptr<ForkGate> fork_gate_;
+  // Makes tasks moved into limited containers supervised (supervisor.h).
+  std::unique_ptr<Supervisor> supervisor_;
   // Keeps the mounts' /dev/fuse descriptors across a kill of gpcd; null
   // when it could not be started (mounts then die with gpcd, as before).
   std::unique_ptr<FdStoreClient> fd_store_;

@@ -170,6 +170,12 @@ const ControlFile kFiles[] = {
              "anywhere until written",
      .read = ReadTotal,
      .write = WriteTotalFile},
+    {.name = "unsupervised",
+     .flags = kNotOnRoot,
+     .enforcement = Enforcement::kAccounted,
+     .help = "tasks here whose forks gpc cannot refuse (no fork gate): "
+             "their children beyond the limit are killed instead",
+     .read_s64 = TaskLimitSubsystem::ReadUnsupervised},
 };
 
 }  // namespace

@@ -59,8 +59,9 @@ const ControlFile kFiles[] = {
     {.name = "max",
      .flags = kNotOnRoot,
      .enforcement = Enforcement::kEnforced,
-     .help = "\"max\" or a task count for this subtree; supervised forks "
-             "beyond it fail with EAGAIN, other new tasks are killed",
+     .help = "\"max\" or a task count for this subtree; forks beyond it "
+             "fail with EAGAIN (tasks moved in are made supervised; the "
+             "children of those that cannot be are killed)",
      .read = ReadMax,
      .write = WriteMax},
     {.name = "peak",
@@ -68,6 +69,13 @@ const ControlFile kFiles[] = {
      .enforcement = Enforcement::kAccounted,
      .help = "the highest pids.current seen",
      .read_s64 = ReadPeak},
+    {.name = "unsupervised",
+     .flags = kNotOnRoot,
+     .enforcement = Enforcement::kAccounted,
+     .help = "tasks here whose forks gpc cannot refuse (no fork gate: "
+             "traced, stopped, failed): their children beyond pids.max are "
+             "killed instead",
+     .read_s64 = TaskLimitSubsystem::ReadUnsupervised},
 };
 
 }  // namespace

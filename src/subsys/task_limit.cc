@@ -83,10 +83,20 @@ void TaskLimitSubsystem::Fork(SubsysState& state, Task& child,
   framework().EmitRefusedLocked(
       state.container(),
       StrCat(name(), ": ", thread ? "thread " : "task ", child.tid(),
-             " forked by pid ", parent->tid(), " exceeds the limit (", why,
+             " forked by pid ", parent->tid(), " (", SupervisionName(parent->supervision),
+             ", so the fork could not be refused) exceeds the limit (", why,
              "): ",
              killed.ok() ? (thread ? "its process was killed" : "killed")
                          : "kill failed: " + killed.error().ToString()));
+}
+
+int64_t TaskLimitSubsystem::ReadUnsupervised(const FileContext& ctx) {
+  ctx.framework.mu().AssertHeld();
+  int64_t n = 0;
+  ctx.framework.ForEachTaskLocked(ctx.container, [&](const Task& t) {
+    if (t.supervision != Supervision::kSupervised) ++n;
+  });
+  return n;
 }
 
 void TaskLimitSubsystem::Exit(SubsysState& state, Task& task) {

@@ -36,6 +36,7 @@
 #include <string>
 #include <unordered_map>
 
+#include "core/control_file.h"
 #include "core/subsystem.h"
 
 namespace gpc {
@@ -49,6 +50,7 @@ class TaskLimitSubsystem : public Subsystem {
       : Subsystem(name), refusal_errno_(refusal_errno) {}
 
   Status CanFork(SubsysState& state, const Task& parent) final;
+  bool RefusesForks() const final { return true; }
   void CancelFork(SubsysState& state, const Task& parent) final;
   void Fork(SubsysState& state, Task& child, const Task* parent) final;
   void Exit(SubsysState& state, Task& task) final;
@@ -62,6 +64,11 @@ class TaskLimitSubsystem : public Subsystem {
   size_t pending_reservations() const { return reservations_.size(); }
   // Unsupervised children killed so far (for tests and metrics).
   uint64_t kills() const { return kills_; }
+
+  // The `<subsys>.unsupervised` file: tasks of the container (not its
+  // descendants) whose forks gpc cannot refuse, so that a fork beyond a
+  // limit kills the child instead.
+  static int64_t ReadUnsupervised(const FileContext& ctx);
 
  protected:
   // Charges one new task to `state` unless a limit forbids it. On refusal

@@ -68,14 +68,19 @@ class TestShell {
   pid_t pid() const { return pid_; }
 
   // Runs `command` (one shell command line, or several joined by newlines)
-  // and waits up to `timeout` for it to finish.
+  // and waits up to `timeout` for it to finish -- or, with `until`, for its
+  // output to show that text (for a command line the shell abandons, as
+  // dash does when it cannot fork: its end never comes; status is then -1).
   Ran Run(const std::string& command,
-          std::chrono::milliseconds timeout = std::chrono::seconds(60)) {
+          std::chrono::milliseconds timeout = std::chrono::seconds(60),
+          const std::string& until = "") {
     Ran r;
     if (to_ < 0) return r;
     const std::string marker = "__gpc_test_shell_done_" + std::to_string(++n_);
     std::string line = "{\n" + command + "\n} 2>&1; echo \"" + marker +
                        " $?\"\n";
+    // A shell that has exited is EPIPE here, not a SIGPIPE for the test.
+    signal(SIGPIPE, SIG_IGN);
     if (write(to_, line.data(), line.size()) !=
         static_cast<ssize_t>(line.size())) {
       return r;
@@ -87,6 +92,10 @@ class TestShell {
       if (at != std::string::npos && buf.find('\n', at) != std::string::npos) {
         r.out = buf.substr(0, at);
         r.status = std::atoi(buf.c_str() + at + marker.size() + 1);
+        return r;
+      }
+      if (!until.empty() && buf.find(until) != std::string::npos) {
+        r.out = buf;
         return r;
       }
       auto left = std::chrono::duration_cast<std::chrono::milliseconds>(

@@ -19,7 +19,7 @@
 #include <chrono>
 #include <thread>
 
-#include "cli/gate_holder.h"
+#include "daemon/gate_holder.h"
 #include "daemon/seccomp_gate.h"
 #include "testing/counting_subsystem.h"
 #include "testing/fake_host.h"
@@ -249,7 +249,7 @@ TEST_F(ForkGateTest, HolderAnswersWhatADeadGpcdLeftAndThenFailsOpen) {
   ASSERT_EQ(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, conn), 0);
   int holder_listener = dup(listener);
   std::thread holder([&] {
-    cli::RunGateHolder("/nonexistent/gpcd.sock", child.pid(), holder_listener,
+    RunGateHolder("/nonexistent/gpcd.sock", child.pid(), holder_listener,
                        *journal_fd, conn[1]);
   });
 

@@ -22,7 +22,7 @@
 
 #include "util/result.h"
 
-namespace gpc::cli {
+namespace gpc {
 
 // Connects to gpcd and hands it the listener and journal (op "gate" naming
 // `root`); returns the open connection. gpcd's refusal is its errno.
@@ -42,4 +42,4 @@ void RunGateHolder(const std::string& socket_path, pid_t root, int listener,
 // many processes were kicked.
 int RestartBlockedCreations(pid_t root);
 
-}  // namespace gpc::cli
+}  // namespace gpc

@@ -1,4 +1,4 @@
-#include "cli/gate_holder.h"
+#include "daemon/gate_holder.h"
 
 #include <dirent.h>
 #include <poll.h>
@@ -19,7 +19,7 @@
 #include "daemon/control_protocol.h"
 #include "daemon/seccomp_gate.h"
 
-namespace gpc::cli {
+namespace gpc {
 namespace {
 
 constexpr int64_t kRetryNs = 100'000'000;
@@ -193,4 +193,4 @@ void RunGateHolder(const std::string& socket_path, pid_t root, int listener,
   UnmapJournal(journal);
 }
 
-}  // namespace gpc::cli
+}  // namespace gpc
