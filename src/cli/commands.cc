@@ -799,9 +799,24 @@ void AddPs(CLI::App& app, GlobalOptions& g, int& rc) {
              {"controllers", m.Label()},
              {"path", path->empty() ? Json(nullptr) : Json(*path)}});
       }
+      // Whether gpcd can refuse its forks (docs/fork-gate.md).
+      Json forks = nullptr;
+      ControlRequest ask{"task", "", ""};
+      ask.pid = pid;
+      if (auto reply = CallDaemon(g.socket_path, ask); reply.ok()) {
+        Json j = Json::parse(*reply, nullptr, false);
+        if (j.is_object() && j.value("ok", false)) {
+          forks = {{"supervision", j.value("supervision", "")},
+                   {"reason", j.value("reason", "")}};
+          std::string reason = j.value("reason", "");
+          text += StrCat("# forks: ", j.value("supervision", ""),
+                         reason.empty() ? "" : " (" + reason + ")", "\n");
+        }
+      }
       out.push_back({{"pid", pid},
                      {"cmdline", ProcessCommandLine(pid)},
-                     {"containers", entries}});
+                     {"containers", entries},
+                     {"forks", forks}});
     }
     Print(g.json ? out.dump(2) + "\n" : text);
   });

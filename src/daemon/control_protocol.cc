@@ -45,7 +45,7 @@ Result<ControlRequest> ParseControlRequest(std::string_view line) {
   bool needs_options = r.op == "mount" || r.op == "remount";
   if (!needs_dir && r.op != "ping" && r.op != "status" && r.op != "shutdown" &&
       r.op != "events" && r.op != "subsystems" && r.op != "gate" &&
-      r.op != "mounted") {
+      r.op != "mounted" && r.op != "task") {
     return Err(EINVAL, "unknown op '", r.op, "'");
   }
   if (!field("dev", &r.dev, false)) {
@@ -73,12 +73,13 @@ Result<ControlRequest> ParseControlRequest(std::string_view line) {
   if (!field("options", &r.options, needs_options)) {
     return Err(EINVAL, r.op, " needs a string \"options\"");
   }
-  if (r.op == "gate") {
-    // The supervised task whose fork listener comes with the request.
+  if (r.op == "gate" || r.op == "task") {
+    // gate: the supervised task whose fork listener comes with the
+    // request; task: the task asked about.
     auto it = j.find("pid");
     if (it == j.end() || !it->is_number_integer() || it->get<int64_t>() <= 0 ||
         it->get<int64_t>() > std::numeric_limits<pid_t>::max()) {
-      return Err(EINVAL, "gate needs a positive integer \"pid\"");
+      return Err(EINVAL, r.op, " needs a positive integer \"pid\"");
     }
     r.pid = static_cast<pid_t>(it->get<int64_t>());
   }

@@ -8,7 +8,9 @@
 // dev}, umount {dir, dev}, shutdown, events, subsystems (each subsystem
 // with its description, hierarchy and control files: name, access, label,
 // help), gate {pid} (a supervised tree's seccomp listener and journal
-// attached as SCM_RIGHTS fds; see daemon/fork_gate.h). Changing mounts
+// attached as SCM_RIGHTS fds; see daemon/fork_gate.h), task {pid} (whether
+// its forks are supervised, and why not: {"supervision":..., "reason":...}).
+// Changing mounts
 // needs uid 0 (checked with SO_PEERCRED), as mount(2) needs CAP_SYS_ADMIN.
 //
 // A mount in the caller's mount namespace (mount.gpc, `gpc mount`) is a

@@ -692,6 +692,18 @@ std::string Daemon::Handle(const ControlRequest& r, uid_t peer_uid) {
   if (r.op == "ping") return OkReply();
   if (r.op == "status") return StatusJson();
   if (r.op == "subsystems") return SubsystemsReply(*fw_);
+  if (r.op == "task") {
+    auto sup = fw_->SupervisionOf(r.pid);
+    if (!sup.ok()) return ErrorReply(sup.error());
+    pid_t tgid = r.pid;
+    if (auto info = host_.GetTaskInfo(r.pid); info.ok()) tgid = info->tgid;
+    std::string reason = supervisor_ ? supervisor_->ReasonOf(tgid) : "";
+    if (*sup == Supervision::kNone && reason.empty()) {
+      reason = supervisor_ ? "not in a container that limits forks"
+                           : "supervision is off (config supervise)";
+    }
+    return OkReply({{"supervision", SupervisionName(*sup)}, {"reason", reason}});
+  }
   // Like mount(2), changing mounts takes root.
   if (peer_uid != 0) {
     return ErrorReply(Err(EPERM, r.op, " needs root"));

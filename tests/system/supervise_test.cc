@@ -114,6 +114,18 @@ char StateOf(pid_t pid) {
                                                              : s[close + 2];
 }
 
+// gpcd's word on a task (what `gpc ps` shows): "supervised", or why not.
+std::string Forks(const std::string& socket, pid_t pid) {
+  ControlRequest r{"task", "", ""};
+  r.pid = pid;
+  auto reply = CallDaemon(socket, r);
+  if (!reply.ok()) return reply.error().ToString();
+  auto j = nlohmann::json::parse(*reply, nullptr, false);
+  if (!j.is_object()) return *reply;
+  std::string reason = j.value("reason", "");
+  return j.value("supervision", "?") + (reason.empty() ? "" : ": " + reason);
+}
+
 nlohmann::json GateStats(const std::string& socket) {
   auto reply = CallDaemon(socket, {"status", "", ""});
   if (!reply.ok()) return nlohmann::json::object();
@@ -178,6 +190,7 @@ TEST_F(SuperviseTest, EveryCreationBeyondPidsMaxFailsWithEagainAndNothingDies) {
   ASSERT_EQ(WriteFile(pids_ + "/a/tasks", std::to_string(probe.pid())), 0);
   EXPECT_EQ(SeccompMode(probe.pid()), 2);
   EXPECT_EQ(ReadFile(pids_ + "/a/pids.unsupervised"), "0\n");
+  EXPECT_EQ(Forks(socket_, probe.pid()), "supervised");
 
   // The probe and 3 children fill pids.max 4; the 4th and later fail.
   EXPECT_EQ(probe.Ask("hold 5"), "0 0 0 11 11 ");
@@ -281,6 +294,8 @@ TEST_F(SuperviseTest, TracedAndStoppedProcessesAreLeftIntactAndCounted) {
   ASSERT_EQ(read(go[0], &c, 1), 1);
   ASSERT_EQ(WriteFile(pids_ + "/a/tasks", std::to_string(traced.pid())), 0);
   EXPECT_EQ(SeccompMode(traced.pid()), 0);
+  EXPECT_EQ(Forks(socket_, traced.pid()),
+            "not supervisable: traced by pid " + std::to_string(tracer));
   EXPECT_EQ(traced.Ask("hold 1"), "0 ");  // it runs on, unsupervised
 
   // Stopped by job control: stays stopped, untouched.
@@ -294,6 +309,8 @@ TEST_F(SuperviseTest, TracedAndStoppedProcessesAreLeftIntactAndCounted) {
   ASSERT_EQ(WriteFile(pids_ + "/a/tasks", std::to_string(stopped.pid())), 0);
   EXPECT_EQ(StateOf(stopped.pid()), 'T');
   EXPECT_EQ(SeccompMode(stopped.pid()), 0);
+  EXPECT_NE(Forks(socket_, stopped.pid()).find("is stopped"), std::string::npos)
+      << Forks(socket_, stopped.pid());
   kill(stopped.pid(), SIGCONT);
   EXPECT_EQ(stopped.Ask("try"), "fork=0 vfork=0 clone3=0 thread=0");
 
