@@ -318,5 +318,87 @@ TEST_F(PidsTest, RmdirDropsReservationsOfTheContainer) {
   EXPECT_EQ(pids().pending_reservations(), 0u);
 }
 
+// Supervision on attach (docs/fork-gate.md), as the framework drives it:
+// which moves ask for it, what forks inherit, what the file counts.
+class PidsSupervisionTest : public PidsTest {
+ protected:
+  void SetUp() override {
+    fw_.SetSupervisionHook(
+        [this](const std::vector<Framework::SupervisionRequest>& r) {
+          asked_.insert(asked_.end(), r.begin(), r.end());
+        });
+  }
+  Supervision Of(pid_t tid) { return *fw_.SupervisionOf(tid); }
+  std::vector<Framework::SupervisionRequest> asked_;
+};
+
+TEST_F(PidsSupervisionTest, AMoveIntoALimitedContainerAsksOnceAndForksInherit) {
+  ContainerId a = Mkdir(root_, "a");
+  TaskKey p = Scanned();
+  pid_t writer = host_.NewProcess().tid;
+  // Through the tasks file, as a shell's echo does; the writer is known.
+  ASSERT_EQ(fw_.WriteFile(a, "tasks", std::to_string(p.tid),
+                          Credentials{writer, 0, 0})
+                .code(),
+            0);
+  ASSERT_EQ(asked_.size(), 1u);
+  EXPECT_EQ(asked_[0].process, p);
+  EXPECT_EQ(asked_[0].writer, writer);
+  EXPECT_EQ(Of(p.tid), Supervision::kPending);
+  // Moving it again while pending, or once supervised, asks nothing more.
+  Move(p.tid, a);
+  fw_.SetSupervision(p, Supervision::kSupervised);
+  ContainerId b = Mkdir(a, "b");
+  Move(p.tid, b);
+  EXPECT_EQ(asked_.size(), 1u);
+  // Its children and threads have the filter too.
+  TaskKey child = Fork(p.tid);
+  TaskKey thread = Fork(p.tid, /*thread=*/true);
+  EXPECT_EQ(Of(child.tid), Supervision::kSupervised);
+  EXPECT_EQ(Of(thread.tid), Supervision::kSupervised);
+  EXPECT_EQ(Read(b, "pids.unsupervised"), "0\n");
+}
+
+TEST_F(PidsSupervisionTest, TheRootAndUnlimitedHierarchiesAskNothing) {
+  TaskKey p = Scanned();
+  ContainerId a = Mkdir(root_, "a");
+  Move(p.tid, a);
+  Move(p.tid, root_);
+  EXPECT_EQ(asked_.size(), 1u);  // only the move into /a
+  asked_.clear();
+  // A hierarchy without a fork-refusing subsystem.
+  auto debug = fw_.Mount("debug");
+  ASSERT_TRUE(debug.ok());
+  auto d = fw_.Mkdir(fw_.GetHierarchy(*debug)->root, "d", {}, 0755);
+  ASSERT_TRUE(d.ok());
+  TaskKey q = Scanned();
+  Move(q.tid, *d);
+  EXPECT_TRUE(asked_.empty());
+  EXPECT_EQ(Of(q.tid), Supervision::kNone);
+}
+
+TEST_F(PidsSupervisionTest, UnsupervisableTasksAreCountedAndTheirChildrenAskAgain) {
+  ContainerId a = Mkdir(root_, "a");
+  TaskKey p = Scanned();
+  Move(p.tid, a);
+  fw_.SetSupervision(p, Supervision::kImpossible);
+  EXPECT_EQ(Read(a, "pids.unsupervised"), "1\n");
+  // A child of a task that could not be supervised (traced, stopped) is not
+  // traced or stopped itself: it starts as kNone, so a move may try it.
+  TaskKey child = Fork(p.tid);
+  EXPECT_EQ(Of(child.tid), Supervision::kNone);
+  EXPECT_EQ(Read(a, "pids.unsupervised"), "2\n");
+  // A child forked while its parent's filter was on its way may have come
+  // just before it: not counted as supervised.
+  TaskKey r = Scanned();
+  asked_.clear();
+  Move(r.tid, a);
+  ASSERT_EQ(asked_.size(), 1u);
+  EXPECT_EQ(Of(Fork(r.tid).tid), Supervision::kNone);
+  // A reused pid does not take another process's state.
+  fw_.SetSupervision(TaskKey{r.tid, r.start_time + 100}, Supervision::kSupervised);
+  EXPECT_EQ(Of(r.tid), Supervision::kPending);
+}
+
 }  // namespace
 }  // namespace gpc
