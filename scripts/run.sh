@@ -12,12 +12,15 @@ cd "$root"
 
 scripts/install-deps.sh
 cmake --preset release >/dev/null
-cmake --build --preset release -j "$(nproc)" --target gpcd gpc-fdstore mount.gpc gpc
+cmake --build --preset release -j "$(nproc)" --target gpcd gpc-fdstore gpc-gate mount.gpc gpc
 # mount(8) looks for helpers in /sbin: mount -t gpc runs /sbin/mount.gpc,
 # which finds gpcd next to itself; gpcd starts gpc-fdstore (which keeps the
 # mounts alive across a kill of gpcd) from its own directory too.
 install -m 0755 build/release/src/daemon/gpcd /sbin/gpcd
 install -m 0755 build/release/src/daemon/gpc-fdstore /sbin/gpc-fdstore
+# gpcd starts gpc-gate to make tasks moved into limited containers
+# supervised (docs/fork-gate.md).
+install -m 0755 build/release/src/daemon/gpc-gate /sbin/gpc-gate
 install -m 0755 build/release/src/daemon/mount.gpc /sbin/mount.gpc
 # gpc next to them, with its bash completion and man page (both generated
 # by gpc itself from its command table).
