@@ -1307,10 +1307,15 @@ std::vector<TaskKey> Framework::ListTasks() {
   return out;
 }
 
-Status Framework::CanFork(pid_t parent_tid) {
+Status Framework::CanFork(pid_t parent_tid, bool count_refusal) {
   OpLock l(this);
   Task* t = FindTaskLocked(parent_tid);
   if (t == nullptr) return Err(ESRCH, "no task ", parent_tid);
+  count_refusals_ = count_refusal;
+  struct Restore {
+    bool& flag;
+    ~Restore() { flag = true; }
+  } restore{count_refusals_};
   for (size_t i = 0; i < subsys_ptrs_.size(); ++i) {
     Subsystem* ss = subsys_ptrs_[i];
     Status s = ss->CanFork(*t->group->states_[ss->id()], *t);

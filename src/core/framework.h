@@ -288,7 +288,12 @@ class Framework {
   // Every live task the framework knows, in no particular order.
   std::vector<TaskKey> ListTasks() GPC_EXCLUDES(mu_);
   // May this task create a task now? Asks every subsystem's CanFork().
-  Status CanFork(pid_t parent_tid) GPC_EXCLUDES(mu_);
+  // With `count_refusal` false, a refusal is not counted or reported (an
+  // attempt the caller will make again after catching up with exits).
+  Status CanFork(pid_t parent_tid, bool count_refusal = true)
+      GPC_EXCLUDES(mu_);
+  // Inside a subsystem's CanFork(): whether a refusal is to be counted.
+  bool CountsRefusals() const GPC_REQUIRES(mu_) { return count_refusals_; }
   // Moves one task (or, with whole_process, every thread of its process) to
   // `dest` in dest's hierarchy only. pid 0 = the writer. ESRCH no such task;
   // EACCES writer not root and its euid is neither the target's uid nor
@@ -514,6 +519,7 @@ class Framework {
   std::vector<std::string_view> subsys_names_;
   std::function<void(const Event&)> listener_;
   std::function<void()> sync_hook_;
+  bool count_refusals_ GPC_GUARDED_BY(mu_) = true;
   std::function<void(const std::vector<SupervisionRequest>&)>
       supervision_hook_ GPC_GUARDED_BY(mu_);
 

@@ -201,10 +201,12 @@ void ForkGate::Serve(Gate& gate) {
 }
 
 int ForkGate::Decide(pid_t tid) {
-  Status s = fw_.CanFork(tid);
-  if (!s.ok() && s.error().code() == ESRCH) {
-    // A task created a moment ago that forks at once: the tracker has not
-    // told the framework yet.
+  // Asked again after catching up with the tracker, and only that answer
+  // counts: an ESRCH may be a task created a moment ago that forks at
+  // once, and a refusal may come from a count still holding tasks that
+  // have exited (threads created and joined in a tight loop).
+  Status s = fw_.CanFork(tid, /*count_refusal=*/false);
+  if (!s.ok()) {
     fw_.Sync();
     s = fw_.CanFork(tid);
   }

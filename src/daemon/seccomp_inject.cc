@@ -6,6 +6,7 @@
 #include <sys/prctl.h>
 #include <sys/ptrace.h>
 #include <sys/syscall.h>
+#include <sys/time.h>
 #include <sys/uio.h>
 #include <sys/user.h>
 #include <sys/wait.h>
@@ -59,18 +60,39 @@ int64_t NowNs() {
   return int64_t{ts.tv_sec} * 1'000'000'000 + ts.tv_nsec;
 }
 
-// waitpid for the tracee with a deadline (ptrace stops are reported to the
-// tracer thread only, so this thread polls): the status, or ETIMEDOUT.
+void WakeUp(int) {}
+
+// waitpid for the tracee with a deadline: ptrace stops are reported to the
+// tracer thread only, which blocks in waitpid until a timer's signal (a
+// handler without SA_RESTART) interrupts it. The status, or ETIMEDOUT.
 Result<int> WaitForStop(pid_t tid, int64_t deadline_ns) {
-  int64_t pause_ns = 10'000;
+  static const bool installed = [] {
+    struct sigaction sa {};
+    sa.sa_handler = WakeUp;
+    sigemptyset(&sa.sa_mask);
+    sa.sa_flags = 0;
+    return sigaction(SIGALRM, &sa, nullptr) == 0;
+  }();
   for (;;) {
     int status = 0;
     pid_t r = waitpid(tid, &status, __WALL | WNOHANG);
     if (r == tid) return status;
     if (r < 0 && errno != EINTR) return Err(errno, "waitpid ", tid);
-    if (NowNs() > deadline_ns) return Err(ETIMEDOUT, "thread ", tid, " did not stop");
-    std::this_thread::sleep_for(std::chrono::nanoseconds(pause_ns));
-    pause_ns = std::min<int64_t>(pause_ns * 2, 1'000'000);
+    int64_t left = deadline_ns - NowNs();
+    if (left <= 0) return Err(ETIMEDOUT, "thread ", tid, " did not stop");
+    if (!installed) {
+      std::this_thread::sleep_for(std::chrono::microseconds(50));
+      continue;
+    }
+    itimerval timer{};
+    timer.it_value.tv_sec = left / 1'000'000'000;
+    timer.it_value.tv_usec = (left % 1'000'000'000) / 1000 + 1;
+    setitimer(ITIMER_REAL, &timer, nullptr);
+    r = waitpid(tid, &status, __WALL);
+    itimerval off{};
+    setitimer(ITIMER_REAL, &off, nullptr);
+    if (r == tid) return status;
+    if (r < 0 && errno != EINTR) return Err(errno, "waitpid ", tid);
   }
 }
 

@@ -24,7 +24,9 @@
 //      copy (it must not answer its own forks), restore the registers and
 //      detach. Signals that arrive meanwhile are held and queued again
 //      after the registers are back.
-// x86-64 only (ENOSYS elsewhere; ENOEXEC for a 32-bit process).
+// x86-64 only (ENOSYS elsewhere; ENOEXEC for a 32-bit process). Waiting
+// for stops uses ITIMER_REAL and a SIGALRM handler: for a single-threaded
+// caller that uses neither (gpc-gate).
 #pragma once
 
 #include <sys/types.h>

@@ -44,6 +44,15 @@ pid_t TracerOf(pid_t pid) {
   return at == std::string::npos ? 0 : std::atoi(status.c_str() + at + 10);
 }
 
+// The state letter of /proc/PID/stat ('T' stopped, 't' traced...).
+char StateOf(pid_t pid) {
+  std::string stat = ReadSmall(StrCat("/proc/", pid, "/stat"));
+  size_t close = stat.rfind(')');
+  return close == std::string::npos || close + 2 >= stat.size()
+             ? '?'
+             : stat[close + 2];
+}
+
 std::vector<pid_t> ThreadsOf(pid_t tgid) {
   std::vector<pid_t> out;
   if (DIR* d = opendir(StrCat("/proc/", tgid, "/task").c_str())) {
@@ -133,6 +142,12 @@ void Supervisor::SuperviseOne(const Framework::SupervisionRequest& r) {
   if (pid_t tracer = TracerOf(tgid); tracer != 0) {
     return impossible(StrCat("traced by pid ", tracer));
   }
+  // Stopped by job control: seizing it would wake it for a moment (it
+  // stops again before running anything, but its state flickers). gpc-gate
+  // says the same for one stopped after this look.
+  if (StateOf(tgid) == 'T') {
+    return impossible(StrCat("process ", tgid, " is stopped"));
+  }
   int raw = static_cast<int>(syscall(SYS_pidfd_open, tgid, 0));
   if (raw < 0) {
     Record(r.process, Outcome{Supervision::kNone, "exited"});
@@ -201,7 +216,7 @@ void Supervisor::SuperviseOne(const Framework::SupervisionRequest& r) {
                                   : seized.error().message());
   }
   if (!writer_thread) {
-    Outcome o = Finish(report_r.get(), until);
+    Outcome o = Finish(report_r.get(), buffered, until);
     if (o.state != Supervision::kPending) {
       Record(r.process, o);
       return;
@@ -247,8 +262,8 @@ void Supervisor::SuperviseOne(const Framework::SupervisionRequest& r) {
                         done});
 }
 
-Supervisor::Outcome Supervisor::Finish(int report_fd, Clock::time_point until) {
-  std::string buffered;
+Supervisor::Outcome Supervisor::Finish(int report_fd, std::string& buffered,
+                                       Clock::time_point until) {
   auto line = ReadReportLine(report_fd, buffered, until);
   if (!line.ok()) {
     if (line.code() == ETIMEDOUT) return Outcome{Supervision::kPending, ""};

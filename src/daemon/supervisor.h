@@ -76,8 +76,10 @@ class Supervisor {
     bool no_new_privs = false;
   };
   void SuperviseOne(const Framework::SupervisionRequest& r);
-  // Reads gpc-gate's report (after "seized") until its last line.
-  Outcome Finish(int report_fd, std::chrono::steady_clock::time_point until);
+  // Reads gpc-gate's report (after "seized", with what was read past it
+  // in `buffered`) until its last line.
+  Outcome Finish(int report_fd, std::string& buffered,
+                 std::chrono::steady_clock::time_point until);
   void Record(const TaskKey& process, const Outcome& o);
 
   Framework& fw_;

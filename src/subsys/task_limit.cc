@@ -13,6 +13,10 @@ Status TaskLimitSubsystem::CanFork(SubsysState& state, const Task& parent) {
   DropExpired(framework().host().MonotonicNow());
   std::string why;
   if (!TryCharge(state, &why)) {
+    if (!framework().CountsRefusals()) {
+      return Err(refusal_errno_, name(), ": fork of pid ", parent.tid(),
+                 " refused: ", why);
+    }
     CountFailure(state);
     framework().EmitRefusedLocked(
         state.container(),
