@@ -323,6 +323,63 @@ TEST_F(SuperviseTest, TracedAndStoppedProcessesAreLeftIntactAndCounted) {
   close(go[1]);
 }
 
+// Processes that exit while they are being made supervised: the write
+// answers (0, or ESRCH when the task was gone first), nothing hangs, and
+// no gpc-gate is left waiting for them.
+TEST_F(SuperviseTest, TasksExitingDuringTheInjectionLeaveNothingBehind) {
+  ASSERT_EQ(WriteFile(pids_ + "/a/pids.max", "100"), 0);
+  for (int i = 0; i < 30; ++i) {
+    // Exits after a few hundred microseconds, in the middle of things.
+    pid_t pid = fork();
+    if (pid == 0) {
+      // Busy for a moment (a sleep would stop the thread interruptibly).
+      auto until = Clock::now() + std::chrono::microseconds(100 + 50 * i);
+      while (Clock::now() < until) {
+      }
+      _exit(0);
+    }
+    int err = WriteFile(pids_ + "/a/tasks", std::to_string(pid));
+    EXPECT_TRUE(err == 0 || err == ESRCH) << strerror(err);
+    waitpid(pid, nullptr, 0);
+  }
+  // Every gpc-gate of those has ended (their trees are gone).
+  auto deadline = Clock::now() + std::chrono::seconds(10);
+  // Ours only: those started for this test's gpcd (its socket).
+  auto gates_left = [this] {
+    int n = 0;
+    for (pid_t pid : ListProcesses()) {
+      std::string cmd = ReadFile("/proc/" + std::to_string(pid) + "/cmdline");
+      if (cmd.find("gpc-gate") != std::string::npos &&
+          cmd.find(socket_) != std::string::npos &&
+          ReadProcStat(pid).state != 'Z') {
+        ++n;
+      }
+    }
+    return n;
+  };
+  while (gates_left() > 0 && Clock::now() < deadline) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+  EXPECT_EQ(GateStats(socket_).value("gates", -1), 0);
+}
+
+// A kill -9 of gpcd just after a shell moved itself in, while its filter
+// is being installed: the injection is gpc-gate's, which finishes it; the
+// shell runs on supervised, its forks let through until gpcd is back.
+TEST_F(SuperviseTest, AKillOfGpcdDuringAnInjectionLeavesTheTaskWhole) {
+  ASSERT_EQ(WriteFile(pids_ + "/a/pids.max", "10"), 0);
+  TestShell sh(false);
+  auto r = sh.Run("echo $$ > " + pids_ + "/a/tasks; echo moved");
+  gpcd_.Kill();
+  ASSERT_EQ(r.out, "moved\n");
+  r = sh.Run("grep Seccomp: /proc/$$/status; /bin/true && echo forked");
+  EXPECT_EQ(r.out, "Seccomp:\t2\nforked\n");
+  EXPECT_NE(StateOf(sh.pid()), 'T');
+  ASSERT_TRUE(gpcd_.Start().ok()) << gpcd_.log();
+  r = sh.Run("/bin/true && echo forked");
+  EXPECT_EQ(r.out, "forked\n");
+}
+
 // The gate outlives gpcd: while it is down, forks are let through (fail
 // open, never ENOSYS); once it is back, they are refused again.
 TEST_F(SuperviseTest, GatesSurviveAKillOfGpcd) {
