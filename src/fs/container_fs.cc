@@ -943,8 +943,7 @@ Status ContainerFs::Start(const std::string& mountpoint) {
   return OkStatus();
 }
 
-Status ContainerFs::Adopt(const std::string& mountpoint, int dev_fd,
-                          std::string_view init_request) {
+Result<fuse_session*> ContainerFs::SessionOnDevice(int dev_fd) {
   if (running_) {
     close(dev_fd);
     return Err(EBUSY, "already serving ", mountpoint_);
@@ -960,12 +959,19 @@ Status ContainerFs::Adopt(const std::string& mountpoint, int dev_fd,
     return Err(EINVAL, "fuse_session_new failed");
   }
   // libfuse takes an already mounted connection as "/dev/fd/N"; such a
-  // session never unmounts (Stop() does it) and closes N when destroyed.
+  // session never unmounts (the mount is a dead daemon's, or a caller's in
+  // its own namespace) and closes N when destroyed.
   if (fuse_session_mount(se, StrCat("/dev/fd/", dev_fd).c_str()) != 0) {
     fuse_session_destroy(se);
     close(dev_fd);
-    return Err(EBADF, "cannot adopt descriptor ", dev_fd);
+    return Err(EBADF, "cannot serve descriptor ", dev_fd);
   }
+  return se;
+}
+
+Status ContainerFs::Adopt(const std::string& mountpoint, int dev_fd,
+                          std::string_view init_request) {
+  GPC_ASSIGN_OR_RETURN(fuse_session * se, SessionOnDevice(dev_fd));
   // The replayed INIT sets the session up as the first daemon negotiated
   // it. libfuse's reply to it is refused by the kernel (ENOENT: that INIT
   // was answered long ago), which libfuse ignores.
@@ -991,28 +997,7 @@ Status ContainerFs::Adopt(const std::string& mountpoint, int dev_fd,
 }
 
 Status ContainerFs::StartMounted(const std::string& mountpoint, int dev_fd) {
-  if (running_) {
-    close(dev_fd);
-    return Err(EBUSY, "already serving ", mountpoint_);
-  }
-  if (root_ == kNoContainer || !fw_.GetContainer(root_).ok()) {
-    close(dev_fd);
-    return Err(ENOENT, "no hierarchy ", hierarchy_);
-  }
-  inodes_->Reset();
-  fuse_session* se = NewSession();
-  if (se == nullptr) {
-    close(dev_fd);
-    return Err(EINVAL, "fuse_session_new failed");
-  }
-  // As for Adopt(): libfuse takes the mounted connection as "/dev/fd/N",
-  // and never unmounts it (the mount is the caller's, maybe in another
-  // namespace).
-  if (fuse_session_mount(se, StrCat("/dev/fd/", dev_fd).c_str()) != 0) {
-    fuse_session_destroy(se);
-    close(dev_fd);
-    return Err(EBADF, "cannot serve descriptor ", dev_fd);
-  }
+  GPC_ASSIGN_OR_RETURN(fuse_session * se, SessionOnDevice(dev_fd));
   // A descriptor that was never mounted reads EPERM; one whose mount is
   // gone already, ENODEV.
   auto init = ReadInitRequest(fuse_session_fd(se));

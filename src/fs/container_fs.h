@@ -181,6 +181,9 @@ class ContainerFs {
   // Quiet for an unknown handle (one opened before a restart).
   void DropHandle(uint64_t fh) GPC_EXCLUDES(handles_mu_);
   fuse_session* NewSession();
+  // A new session on a connection already mounted (Adopt, StartMounted);
+  // takes `dev_fd` over (closed on error too).
+  Result<fuse_session*> SessionOnDevice(int dev_fd);
   // Starts the notifier and the serving loop on a mounted session.
   void Serve(fuse_session* se, const std::string& mountpoint);
   struct Notice {
