@@ -21,6 +21,9 @@ struct PastGroup {
 struct Task {
   TaskKey key;
   pid_t tgid = 0;
+  // Known not to be a kernel thread (Host::GetKernelThread), which a task
+  // never becomes: attach need not ask again.
+  bool user_task = false;
   // Where the task is now, in every hierarchy at once. Never null.
   ContainerGroup* group = nullptr;
 
