@@ -89,6 +89,10 @@ const ControlFile kBaseFiles[] = {
      .help = "always 0 in a v1 hierarchy",
      .read_u64 = ReadSaneBehavior},
     {.name = "notify_on_release",
+     // A group whose last task exited a moment ago emptied before the
+     // write, as the kernel saw it: no release for it (found by
+     // tests/foreign/notify_on_release.sh, "late").
+     .flags = kSyncBeforeWrite,
      .enforcement = Enforcement::kFramework,
      .help = "run release_agent when this container becomes empty",
      .read_u64 = ReadNotify,

@@ -1355,6 +1355,16 @@ Status Framework::AttachLocked(Container& dest, pid_t pid, bool whole_process,
   if (!host_.TaskExists(t->tid())) {
     return Err(ESRCH, "task ", target, " has exited");
   }
+  // Linux: cgroup_procs_write_start() leaves kthreadd and kernel threads
+  // bound to their CPUs where they are (for a process too: they are
+  // single-threaded).
+  if (!t->user_task) {
+    Result<KernelThread> kind = host_.GetKernelThread(t->key);
+    if (kind.ok() && *kind == KernelThread::kPinned) {
+      return Err(EINVAL, "task ", target, " is a kernel thread that stays");
+    }
+    if (kind.ok() && *kind == KernelThread::kNo) t->user_task = true;
+  }
 
   // Linux: __cgroup1_procs_write() checks one task, even for a process.
   if (!writer.privileged()) {

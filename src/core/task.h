@@ -35,6 +35,9 @@ struct Task {
   // (as it inherits the filter), but kImpossible, which was about the
   // parent's own state (traced, stopped...).
   Supervision supervision = Supervision::kNone;
+  // Known not to be a kernel thread (Host::GetKernelThread), which a task
+  // never becomes: attach need not ask again.
+  bool user_task = false;
   // Where the task is now, in every hierarchy at once. Never null.
   ContainerGroup* group = nullptr;
 

@@ -17,7 +17,9 @@
 // conversation on one connection, the way fusermount hands a mounted
 // /dev/fuse to a FUSE daemon (daemon/mount_client.h has the caller's side):
 //   -> {"op":"mount","options":"cpuset","dir":"/x"}  + a /dev/fuse fd
+//      ("dev": the gpc mount on top at dir, if there is one)
 //   <- {"ok":true,"source":"cpuset"}       options valid, hierarchy held
+//      (EBUSY when that mount is of the same hierarchy)
 //      (the caller mounts the fd at dir with mount(2), in its namespace)
 //   -> {"op":"mounted","dev":"0:55"}  or  {"op":"mounted","errno":13}
 //   <- {"ok":true,"hierarchy":3}           served; or an error, after

@@ -365,6 +365,15 @@ void Daemon::ServeCallerMount(int conn, const ucred& peer,
     reply(ErrorReply(h.error()));
     return;
   }
+  // Linux: do_add_mount() refuses a superblock on top of itself; here each
+  // mount is a superblock of its own, so the caller names what is on top.
+  if (std::optional<MountId> top = FindByDevLocked(request.dev);
+      top && mounts_.at(*top).hierarchy == *h) {
+    (void)fw_->Unmount(*h);
+    reply(ErrorReply(
+        Err(EBUSY, "the hierarchy is mounted at ", request.dir, " already")));
+    return;
+  }
   auto info = fw_->GetHierarchy(*h);
   std::string source =
       info.ok() ? info->options.substr(info->options.find(',') + 1) : "gpc";

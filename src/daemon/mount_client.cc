@@ -229,6 +229,15 @@ Status Remount(const MountClient& client, const std::string& dir,
   GPC_RETURN_IF_ERROR(Send(sock.get(), r));
   GPC_ASSIGN_OR_RETURN(nlohmann::json reply, ReadReply(sock.get()));
   (void)reply;
+  // Linux: once the file system took the options, reconfigure_super() sets
+  // the VFS flags the remount names: "ro" makes it read-only, a remount
+  // without it writable again (and, as mount(8) passes only what it was
+  // given, nosuid/nodev/noexec not repeated are dropped, as the kernel's
+  // cgroup mounts lose them).
+  if (mount(nullptr, dir.c_str(), nullptr, MS_REMOUNT | options.flags,
+            nullptr) != 0) {
+    return Err(errno, "remount of ", dir);
+  }
   return OkStatus();
 }
 
@@ -268,8 +277,13 @@ Status MountHere(const MountClient& client, const std::string& dir,
   UniqueFd dev_fd(raw);
   GPC_ASSIGN_OR_RETURN(UniqueFd sock, Connect(client, options.hierarchy));
   const int fds[] = {dev_fd.get()};
-  GPC_RETURN_IF_ERROR(
-      Send(sock.get(), {"mount", options.hierarchy, real}, fds));
+  ControlRequest request{"mount", options.hierarchy, real};
+  // gpcd refuses the hierarchy that is on top here already, as the kernel
+  // refuses a superblock mounted on itself.
+  if (std::optional<std::string> top = TopFuseMountDev(real, kFsType)) {
+    request.dev = *top;
+  }
+  GPC_RETURN_IF_ERROR(Send(sock.get(), request, fds));
   // gpcd has checked the options and holds the hierarchy; the reply names
   // the source column /proc/mounts shows.
   GPC_ASSIGN_OR_RETURN(nlohmann::json held, ReadReply(sock.get()));

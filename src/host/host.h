@@ -50,6 +50,15 @@ struct TaskInfo {
   std::string comm;
 };
 
+// What the kernel's cgroup core makes of moving a task
+// (cgroup_procs_write_start()).
+enum class KernelThread {
+  kNo,       // a user task, for its whole life
+  kMovable,  // a kernel thread that may be moved
+  kPinned,   // kthreadd, or a kernel thread bound to its CPUs
+             // (PF_NO_SETAFFINITY): never moved, EINVAL
+};
+
 struct CpuTimes {
   uint64_t runtime_ns = 0;    // on-CPU time from the scheduler (schedstat)
   uint64_t user_ticks = 0;    // USER_HZ ticks (utime)
@@ -109,6 +118,9 @@ class Host {
   // Does a task with this tid exist now (a zombie counts)? One cheap check,
   // for operations that must not act on a task already reaped.
   virtual bool TaskExists(pid_t tid) = 0;
+  // Whether `task` is a kernel thread, and one the kernel would not move;
+  // ESRCH once it has exited.
+  virtual Result<KernelThread> GetKernelThread(const TaskKey& task) = 0;
   // The CPU times of one thread (not of its whole process). ESRCH once it
   // has exited.
   virtual Result<CpuTimes> GetCpuTimes(const TaskKey& task) = 0;

@@ -364,6 +364,22 @@ Result<ProcStat> ReadStatOfKey(int dirfd, const TaskKey& key) {
 
 }  // namespace
 
+Result<KernelThread> LinuxHost::GetKernelThread(const TaskKey& task) {
+  // include/linux/sched.h
+  constexpr uint64_t kPfKthread = 0x00200000;
+  constexpr uint64_t kPfNoSetaffinity = 0x04000000;
+  GPC_ASSIGN_OR_RETURN(Fd dir, OpenTaskDir(proc_, task.tid));
+  GPC_ASSIGN_OR_RETURN(ProcStat stat, ReadStatOfKey(dir.get(), task));
+  if ((stat.flags & kPfKthread) == 0) return KernelThread::kNo;
+  // The only kernel thread without a parent is kthreadd, which the kernel
+  // keeps in the root (no_cgroup_migration, not shown in /proc) so that the
+  // threads it creates start there.
+  if (stat.ppid == 0 || (stat.flags & kPfNoSetaffinity) != 0) {
+    return KernelThread::kPinned;
+  }
+  return KernelThread::kMovable;
+}
+
 Status LinuxHost::CheckIdentity(const TaskKey& key) {
   GPC_ASSIGN_OR_RETURN(Fd dir, OpenTaskDir(proc_, key.tid));
   GPC_ASSIGN_OR_RETURN(ProcStat stat, ReadStatOfKey(dir.get(), key));

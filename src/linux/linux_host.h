@@ -47,6 +47,7 @@ class LinuxHost : public Host {
   Result<std::vector<pid_t>> ListThreads(pid_t tgid) override;
   Result<TaskInfo> GetTaskInfo(pid_t tid) override;
   bool TaskExists(pid_t tid) override;
+  Result<KernelThread> GetKernelThread(const TaskKey& task) override;
   Result<CpuTimes> GetCpuTimes(const TaskKey& task) override;
   Result<uint64_t> CountOpenFiles(pid_t tgid) override;
   Result<std::vector<int>> ListOpenFds(pid_t tgid) override;

@@ -123,6 +123,7 @@ Result<ProcStat> ParseProcStat(std::string_view text) {
   GPC_ASSIGN_OR_RETURN(uint64_t ppid,
                        ParseDecimal(field(4), kPidMax, "stat ppid"));
   st.ppid = static_cast<pid_t>(ppid);
+  GPC_ASSIGN_OR_RETURN(st.flags, ParseDecimal(field(9), kU64Max, "stat flags"));
   GPC_ASSIGN_OR_RETURN(st.utime_ticks,
                        ParseDecimal(field(14), kU64Max, "stat utime"));
   GPC_ASSIGN_OR_RETURN(st.stime_ticks,

@@ -19,6 +19,7 @@ struct ProcStat {
   std::string comm;
   char state = '?';
   pid_t ppid = 0;
+  uint64_t flags = 0;        // field 9: the kernel's PF_* bits
   uint64_t utime_ticks = 0;  // field 14
   uint64_t stime_ticks = 0;  // field 15
   uint64_t start_ticks = 0;  // field 22: start time, clock ticks after boot

@@ -108,6 +108,13 @@ void FakeHost::SetCreds(pid_t tid, uid_t uid, uid_t euid, uid_t suid) {
   t->info.suid = suid;
 }
 
+void FakeHost::SetKernelThread(pid_t tid, KernelThread kind) {
+  std::lock_guard l(mu_);
+  FakeTask* t = LiveLocked(tid);
+  GPC_CHECK(t != nullptr);
+  t->kernel_thread = kind;
+}
+
 void FakeHost::AddRuntime(pid_t tid, uint64_t ns, uint64_t user_ticks,
                           uint64_t system_ticks) {
   std::lock_guard l(mu_);
@@ -267,6 +274,13 @@ Result<TaskInfo> FakeHost::GetTaskInfo(pid_t tid) {
 bool FakeHost::TaskExists(pid_t tid) {
   std::lock_guard l(mu_);
   return tasks_.contains(tid);
+}
+
+Result<KernelThread> FakeHost::GetKernelThread(const TaskKey& key) {
+  std::lock_guard l(mu_);
+  FakeTask* t = LiveKeyLocked(key);
+  if (t == nullptr) return Err(ESRCH, "no task ", key.tid);
+  return t->kernel_thread;
 }
 
 Result<CpuTimes> FakeHost::GetCpuTimes(const TaskKey& key) {

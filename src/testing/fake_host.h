@@ -32,6 +32,7 @@ class FakeHost : public Host {
     std::vector<int> fds;  // ascending; open_files == fds.size()
     std::map<int, RLimit> rlimits;
     NamespaceIds namespaces;
+    KernelThread kernel_thread = KernelThread::kNo;
     std::vector<int> signals;  // received, in order
   };
   struct SpawnRecord {
@@ -54,6 +55,7 @@ class FakeHost : public Host {
   // The task exits (a process leader's exit does not end its threads).
   void KillTask(pid_t tid);
   void SetCreds(pid_t tid, uid_t uid, uid_t euid, uid_t suid);
+  void SetKernelThread(pid_t tid, KernelThread kind);
   void AddRuntime(pid_t tid, uint64_t ns, uint64_t user_ticks = 0,
                   uint64_t system_ticks = 0);
   // The CPU the task last ran on, as GetCpuTimes reports it (-1 unknown).
@@ -85,6 +87,7 @@ class FakeHost : public Host {
   Result<std::vector<pid_t>> ListThreads(pid_t tgid) override;
   Result<TaskInfo> GetTaskInfo(pid_t tid) override;
   bool TaskExists(pid_t tid) override;
+  Result<KernelThread> GetKernelThread(const TaskKey& task) override;
   Result<CpuTimes> GetCpuTimes(const TaskKey& task) override;
   Result<uint64_t> CountOpenFiles(pid_t tgid) override;
   Result<std::vector<int>> ListOpenFds(pid_t tgid) override;

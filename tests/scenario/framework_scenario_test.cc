@@ -330,6 +330,24 @@ TEST_F(FrameworkScenario, AttachPermissionAndPidZero) {
   EXPECT_EQ(Write(other, "tasks", std::string(5000, '1')), E2BIG);
 }
 
+// kthreadd and kernel threads bound to their CPUs stay where they are, by
+// tasks and by cgroup.procs, as cgroup_procs_write_start() has them (found
+// by tests/foreign/write_errors.sh: `echo 2 > tasks`); other kernel
+// threads move.
+TEST_F(FrameworkScenario, PinnedKernelThreadsDoNotMove) {
+  HierarchyId h = MustMount("ca");
+  ContainerId dest = MustMkdir(Root(h), "dest");
+  TaskKey pinned = Spawn();
+  TaskKey movable = Spawn();
+  host_.SetKernelThread(pinned.tid, KernelThread::kPinned);
+  host_.SetKernelThread(movable.tid, KernelThread::kMovable);
+  EXPECT_EQ(Write(dest, "tasks", std::to_string(pinned.tid)), EINVAL);
+  EXPECT_EQ(Write(dest, "cgroup.procs", std::to_string(pinned.tid)), EINVAL);
+  EXPECT_EQ(Write(dest, "tasks", std::to_string(movable.tid)), 0);
+  EXPECT_THAT(Tasks(dest), ElementsAre(movable.tid));
+  EXPECT_EQ(ca_->counts.attach, 1);
+}
+
 TEST_F(FrameworkScenario, LateForkEventUsesParentGroupAtForkTime) {
   HierarchyId h = MustMount("ca");
   ContainerId old_c = MustMkdir(Root(h), "old");

@@ -44,6 +44,7 @@ TEST(ParseProcStatTest, RealLine) {
   EXPECT_EQ(r->comm, "cat");
   EXPECT_EQ(r->state, 'R');
   EXPECT_EQ(r->ppid, 16520);
+  EXPECT_EQ(r->flags, 4194304u);
   EXPECT_EQ(r->utime_ticks, 7u);
   EXPECT_EQ(r->stime_ticks, 3u);
   EXPECT_EQ(r->start_ticks, 302018u);
