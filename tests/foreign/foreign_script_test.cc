@@ -62,24 +62,9 @@ struct ExpectedDifference {
 };
 
 constexpr ExpectedDifference kExpectedDifferences[] = {
-    // ---- pending fixes (issue 11), to be removed as they merge ----
-    {"*", "*lead_blank", Why::kPendingFix,
-     "integer writes with a leading blank (\" 1\") must be EINVAL "
-     "(kstrtoull); branch kernel-parsing"},
-    {"*", "*trail_blank", Why::kPendingFix,
-     "integer writes with a trailing blank (\"1 \") must be EINVAL; branch "
-     "kernel-parsing"},
     // (IDs are fnmatch(3) patterns: a literal '[' is escaped.)
-    {"write_errors.sh", "cpuset.cpu_exclusive\\[ 1]", Why::kPendingFix,
-     "integer writes with a leading blank must be EINVAL; branch "
-     "kernel-parsing"},
-    {"write_errors.sh", "cpuacct.usage\\[ 0]", Why::kPendingFix,
-     "integer writes with a leading blank must be EINVAL; branch "
-     "kernel-parsing"},
-    {"rename.sh", "name256", Why::kPendingFix,
-     "names of 256+ bytes are accepted by the kernel; branch kernel-parsing"},
-    {"attach_read.sh", "open_then_*", Why::kPendingFix,
-     "tasks/cgroup.procs are listed at the first read, not at open"},
+    // No pending fixes: the leading/trailing blanks, 256+ byte names and
+    // first-read lists of issue 11 have merged.
 
     // ---- deliberate: docs/differences.md ----
     {"*", "*.msg", Why::kDeliberate,
@@ -91,6 +76,9 @@ constexpr ExpectedDifference kExpectedDifferences[] = {
     {"*", "remount.*with_child", Why::kDeliberate,
      "remount of a hierarchy with children: the kernel refuses any (EBUSY), "
      "gpc only a change of subsystems (2.6.24's rule)"},
+    {"fresh_group.sh", "pids.*.pids.unsupervised", Why::kDeliberate,
+     "pids.unsupervised is gpc's own (tasks whose forks cannot be refused, "
+     "docs/fork-gate.md)"},
     {"fresh_group.sh", "cpuset.*.cpuset.clamps", Why::kDeliberate,
      "cpuset.clamps is gpc's own (members clamped back after widening their "
      "affinity)"},
