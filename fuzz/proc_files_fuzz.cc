@@ -54,6 +54,9 @@ void CheckStat(std::string_view text) {
   for (int f = 5; f <= 39; ++f) {
     again += ' ';
     switch (f) {
+      case 9:
+        again += std::to_string(st.flags);
+        break;
       case 14:
         again += std::to_string(st.utime_ticks);
         break;
@@ -77,6 +80,7 @@ void CheckStat(std::string_view text) {
   CHECK_PROP(r2->pid == st.pid && r2->comm == st.comm, again);
   CHECK_PROP(r2->state == st.state && r2->ppid == st.ppid, again);
   CHECK_PROP(r2->utime_ticks == st.utime_ticks, again);
+  CHECK_PROP(r2->flags == st.flags, again);
   CHECK_PROP(r2->stime_ticks == st.stime_ticks, again);
   CHECK_PROP(r2->start_ticks == st.start_ticks, again);
   CHECK_PROP(r2->processor == st.processor, again);

@@ -314,7 +314,13 @@ TEST_F(SuperviseTest, TracedAndStoppedProcessesAreLeftIntactAndCounted) {
   kill(stopped.pid(), SIGCONT);
   EXPECT_EQ(stopped.Ask("try"), "fork=0 vfork=0 clone3=0 thread=0");
 
-  EXPECT_EQ(ReadFile(pids_ + "/a/pids.unsupervised"), "4\n");  // 2 + 2 held
+  // 2, and the child each holds (their forks are seen a moment later).
+  auto until = Clock::now() + std::chrono::seconds(10);
+  while (ReadFile(pids_ + "/a/pids.unsupervised") != "4\n" &&
+         Clock::now() < until) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(2));
+  }
+  EXPECT_EQ(ReadFile(pids_ + "/a/pids.unsupervised"), "4\n");
   nlohmann::json g = GateStats(socket_);
   EXPECT_EQ(g.value("not_supervisable", 0), 2) << g.dump();
   kill(tracer, SIGKILL);
