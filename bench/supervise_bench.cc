@@ -55,13 +55,15 @@ double TimeAttach(const std::string& tasks_file) {
 int main(int argc, char** argv) {
   int rounds = 100;
   for (int i = 1; i < argc; ++i) {
-    if (std::strncmp(argv[i], "--rounds=", 9) == 0) rounds = std::atoi(argv[i] + 9);
+    if (std::strncmp(argv[i], "--rounds=", 9) == 0)
+      rounds = std::atoi(argv[i] + 9);
   }
   if (geteuid() != 0) {
     std::fprintf(stderr, "supervise_bench: needs root\n");
     return 2;
   }
-  gpc::GpcdProcess gpcd({.gpcd_path = GPCD_PATH, .temp_prefix = "supervise_bench"});
+  gpc::GpcdProcess gpcd(
+      {.gpcd_path = GPCD_PATH, .temp_prefix = "supervise_bench"});
   std::string pids = gpcd.mount_root() + "/pids",
               debug = gpcd.mount_root() + "/debug";
   gpcd.set_extra_config("defaults off\nhierarchy " + pids +
@@ -74,8 +76,8 @@ int main(int argc, char** argv) {
   mkdir((debug + "/a").c_str(), 0755);
   gpc::WriteFile(pids + "/a/pids.max", "100000");
   // The kernel: a cgroup of our own in its pids hierarchy.
-  std::string kernel = "/sys/fs/cgroup/pids/gpc_supervise_bench_" +
-                       std::to_string(getpid());
+  std::string kernel =
+      "/sys/fs/cgroup/pids/gpc_supervise_bench_" + std::to_string(getpid());
   bool have_kernel = mkdir(kernel.c_str(), 0755) == 0;
 
   std::vector<double> supervised, plain, kern;
@@ -103,8 +105,9 @@ int main(int argc, char** argv) {
               Percentile(plain, 0.5), Percentile(plain, 0.9), plain.size());
   std::printf("  kernel cgroup v1 pids                  %8.3f %8.3f  (n=%zu)\n",
               Percentile(kern, 0.5), Percentile(kern, 0.9), kern.size());
-  std::printf("  supervision's own cost (median diff)   %8.3f ms; target <= 2 ms\n",
-              Percentile(supervised, 0.5) - Percentile(plain, 0.5));
+  std::printf(
+      "  supervision's own cost (median diff)   %8.3f ms; target <= 2 ms\n",
+      Percentile(supervised, 0.5) - Percentile(plain, 0.5));
   if (status.ok()) {
     size_t at = status->find("\"fork_gate\"");
     std::printf("  gpcd: %s\n", at == std::string::npos

@@ -16,9 +16,9 @@ namespace {
 
 constexpr const char* kTarget = "mount_args_fuzz";
 constexpr unsigned long kKnownFlags =
-    MS_RDONLY | MS_NOSUID | MS_NODEV | MS_NOEXEC | MS_SYNCHRONOUS |
-    MS_NOATIME | MS_NODIRATIME | MS_RELATIME | MS_STRICTATIME | MS_LAZYTIME |
-    MS_SILENT | MS_DIRSYNC;
+    MS_RDONLY | MS_NOSUID | MS_NODEV | MS_NOEXEC | MS_SYNCHRONOUS | MS_NOATIME |
+    MS_NODIRATIME | MS_RELATIME | MS_STRICTATIME | MS_LAZYTIME | MS_SILENT |
+    MS_DIRSYNC;
 
 }  // namespace
 

@@ -7,8 +7,8 @@
 #include <sys/types.h>
 
 #include <cstdint>
-#include <optional>
 #include <map>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>

@@ -184,13 +184,15 @@ void AddMount(CLI::App& app, GlobalOptions& g, int& rc) {
     // Mounted here, in this process's mount namespace, as mount(8) does.
     MountArgs split = SplitMountOptions(*options);
     split.remount = split.remount || *remount;
-    Status s = MountHere(MountClient{.socket_path = g.socket_path}, real, split);
+    Status s =
+        MountHere(MountClient{.socket_path = g.socket_path}, real, split);
     if (!s.ok()) {
       rc = Report(split.remount ? "remount" : "mount", real, *options,
                   s.error());
       return;
     }
-    if (g.json) Print(nlohmann::json{{"ok", true}, {"dir", real}}.dump() + "\n");
+    if (g.json)
+      Print(nlohmann::json{{"ok", true}, {"dir", real}}.dump() + "\n");
     rc = kExitOk;
   });
 }

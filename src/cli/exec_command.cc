@@ -20,9 +20,9 @@
 #include <string>
 #include <vector>
 
-#include "daemon/gate_holder.h"
 #include "daemon/control_protocol.h"
 #include "daemon/fd_store_payload.h"
+#include "daemon/gate_holder.h"
 #include "daemon/seccomp_gate.h"
 #include "util/result.h"
 #include "util/split.h"

@@ -1458,7 +1458,6 @@ Status Framework::AttachOnce(ContainerId dest_id, pid_t pid, bool whole_process,
   return OkStatus();
 }
 
-
 Framework::SupervisionSink::SupervisionSink() { tl_supervision = &requests; }
 Framework::SupervisionSink::~SupervisionSink() { tl_supervision = nullptr; }
 
@@ -1483,9 +1482,8 @@ void Framework::CollectSupervisionLocked(const Container& dest, pid_t tid,
   }
 }
 
-std::optional<Framework::SupervisionRequest>
-Framework::NeedsSupervisionLocked(const Container& dest, pid_t tid,
-                                  pid_t writer) {
+std::optional<Framework::SupervisionRequest> Framework::NeedsSupervisionLocked(
+    const Container& dest, pid_t tid, pid_t writer) {
   if (dest.is_root()) return std::nullopt;
   bool refuses = false;
   for (int i : Bits(dest.hierarchy_->subsys_mask_)) {

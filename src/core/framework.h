@@ -175,8 +175,7 @@ class Framework {
       std::function<void(const std::vector<SupervisionRequest>&)> hook);
   // Sets every thread of the process `process` names (ignored if that
   // process is gone or its leader's start time differs).
-  void SetSupervision(const TaskKey& process, Supervision s)
-      GPC_EXCLUDES(mu_);
+  void SetSupervision(const TaskKey& process, Supervision s) GPC_EXCLUDES(mu_);
   // ESRCH for an unknown task.
   Result<Supervision> SupervisionOf(pid_t tid) GPC_EXCLUDES(mu_);
 
@@ -290,8 +289,7 @@ class Framework {
   // May this task create a task now? Asks every subsystem's CanFork().
   // With `count_refusal` false, a refusal is not counted or reported (an
   // attempt the caller will make again after catching up with exits).
-  Status CanFork(pid_t parent_tid, bool count_refusal = true)
-      GPC_EXCLUDES(mu_);
+  Status CanFork(pid_t parent_tid, bool count_refusal = true) GPC_EXCLUDES(mu_);
   // Inside a subsystem's CanFork(): whether a refusal is to be counted.
   bool CountsRefusals() const GPC_REQUIRES(mu_) { return count_refusals_; }
   // Moves one task (or, with whole_process, every thread of its process) to
@@ -416,8 +414,7 @@ class Framework {
   // forks there and it is not supervised yet; it is then marked kPending.
   std::optional<SupervisionRequest> NeedsSupervisionLocked(
       const Container& dest, pid_t tid, pid_t writer) GPC_REQUIRES(mu_);
-  void SetSupervisionLocked(Task& any_thread, Supervision s)
-      GPC_REQUIRES(mu_);
+  void SetSupervisionLocked(Task& any_thread, Supervision s) GPC_REQUIRES(mu_);
   // Collects, for the public operation running on this thread, the
   // processes its attaches need supervised (see SetSupervisionHook).
   struct SupervisionSink {
@@ -520,8 +517,8 @@ class Framework {
   std::function<void(const Event&)> listener_;
   std::function<void()> sync_hook_;
   bool count_refusals_ GPC_GUARDED_BY(mu_) = true;
-  std::function<void(const std::vector<SupervisionRequest>&)>
-      supervision_hook_ GPC_GUARDED_BY(mu_);
+  std::function<void(const std::vector<SupervisionRequest>&)> supervision_hook_
+      GPC_GUARDED_BY(mu_);
 
   mutable Mutex mu_;
   // Root states, one per subsystem, for the life of the framework.

@@ -45,8 +45,8 @@ Result<DaemonConfig> ParseConfig(std::string_view text) {
       if (w.size() != 2 || (w[1] != "on" && w[1] != "off")) {
         return bad(StrCat(w[0], " takes on or off"));
       }
-      (w[0] == "supervise" ? config.supervise
-                           : config.supervise_unprivileged) = w[1] == "on";
+      (w[0] == "supervise" ? config.supervise : config.supervise_unprivileged) =
+          w[1] == "on";
     } else if (w[0] == "metrics") {
       if (w.size() != 2) return bad("metrics takes one HOST:PORT");
       config.metrics_address = std::string(w[1]);

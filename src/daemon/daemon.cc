@@ -155,8 +155,9 @@ Status Daemon::Start() {
                      const std::string& dir) -> HeldMount* {
     for (HeldMount& h : held) {
       if (h.fd.get() < 0) continue;
-      if (!dev.empty() ? h.handover.dev == dev
-                       : OwnNamespace(h.handover.mntns) && h.handover.dir == dir) {
+      if (!dev.empty()
+              ? h.handover.dev == dev
+              : OwnNamespace(h.handover.mntns) && h.handover.dir == dir) {
         return &h;
       }
     }
@@ -250,9 +251,9 @@ std::shared_ptr<ContainerFs> Daemon::MakeFs(HierarchyId h,
       }
       *dev = *found;
     }
-    HandOver(MountHandover{fs_epoch_, *dev, opts, dir, mntns,
-                           std::string(init)},
-             fd);
+    HandOver(
+        MountHandover{fs_epoch_, *dev, opts, dir, mntns, std::string(init)},
+        fd);
   };
   fs_options.on_unmounted = [this] {
     uint64_t one = 1;
@@ -333,8 +334,8 @@ Result<HierarchyId> Daemon::MountAt(const std::string& dir,
     (void)fw_->Unmount(h);
     return std::move(s).error();
   }
-  AddMountLocked(MountPoint{h, dir, std::string(options), *dev, mntns,
-                            std::move(fs)});
+  AddMountLocked(
+      MountPoint{h, dir, std::string(options), *dev, mntns, std::move(fs)});
   return h;
 }
 
@@ -381,8 +382,9 @@ void Daemon::ServeCallerMount(int conn, const ucred& peer,
 
   // The caller mounts now. Its report names the mount's device.
   auto line = ReadLine(conn, 10'000);
-  Result<ControlRequest> report =
-      line.ok() ? ParseControlRequest(*line) : Result<ControlRequest>(line.error());
+  Result<ControlRequest> report = line.ok()
+                                      ? ParseControlRequest(*line)
+                                      : Result<ControlRequest>(line.error());
   if (report.ok() && report->op != "mounted") {
     report = Err(EPROTO, "expected \"mounted\", got ", report->op);
   }
@@ -412,8 +414,7 @@ void Daemon::ServeCallerMount(int conn, const ucred& peer,
                "across a restart (its device is unknown)"));
   }
   auto shared_dev = std::make_shared<std::string>(dev);
-  auto fs =
-      MakeFs(*h, request.dir, request.options, shared_dev, *mntns);
+  auto fs = MakeFs(*h, request.dir, request.options, shared_dev, *mntns);
   Status s = fs->StartMounted(request.dir, dev_fd.release());
   if (!s.ok()) {
     (void)fw_->Unmount(*h);
@@ -575,7 +576,8 @@ std::vector<Daemon::HeldMount> Daemon::TakeHeldMounts() {
     // (umount -l, a test's cleanup) serves nothing one can reach either.
     pollfd p{e.fd.get(), 0, 0};
     bool ended = poll(&p, 1, 0) == 1 && (p.revents & (POLLERR | POLLNVAL));
-    if (ended || (OwnNamespace(h->mntns) && TopFuseMountDev(h->dir) != h->dev)) {
+    if (ended ||
+        (OwnNamespace(h->mntns) && TopFuseMountDev(h->dir) != h->dev)) {
       Log(StrCat("fd store: ", h->dir, " is no longer mounted there"));
       ForgetHeld(e.name);
       continue;
@@ -711,7 +713,8 @@ std::string Daemon::Handle(const ControlRequest& r, uid_t peer_uid) {
       reason = supervisor_ ? "not in a container that limits forks"
                            : "supervision is off (config supervise)";
     }
-    return OkReply({{"supervision", SupervisionName(*sup)}, {"reason", reason}});
+    return OkReply(
+        {{"supervision", SupervisionName(*sup)}, {"reason", reason}});
   }
   // Like mount(2), changing mounts takes root.
   if (peer_uid != 0) {

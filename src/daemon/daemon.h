@@ -8,16 +8,16 @@
 // call (lock order: Daemon::mounts_mu_ -> Framework::mu_).
 #pragma once
 
+#include <sys/socket.h>
+
 #include <map>
-#include <optional>
 #include <memory>
 #include <mutex>
 #include <nlohmann/json.hpp>
+#include <optional>
 #include <string>
 #include <thread>
 #include <vector>
-
-#include <sys/socket.h>
 
 #include "core/framework.h"
 #include "daemon/config.h"

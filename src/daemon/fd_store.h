@@ -30,8 +30,8 @@
 #include <vector>
 
 #include "util/result.h"
-#include "util/unique_fd.h"
 #include "util/thread_annotations.h"
+#include "util/unique_fd.h"
 
 namespace gpc {
 

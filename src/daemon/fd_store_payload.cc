@@ -62,8 +62,7 @@ std::string Unescape(std::string_view s) {
 
 Result<MountHandover> ParseMountHandover(std::string_view in) {
   size_t nl = in.find('\n');
-  std::string_view first =
-      nl == std::string_view::npos ? in : in.substr(0, nl);
+  std::string_view first = nl == std::string_view::npos ? in : in.substr(0, nl);
   if (nl == std::string_view::npos ||
       (first != "gpc-mount 1" && first != "gpc-mount 2")) {
     return Err(EINVAL, "not a gpc-mount 1 or 2 record");
@@ -108,9 +107,9 @@ std::string EncodeMountHandover(const MountHandover& h) {
   // A record that came as version 1 (no dir) goes out as one, so that
   // every parsed record re-encodes to what was parsed.
   if (h.dir.empty()) {
-    return StrCat("gpc-mount 1\nepoch ", h.epoch, "\ndev ", h.dev,
-                  "\noptions ", h.options, "\ninit ", h.init_request.size(),
-                  "\n", h.init_request);
+    return StrCat("gpc-mount 1\nepoch ", h.epoch, "\ndev ", h.dev, "\noptions ",
+                  h.options, "\ninit ", h.init_request.size(), "\n",
+                  h.init_request);
   }
   return StrCat("gpc-mount 2\nepoch ", h.epoch, "\ndev ", h.dev, "\noptions ",
                 h.options, "\ndir ", h.dir, "\nmntns ", h.mntns, "\ninit ",
@@ -157,16 +156,16 @@ std::optional<std::string> TopFuseMountDev(const std::string& dir,
   while (std::getline(in, line)) {
     auto m = ParseMountInfoLine(line);
     if (!m || m->mountpoint != dir) continue;
-    bool wanted = fstype.empty() ? m->fstype.starts_with("fuse")
-                                 : m->fstype == fstype;
+    bool wanted =
+        fstype.empty() ? m->fstype.starts_with("fuse") : m->fstype == fstype;
     top = wanted ? std::optional(m->dev) : std::nullopt;
   }
   return top;
 }
 
 Result<uint64_t> MountNamespaceOf(pid_t pid) {
-  std::string path =
-      pid == 0 ? std::string("/proc/self/ns/mnt") : StrCat("/proc/", pid, "/ns/mnt");
+  std::string path = pid == 0 ? std::string("/proc/self/ns/mnt")
+                              : StrCat("/proc/", pid, "/ns/mnt");
   struct stat st;
   if (stat(path.c_str(), &st) != 0) return Err(errno, path);
   return static_cast<uint64_t>(st.st_ino);

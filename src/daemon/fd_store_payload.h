@@ -18,13 +18,13 @@
 // with dir empty and mntns 0 (the reader's own namespace).
 #pragma once
 
+#include <sys/types.h>
+
 #include <cstdint>
 #include <map>
 #include <optional>
 #include <string>
 #include <string_view>
-
-#include <sys/types.h>
 
 #include "util/result.h"
 

@@ -61,7 +61,8 @@ Result<std::string> ConnectionName(const std::string& dev) {
   size_t colon = dev.find(':');
   if (colon == std::string::npos) return Err(EINVAL, "bad device ", dev);
   unsigned long major = std::strtoul(dev.substr(0, colon).c_str(), nullptr, 10);
-  unsigned long minor = std::strtoul(dev.substr(colon + 1).c_str(), nullptr, 10);
+  unsigned long minor =
+      std::strtoul(dev.substr(colon + 1).c_str(), nullptr, 10);
   return StrCat((major << 20) | minor);
 }
 
@@ -80,8 +81,8 @@ bool UnmountInNamespace(uint64_t mntns, const std::string& dir,
                         const std::string& dev) {
   pid_t holder = ProcessInNamespace(mntns);
   if (holder == 0) return false;
-  UniqueFd ns(open(StrCat("/proc/", holder, "/ns/mnt").c_str(),
-                   O_RDONLY | O_CLOEXEC));
+  UniqueFd ns(
+      open(StrCat("/proc/", holder, "/ns/mnt").c_str(), O_RDONLY | O_CLOEXEC));
   if (ns.get() < 0) return false;
   struct stat st;
   // The holder may have exited and its pid been reused meanwhile.

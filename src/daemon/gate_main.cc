@@ -61,8 +61,9 @@ int main(int argc, char** argv) {
     } else if (a == "--no-nnp") {
       allow_nnp = false;
     } else {
-      std::fprintf(stderr, "usage: gpc-gate --socket PATH --pid TGID "
-                           "--thread TID [--no-nnp]\n");
+      std::fprintf(stderr,
+                   "usage: gpc-gate --socket PATH --pid TGID "
+                   "--thread TID [--no-nnp]\n");
       return 2;
     }
   }

@@ -25,14 +25,14 @@
 #include <sys/un.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
 #include <filesystem>
 #include <fstream>
-#include <sstream>
-#include <algorithm>
 #include <initializer_list>
+#include <sstream>
 #include <string>
 #include <vector>
 
@@ -63,8 +63,8 @@ int LockSocket(const std::string& socket_path) {
   std::error_code ec;
   std::filesystem::create_directories(
       std::filesystem::path(socket_path).parent_path(), ec);
-  int fd = open((socket_path + ".lock").c_str(),
-                O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+  int fd =
+      open((socket_path + ".lock").c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0600);
   if (fd < 0) return -1;
   if (flock(fd, LOCK_EX | LOCK_NB) != 0) {
     close(fd);

@@ -65,7 +65,7 @@ constexpr VfsOption kVfsOptions[] = {
 // Options mount(8) keeps for itself (fstab and mtab), not the file system's.
 bool IsMountCommandOption(std::string_view o) {
   static constexpr std::string_view kOwn[] = {
-      "defaults", "auto", "noauto", "user",  "nouser", "users",
+      "defaults", "auto",  "noauto",  "user",   "nouser", "users",
       "owner",    "group", "_netdev", "nofail", "comment"};
   for (std::string_view v : kOwn) {
     if (o == v) return true;
@@ -115,7 +115,8 @@ Status StartDaemon(const MountClient& client) {
   std::string said;
   char buf[1024];
   ssize_t n;
-  while ((n = read(err_pipe[0], buf, sizeof buf)) > 0 || (n < 0 && errno == EINTR)) {
+  while ((n = read(err_pipe[0], buf, sizeof buf)) > 0 ||
+         (n < 0 && errno == EINTR)) {
     if (n > 0 && said.size() < 4096) said.append(buf, static_cast<size_t>(n));
   }
   close(err_pipe[0]);
@@ -172,7 +173,8 @@ Result<UniqueFd> Connect(const MountClient& client,
       if (fd.ok()) return UniqueFd(*fd);
       std::this_thread::sleep_for(std::chrono::milliseconds(20));
     }
-    if (Clock::now() > deadline) return Err(ECONNREFUSED, "gpcd does not answer at ", client.socket_path);
+    if (Clock::now() > deadline)
+      return Err(ECONNREFUSED, "gpcd does not answer at ", client.socket_path);
   }
 }
 

@@ -101,7 +101,8 @@ Result<std::string> ReadRemote(pid_t pid, unsigned long long addr, size_t n) {
   iovec local{buf.data(), n};
   iovec remote{reinterpret_cast<void*>(addr), n};
   ssize_t got = process_vm_readv(pid, &local, 1, &remote, 1, 0);
-  if (got != static_cast<ssize_t>(n)) return Err(got < 0 ? errno : EIO, "reading memory of ", pid);
+  if (got != static_cast<ssize_t>(n))
+    return Err(got < 0 ? errno : EIO, "reading memory of ", pid);
   return buf;
 }
 
@@ -205,7 +206,10 @@ void FilterInjector::Detach() {
 
 Result<FilterInjector::Installed> FilterInjector::Install(
     const InjectOptions& options) {
-  const int64_t deadline = NowNs() + std::chrono::duration_cast<std::chrono::nanoseconds>(options.stop_timeout).count();
+  const int64_t deadline =
+      NowNs() +
+      std::chrono::duration_cast<std::chrono::nanoseconds>(options.stop_timeout)
+          .count();
   auto fail = [&](Error e) -> Error {
     Detach();
     return e;

@@ -1,5 +1,6 @@
 #include "daemon/supervisor.h"
 
+#include <dirent.h>
 #include <fcntl.h>
 #include <poll.h>
 #include <spawn.h>
@@ -10,7 +11,6 @@
 #include <climits>
 #include <cstdlib>
 #include <cstring>
-#include <dirent.h>
 #include <fstream>
 #include <sstream>
 
@@ -33,7 +33,8 @@ std::string ReadSmall(const std::string& path) {
 
 std::string Exe(pid_t pid) {
   char buf[PATH_MAX];
-  ssize_t n = readlink(StrCat("/proc/", pid, "/exe").c_str(), buf, sizeof buf - 1);
+  ssize_t n =
+      readlink(StrCat("/proc/", pid, "/exe").c_str(), buf, sizeof buf - 1);
   return n > 0 ? std::string(buf, static_cast<size_t>(n)) : std::string();
 }
 
@@ -190,20 +191,20 @@ void Supervisor::SuperviseOne(const Framework::SupervisionRequest& r) {
   posix_spawn_file_actions_addopen(&actions, 2, "/dev/null", O_RDWR, 0);
   posix_spawn_file_actions_adddup2(&actions, pidfd.get(), 3);
   posix_spawn_file_actions_adddup2(&actions, report_w.get(), 4);
-  std::vector<std::string> args = {options_.gate_binary, "--socket",
-                                   options_.socket_path, "--pid",
-                                   std::to_string(tgid),  "--thread",
-                                   std::to_string(thread)};
+  std::vector<std::string> args = {
+      options_.gate_binary, "--socket", options_.socket_path,  "--pid",
+      std::to_string(tgid), "--thread", std::to_string(thread)};
   if (!options_.allow_no_new_privs) args.push_back("--no-nnp");
   std::vector<char*> argv;
   for (std::string& a : args) argv.push_back(a.data());
   argv.push_back(nullptr);
   pid_t child = -1;
-  int err = posix_spawn(&child, argv[0], &actions, nullptr, argv.data(),
-                        environ);
+  int err =
+      posix_spawn(&child, argv[0], &actions, nullptr, argv.data(), environ);
   posix_spawn_file_actions_destroy(&actions);
   report_w = UniqueFd();
-  if (err != 0) return impossible(StrCat("cannot run gpc-gate: ", ErrnoName(err)));
+  if (err != 0)
+    return impossible(StrCat("cannot run gpc-gate: ", ErrnoName(err)));
   // It forks at once and its parent exits: not ours to keep.
   while (waitpid(child, nullptr, 0) < 0 && errno == EINTR) {
   }
@@ -234,32 +235,33 @@ void Supervisor::SuperviseOne(const Framework::SupervisionRequest& r) {
     return true;
   });
   auto done = std::make_shared<std::atomic<bool>>(false);
-  finishing_.push_back({std::thread([this, fd, buffered, done,
-                                     process = r.process] {
-    UniqueFd owned(fd);
-    std::string rest = buffered;
-    Outcome o;
-    for (;;) {
-      auto line = ReadReportLine(owned.get(), rest,
-                                 Clock::now() + std::chrono::seconds(10));
-      if (!line.ok()) {
-        o = Outcome{Supervision::kImpossible, line.error().message()};
-        break;
-      }
-      if (line->rfind("supervised", 0) == 0 || line->rfind("held", 0) == 0) {
-        o = Outcome{Supervision::kSupervised, "",
-                    line->find("nnp=1") != std::string::npos};
-        break;
-      }
-      if (line->rfind("error", 0) == 0) {
-        o = Outcome{Supervision::kImpossible, ReasonFrom(*line)};
-        break;
-      }
-    }
-    Record(process, o);
-    done->store(true);
-  }),
-                        done});
+  finishing_.push_back(
+      {std::thread([this, fd, buffered, done, process = r.process] {
+         UniqueFd owned(fd);
+         std::string rest = buffered;
+         Outcome o;
+         for (;;) {
+           auto line = ReadReportLine(owned.get(), rest,
+                                      Clock::now() + std::chrono::seconds(10));
+           if (!line.ok()) {
+             o = Outcome{Supervision::kImpossible, line.error().message()};
+             break;
+           }
+           if (line->rfind("supervised", 0) == 0 ||
+               line->rfind("held", 0) == 0) {
+             o = Outcome{Supervision::kSupervised, "",
+                         line->find("nnp=1") != std::string::npos};
+             break;
+           }
+           if (line->rfind("error", 0) == 0) {
+             o = Outcome{Supervision::kImpossible, ReasonFrom(*line)};
+             break;
+           }
+         }
+         Record(process, o);
+         done->store(true);
+       }),
+       done});
 }
 
 Supervisor::Outcome Supervisor::Finish(int report_fd, std::string& buffered,

@@ -48,11 +48,11 @@ struct SupervisorOptions {
 };
 
 struct SupervisorStats {
-  uint64_t supervised = 0;   // filters installed
+  uint64_t supervised = 0;    // filters installed
   uint64_t no_new_privs = 0;  // ... of which set no_new_privs
-  uint64_t impossible = 0;   // refused or failed (see reasons)
-  uint64_t deferred = 0;     // finished after the attach returned
-  uint64_t total_ns = 0;     // time the attaches waited, summed
+  uint64_t impossible = 0;    // refused or failed (see reasons)
+  uint64_t deferred = 0;      // finished after the attach returned
+  uint64_t total_ns = 0;      // time the attaches waited, summed
 };
 
 class Supervisor {

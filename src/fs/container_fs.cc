@@ -12,8 +12,8 @@
 #include "fs/container_fs.h"
 
 #include <fcntl.h>
-#include <poll.h>
 #include <fuse_lowlevel.h>
+#include <poll.h>
 #include <sys/mount.h>
 #include <sys/stat.h>
 #include <sys/statvfs.h>

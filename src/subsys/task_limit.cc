@@ -87,7 +87,8 @@ void TaskLimitSubsystem::Fork(SubsysState& state, Task& child,
   framework().EmitRefusedLocked(
       state.container(),
       StrCat(name(), ": ", thread ? "thread " : "task ", child.tid(),
-             " forked by pid ", parent->tid(), " (", SupervisionName(parent->supervision),
+             " forked by pid ", parent->tid(), " (",
+             SupervisionName(parent->supervision),
              ", so the fork could not be refused) exceeds the limit (", why,
              "): ",
              killed.ok() ? (thread ? "its process was killed" : "killed")

@@ -77,8 +77,8 @@ class TestShell {
     Ran r;
     if (to_ < 0) return r;
     const std::string marker = "__gpc_test_shell_done_" + std::to_string(++n_);
-    std::string line = "{\n" + command + "\n} 2>&1; echo \"" + marker +
-                       " $?\"\n";
+    std::string line =
+        "{\n" + command + "\n} 2>&1; echo \"" + marker + " $?\"\n";
     // A shell that has exited is EPIPE here, not a SIGPIPE for the test.
     signal(SIGPIPE, SIG_IGN);
     if (write(to_, line.data(), line.size()) !=

@@ -377,7 +377,8 @@ TEST_F(PidsSupervisionTest, TheRootAndUnlimitedHierarchiesAskNothing) {
   EXPECT_EQ(Of(q.tid), Supervision::kNone);
 }
 
-TEST_F(PidsSupervisionTest, UnsupervisableTasksAreCountedAndTheirChildrenAskAgain) {
+TEST_F(PidsSupervisionTest,
+       UnsupervisableTasksAreCountedAndTheirChildrenAskAgain) {
   ContainerId a = Mkdir(root_, "a");
   TaskKey p = Scanned();
   Move(p.tid, a);
@@ -396,7 +397,8 @@ TEST_F(PidsSupervisionTest, UnsupervisableTasksAreCountedAndTheirChildrenAskAgai
   ASSERT_EQ(asked_.size(), 1u);
   EXPECT_EQ(Of(Fork(r.tid).tid), Supervision::kNone);
   // A reused pid does not take another process's state.
-  fw_.SetSupervision(TaskKey{r.tid, r.start_time + 100}, Supervision::kSupervised);
+  fw_.SetSupervision(TaskKey{r.tid, r.start_time + 100},
+                     Supervision::kSupervised);
   EXPECT_EQ(Of(r.tid), Supervision::kPending);
 }
 

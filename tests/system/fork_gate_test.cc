@@ -250,7 +250,7 @@ TEST_F(ForkGateTest, HolderAnswersWhatADeadGpcdLeftAndThenFailsOpen) {
   int holder_listener = dup(listener);
   std::thread holder([&] {
     RunGateHolder("/nonexistent/gpcd.sock", child.pid(), holder_listener,
-                       *journal_fd, conn[1]);
+                  *journal_fd, conn[1]);
   });
 
   // "gpcd" receives and journals, then dies before answering.

@@ -42,7 +42,8 @@ void* Idle(void*) { return nullptr; }
 void* Churn(void*) {
   while (!stop.load()) {
     pthread_t t;
-    if (pthread_create(&t, nullptr, Idle, nullptr) == 0) pthread_join(t, nullptr);
+    if (pthread_create(&t, nullptr, Idle, nullptr) == 0)
+      pthread_join(t, nullptr);
   }
   return nullptr;
 }
@@ -90,7 +91,8 @@ int main(int argc, char** argv) {
   if (argc > 1 && std::string(argv[1]) == "threads") {
     for (int i = 0; i < 3; ++i) {
       pthread_t t;
-      if (pthread_create(&t, nullptr, Churn, nullptr) == 0) churners.push_back(t);
+      if (pthread_create(&t, nullptr, Churn, nullptr) == 0)
+        churners.push_back(t);
     }
   }
   std::cout << "ready " << getpid() << std::endl;

@@ -145,7 +145,8 @@ TEST_F(MountNamespaceTest, UmountThereReleasesAtOnceAndSurvivesAKill) {
   gpcd_.Kill();
   ASSERT_TRUE(gpcd_.Start().ok()) << gpcd_.log();
   r = sh.Run(
-      "ls -d $D/x/kept >/dev/null && mkdir $D/x/after && cat $D/x/after/pids.max");
+      "ls -d $D/x/kept >/dev/null && mkdir $D/x/after && cat "
+      "$D/x/after/pids.max");
   EXPECT_EQ(r.status, 0) << r.out << gpcd_.log();
   EXPECT_EQ(r.out, "max\n");
   EXPECT_EQ(MountsAt(StatusOf(socket_), x), 1) << StatusOf(socket_).dump();
@@ -340,11 +341,15 @@ TEST_F(OnDemandTest, RacingStartersShareOneGpcd) {
   for (const char* d : {"/a", "/b", "/c"}) {
     ASSERT_EQ(mkdir((dir_ + d).c_str(), 0755), 0);
   }
-  std::string r = MountGpc(
-      "$MOUNT_GPC none " + dir_ + "/a -o none,name=ra & "
-      "$MOUNT_GPC none " + dir_ + "/b -o none,name=rb & "
-      "$MOUNT_GPC none " + dir_ + "/c -o none,name=rc & "
-      "wait %1 && wait %2 && wait %3");
+  std::string r = MountGpc("$MOUNT_GPC none " + dir_ +
+                           "/a -o none,name=ra & "
+                           "$MOUNT_GPC none " +
+                           dir_ +
+                           "/b -o none,name=rb & "
+                           "$MOUNT_GPC none " +
+                           dir_ +
+                           "/c -o none,name=rc & "
+                           "wait %1 && wait %2 && wait %3");
   EXPECT_EQ(r, "0:");
   nlohmann::json st = StatusOf(socket_);
   ASSERT_TRUE(st.is_object());
@@ -382,8 +387,8 @@ TEST(GpcdServiceTest, TellsSystemdItIsReadyOnceItsMountsAreUp) {
       return true;
     });
     ASSERT_TRUE(s.ok()) << s.error().ToString();
-    EXPECT_EQ(message.rfind("READY=1\nMAINPID=" + std::to_string(gpcd.pid()), 0),
-              0u)
+    EXPECT_EQ(
+        message.rfind("READY=1\nMAINPID=" + std::to_string(gpcd.pid()), 0), 0u)
         << message;
     EXPECT_TRUE(mounted_then);
   }

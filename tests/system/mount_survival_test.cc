@@ -297,7 +297,8 @@ TEST_F(MountSurvivalTest, UnmountOfAnAdoptedMountLetsTheStoreDropIt) {
   std::set<std::string> names;
   for (const FdStoreEntry& e : *list) names.insert(e.name);
   // Entries are named by the mounts' devices.
-  auto debug_dev = TopFuseMountDev(debug_), cpuset_dev = TopFuseMountDev(cpuset_);
+  auto debug_dev = TopFuseMountDev(debug_),
+       cpuset_dev = TopFuseMountDev(cpuset_);
   ASSERT_TRUE(debug_dev && cpuset_dev);
   EXPECT_EQ(names, (std::set<std::string>{"fuse:" + *debug_dev,
                                           "fuse:" + *cpuset_dev}));

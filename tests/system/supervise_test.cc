@@ -155,7 +155,9 @@ class KernelPids {
     }
   }
   bool ok() const { return ok_; }
-  int Add(pid_t pid) { return WriteFile(dir_ + "/cgroup.procs", std::to_string(pid)); }
+  int Add(pid_t pid) {
+    return WriteFile(dir_ + "/cgroup.procs", std::to_string(pid));
+  }
   int Peak() { return std::atoi(ReadFile(dir_ + "/pids.peak").c_str()); }
 
  private:
@@ -233,7 +235,8 @@ TEST_F(SuperviseTest, NumtasksRefusesWithEnospc) {
 TEST_F(SuperviseTest, AShellThatMovesItselfIsSupervisedBeforeItRunsOn) {
   ASSERT_EQ(WriteFile(pids_ + "/a/pids.max", "3"), 0);
   TestShell sh(false);
-  auto r = sh.Run("echo $$ > " + pids_ + "/a/tasks && grep Seccomp: /proc/$$/status");
+  auto r = sh.Run("echo $$ > " + pids_ +
+                  "/a/tasks && grep Seccomp: /proc/$$/status");
   ASSERT_EQ(r.status, 0) << r.out;
   EXPECT_EQ(r.out, "Seccomp:\t2\n");
   // Two children at once fit (shell + 2 = 3); a third fork fails, and the

@@ -105,9 +105,9 @@ TEST(MountHandover, RoundTripsAndRefusesBadRecords) {
   // mntns) parses, and goes out again as version 1.
   MountHandover v1{7, "0:53", "cpuset", "", 0, init};
   std::string v1_bytes = EncodeMountHandover(v1);
-  EXPECT_EQ(v1_bytes.rfind("gpc-mount 1\nepoch 7\ndev 0:53\noptions cpuset\n",
-                           0),
-            0u);
+  EXPECT_EQ(
+      v1_bytes.rfind("gpc-mount 1\nepoch 7\ndev 0:53\noptions cpuset\n", 0),
+      0u);
   auto v1_back = ParseMountHandover(v1_bytes);
   ASSERT_TRUE(v1_back.ok());
   EXPECT_EQ(*v1_back, v1);

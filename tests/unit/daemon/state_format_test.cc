@@ -207,8 +207,8 @@ TEST(StateFormatTest, Version1StillLoads) {
 TEST(StateFormatTest, Version1MountsAreGpcdsOwn) {
   V1 snap;
   snap.U8(1).U32(1).Str("/m").U32(1).Str("cpuset");  // one mount
-  snap.U32(1).U32(1).Str("cpuset").U64(10);           // hierarchies
-  snap.Containers().U32(0);                           // no tasks
+  snap.U32(1).U32(1).Str("cpuset").U64(10);          // hierarchies
+  snap.Containers().U32(0);                          // no tasks
   auto parsed = ParseSnapshot(snap.File("GPCSNAP\n", 3));
   ASSERT_TRUE(parsed.ok()) << parsed.error().ToString();
   ASSERT_EQ(parsed->state.mounts.size(), 1u);
