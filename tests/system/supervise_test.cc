@@ -25,6 +25,7 @@
 #include <vector>
 
 #include "daemon/control_protocol.h"
+#include "testing/fork_probe.h"
 #include "testing/forked_child.h"
 #include "testing/gpcd_process.h"
 #include "testing/shell.h"
@@ -35,69 +36,11 @@ namespace {
 
 using Clock = std::chrono::steady_clock;
 
-// fork_probe (fork_probe_main.cc) in a process group of its own, driven
-// line by line.
-class Probe {
+// fork_probe in its process group, driven line by line.
+class Probe : public ForkProbe {
  public:
-  explicit Probe(bool churn_threads = false) {
-    int in[2], out[2];
-    if (pipe2(in, O_CLOEXEC) != 0 || pipe2(out, O_CLOEXEC) != 0) return;
-    pid_ = fork();
-    if (pid_ == 0) {
-      setpgid(0, 0);
-      prctl(PR_SET_PDEATHSIG, SIGKILL);
-      dup2(in[0], 0);
-      dup2(out[1], 1);
-      execl(FORK_PROBE_PATH, FORK_PROBE_PATH, churn_threads ? "threads" : "x",
-            static_cast<char*>(nullptr));
-      _exit(127);
-    }
-    setpgid(pid_, pid_);
-    close(in[0]);
-    close(out[1]);
-    to_ = in[1];
-    from_ = out[0];
-    ready_ = Line().rfind("ready ", 0) == 0;
-  }
-  ~Probe() {
-    if (pid_ > 0) {
-      kill(-pid_, SIGKILL);
-      kill(pid_, SIGCONT);
-      waitpid(pid_, nullptr, 0);
-    }
-    if (to_ >= 0) close(to_);
-    if (from_ >= 0) close(from_);
-  }
-  bool ready() const { return ready_; }
-  pid_t pid() const { return pid_; }
-  std::string Ask(const std::string& command) {
-    std::string line = command + "\n";
-    if (write(to_, line.data(), line.size()) != (ssize_t)line.size()) return "";
-    return Line();
-  }
-
- private:
-  // One line of its stdout, within 30 s.
-  std::string Line() {
-    auto deadline = Clock::now() + std::chrono::seconds(30);
-    while (buf_.find('\n') == std::string::npos && Clock::now() < deadline) {
-      pollfd p{from_, POLLIN, 0};
-      if (poll(&p, 1, 100) <= 0) continue;
-      char chunk[512];
-      ssize_t n = read(from_, chunk, sizeof chunk);
-      if (n <= 0) break;
-      buf_.append(chunk, n);
-    }
-    size_t nl = buf_.find('\n');
-    if (nl == std::string::npos) return "";
-    std::string line = buf_.substr(0, nl);
-    buf_.erase(0, nl + 1);
-    return line;
-  }
-  pid_t pid_ = -1;
-  int to_ = -1, from_ = -1;
-  bool ready_ = false;
-  std::string buf_;
+  explicit Probe(bool churn_threads = false)
+      : ForkProbe(FORK_PROBE_PATH, churn_threads) {}
 };
 
 // "Seccomp:" of /proc/PID/status: 2 = filtered.

@@ -9,6 +9,8 @@
 //                          prints "fork=E vfork=E clone3=E thread=E"
 //     stdin "churn N\n" -> N threads created and joined one after another;
 //                          prints the number that failed
+//     stdin "storm N\n" -> N forks one after another, each child exiting
+//                          at once and reaped; prints the failures
 //     stdin "end\n"     -> kills its own children (by the pids it got),
 //                          reaps them and prints "died_early=K": how many
 //                          had died before it killed them (0 unless
@@ -116,6 +118,20 @@ int main(int argc, char** argv) {
       std::cin >> n;
       int failed = 0;
       for (int i = 0; i < n; ++i) failed += ThreadOnce() != 0;
+      std::cout << failed << std::endl;
+    } else if (cmd == "storm") {
+      int n = 0;
+      std::cin >> n;
+      int failed = 0;
+      for (int i = 0; i < n; ++i) {
+        pid_t pid = fork();
+        if (pid < 0) {
+          ++failed;
+          continue;
+        }
+        if (pid == 0) _exit(0);
+        waitpid(pid, nullptr, 0);
+      }
       std::cout << failed << std::endl;
     } else if (cmd == "end") {
       stop = true;
