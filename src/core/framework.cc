@@ -385,6 +385,7 @@ Result<Hierarchy*> Framework::CreateHierarchyLocked(const MountOptions& opts) {
     subsys_ptrs_[i]->Bind(*root_states_[i], *h);
   }
   MarkHierarchiesLocked();
+  RecomputeUnlimitedLocked();
   return h;
 }
 
@@ -419,6 +420,7 @@ void Framework::RebindLocked(Hierarchy& h, SubsysMask new_mask) {
   for (int i : Bits(added)) {
     subsys_ptrs_[i]->Bind(*root_states_[i], h);
   }
+  RecomputeUnlimitedLocked();
 }
 
 void Framework::DestroyHierarchyLocked(Hierarchy& h) {
@@ -442,6 +444,7 @@ void Framework::DestroyHierarchyLocked(Hierarchy& h) {
   hierarchies_.erase(h.id_);
   slots_[slot].reset();
   MarkHierarchiesLocked();
+  RecomputeUnlimitedLocked();
 }
 
 std::string Framework::MountOptionsStringLocked(const Hierarchy& h) const {
@@ -1073,7 +1076,44 @@ void Framework::RemoveTasksFromContainerLocked(Container* c, size_t n) {
   }
 }
 
+bool Framework::GroupRefusesForksLocked(const ContainerGroup& g) const {
+  for (const Container* c : g.containers_) {
+    if (c == nullptr) continue;
+    for (int i : Bits(c->hierarchy_->subsys_mask_)) {
+      const Subsystem& ss = *subsys_ptrs_[i];
+      if (ss.RefusesForks() && (!c->is_root() || ss.RefusesForksInRoot())) {
+        return true;
+      }
+    }
+  }
+  return false;
+}
+
+void Framework::RecomputeUnlimitedLocked() {
+  // Subsystems moved between hierarchies: a task's group may refuse forks
+  // now where it did not (a numtasks root), or the other way round.
+  MutexLock l(unlimited_mu_);
+  fork_unlimited_.clear();
+  for (const auto& [tid, t] : tasks_) {
+    if (!GroupRefusesForksLocked(*t->group)) fork_unlimited_.insert(tid);
+  }
+}
+
+bool Framework::ForkIsUnlimited(pid_t tid) const {
+  MutexLock l(unlimited_mu_);
+  return fork_unlimited_.contains(tid);
+}
+
 void Framework::LinkTaskLocked(Task* t, ContainerGroup* g) {
+  {
+    bool limited = GroupRefusesForksLocked(*g);
+    MutexLock l(unlimited_mu_);
+    if (limited) {
+      fork_unlimited_.erase(t->tid());
+    } else {
+      fork_unlimited_.insert(t->tid());
+    }
+  }
   t->group = g;
   t->group_prev = nullptr;
   t->group_next = g->tasks_head_;
@@ -1124,6 +1164,10 @@ void Framework::ExitTaskLocked(Task* t) {
   // free g under us.
   DropHistoryLocked(t, std::numeric_limits<MonoNanos>::max());
   UnlinkTaskLocked(t);
+  {
+    MutexLock l(unlimited_mu_);
+    fork_unlimited_.erase(t->tid());
+  }
   for (Container* c : g->containers_) {
     if (c != nullptr) RemoveTasksFromContainerLocked(c, 1);
   }

@@ -37,6 +37,7 @@
 #include <string>
 #include <string_view>
 #include <unordered_map>
+#include <unordered_set>
 #include <vector>
 
 #include "core/container.h"
@@ -178,6 +179,17 @@ class Framework {
   void SetSupervision(const TaskKey& process, Supervision s) GPC_EXCLUDES(mu_);
   // ESRCH for an unknown task.
   Result<Supervision> SupervisionOf(pid_t tid) GPC_EXCLUDES(mu_);
+  // True when no subsystem can refuse a fork by `tid` where it is now (a
+  // known task in no container whose subsystems refuse forks): the fork
+  // gate then allows without asking. Takes only a leaf lock, never mu_,
+  // so the forks of supervised tasks that left every limit cost nothing
+  // to the rest of the framework.
+  bool ForkIsUnlimited(pid_t tid) const GPC_EXCLUDES(unlimited_mu_);
+  // For a subsystem whose RefusesForks()/RefusesForksInRoot() answer has
+  // just changed (numtasks.total written): ForkIsUnlimited is recomputed.
+  void ForkLimitsChangedLocked() GPC_REQUIRES(mu_) {
+    RecomputeUnlimitedLocked();
+  }
 
   // ---- hierarchies ----------------------------------------------------
 
@@ -516,6 +528,12 @@ class Framework {
   std::vector<std::string_view> subsys_names_;
   std::function<void(const Event&)> listener_;
   std::function<void()> sync_hook_;
+  // Tasks whose group has no container that refuses forks (LinkTaskLocked
+  // keeps it). Lock order: mu_ -> unlimited_mu_ (a leaf).
+  mutable Mutex unlimited_mu_;
+  std::unordered_set<pid_t> fork_unlimited_ GPC_GUARDED_BY(unlimited_mu_);
+  bool GroupRefusesForksLocked(const ContainerGroup& g) const GPC_REQUIRES(mu_);
+  void RecomputeUnlimitedLocked() GPC_REQUIRES(mu_) GPC_EXCLUDES(unlimited_mu_);
   bool count_refusals_ GPC_GUARDED_BY(mu_) = true;
   std::function<void(const std::vector<SupervisionRequest>&)> supervision_hook_
       GPC_GUARDED_BY(mu_);

@@ -139,8 +139,13 @@ class Subsystem {
   }
   // Whether CanFork() may refuse in some non-root container: tasks moved
   // into such a container are then made supervised, so that their forks
-  // are asked about (Framework::SetSupervisionHook).
+  // are asked about (Framework::SetSupervisionHook). A subsystem whose
+  // CanFork() can refuse must say so: the fork gate allows the forks of a
+  // task in no such container without asking (Framework::ForkIsUnlimited).
   virtual bool RefusesForks() const { return false; }
+  // ... and whether it may refuse in a hierarchy's root container too
+  // (numtasks' total).
+  virtual bool RefusesForksInRoot() const { return false; }
   virtual void CancelFork(SubsysState& state, const Task& parent) {}
   // `child` exists and is in `state` (bound or not). `parent` is the task
   // that created it (for a new thread: a thread of its own process), or

@@ -640,7 +640,8 @@ nlohmann::json Daemon::ForkGateJson() {
           {"notifications", g.notifications},
           {"approved", g.approved},
           {"refused", g.refused},
-          {"unknown_task", g.unknown_task}};
+          {"unknown_task", g.unknown_task},
+          {"unlimited", g.unlimited}};
 }
 
 std::string Daemon::StatusJson() {

@@ -134,6 +134,7 @@ ForkGateStats ForkGate::stats() const {
   s.approved = approved_;
   s.refused = refused_;
   s.unknown_task = unknown_task_;
+  s.unlimited = unlimited_;
   s.service_ns = service_ns_;
   return s;
 }
@@ -201,6 +202,13 @@ void ForkGate::Serve(Gate& gate) {
 }
 
 int ForkGate::Decide(pid_t tid) {
+  // A supervised task in no limited container (it left them, or never
+  // was in one): allowed without the framework's lock.
+  if (fw_.ForkIsUnlimited(tid)) {
+    ++approved_;
+    ++unlimited_;
+    return 0;
+  }
   // Asked again after catching up with the tracker, and only that answer
   // counts: an ESRCH may be a task created a moment ago that forks at
   // once, and a refusal may come from a count still holding tasks that

@@ -44,6 +44,8 @@ struct ForkGateStats {
   uint64_t approved = 0;
   uint64_t refused = 0;
   uint64_t unknown_task = 0;  // asker unknown even after a sync: approved
+  // approved at once: the asker is in no container that refuses forks
+  uint64_t unlimited = 0;
   // Time from receiving a notification to answering it, summed (gpcd's
   // own work per creation; the caller also pays the kernel's wake-ups).
   uint64_t service_ns = 0;
@@ -100,7 +102,7 @@ class ForkGate {
   std::map<uint64_t, std::unique_ptr<Gate>> gates_;
 
   std::atomic<uint64_t> notifications_{0}, approved_{0}, refused_{0},
-      unknown_task_{0}, service_ns_{0};
+      unknown_task_{0}, unlimited_{0}, service_ns_{0};
 };
 
 }  // namespace gpc

@@ -320,8 +320,14 @@ Status NumtasksSubsystem::WriteTotal(int total) {
                root_->cur, " tasks counted now");
   }
   total_ = total;
+  bool was_set = total_set_;
   total_set_ = true;
   if (root_ != nullptr) Recalc(*root_);
+  // The root now refuses forks too: its tasks must be asked about.
+  if (!was_set) {
+    framework().mu().AssertHeld();
+    framework().ForkLimitsChangedLocked();
+  }
   return OkStatus();
 }
 

@@ -91,6 +91,9 @@ struct NumtasksState : SubsysState {
 
 class NumtasksSubsystem : public TaskLimitSubsystem {
  public:
+  // Once written, numtasks.total bounds the whole hierarchy, its root
+  // included.
+  bool RefusesForksInRoot() const override { return total_set_; }
   NumtasksSubsystem() : TaskLimitSubsystem("numtasks", ENOSPC) {}
   std::string_view description() const override {
     return "task-count limits from ResGroups shares (container-era "

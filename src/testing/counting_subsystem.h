@@ -43,6 +43,10 @@ class CountingSubsystem : public Subsystem {
   void CancelAttach(SubsysState& dest,
                     std::span<const AttachEntry> tasks) override;
   void Attach(SubsysState& dest, std::span<const AttachEntry> tasks) override;
+  // Its CanFork refuses on demand (counting.refuse), so the fork gate
+  // must ask it wherever it is bound.
+  bool RefusesForks() const override { return true; }
+  bool RefusesForksInRoot() const override { return true; }
   Status CanFork(SubsysState& state, const Task& parent) override;
   void CancelFork(SubsysState& state, const Task& parent) override;
   void Fork(SubsysState& state, Task& child, const Task* parent) override;

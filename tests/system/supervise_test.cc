@@ -199,6 +199,23 @@ TEST_F(SuperviseTest, AShellThatMovesItselfIsSupervisedBeforeItRunsOn) {
   kill(second, SIGKILL);
 }
 
+// Back in the root, a supervised process keeps its filter (it cannot come
+// off); its forks are allowed at once, without the framework's lock.
+TEST_F(SuperviseTest, ATaskThatLeftTheLimitForksFreely) {
+  ASSERT_EQ(WriteFile(pids_ + "/a/pids.max", "2"), 0);
+  Probe probe;
+  ASSERT_TRUE(probe.ready());
+  ASSERT_EQ(WriteFile(pids_ + "/a/tasks", std::to_string(probe.pid())), 0);
+  ASSERT_EQ(SeccompMode(probe.pid()), 2);
+  EXPECT_EQ(probe.Ask("hold 2"), "0 11 ");
+  ASSERT_EQ(WriteFile(pids_ + "/tasks", std::to_string(probe.pid())), 0);
+  uint64_t before = GateStats(socket_).value("unlimited", 0);
+  EXPECT_EQ(probe.Ask("hold 3"), "0 0 0 ");
+  EXPECT_EQ(GateStats(socket_).value("unlimited", 0), before + 3);
+  EXPECT_EQ(SeccompMode(probe.pid()), 2);
+  EXPECT_EQ(probe.Ask("end"), "died_early=0");
+}
+
 TEST_F(SuperviseTest, AProcessCreatingThreadsMeanwhileIsCoveredWhole) {
   Probe probe(/*churn_threads=*/true);
   ASSERT_TRUE(probe.ready());
