@@ -1,9 +1,10 @@
 // Fuzzes the /proc parsers (linux/proc_files.h): they never crash, fail
-// only with EINVAL or ERANGE and a message, and a successful parse is sane
-// and stable (parsing a rebuilt text gives the same fields). Any violation
-// abort()s so libFuzzer (or the corpus replay) reports it.
+// only with EINVAL or ERANGE (ENOENT for a socket not listed) and a
+// message, and a successful parse is sane and stable (parsing a rebuilt
+// text gives the same fields). Any violation abort()s so libFuzzer (or the
+// corpus replay) reports it.
 //
-// The same input goes to all three parsers.
+// The same input goes to every parser.
 #include <cerrno>
 #include <cstddef>
 #include <cstdint>
@@ -127,6 +128,22 @@ void CheckSchedstat(std::string_view text) {
   CHECK_PROP(first == std::to_string(*r), text);
 }
 
+void CheckNetlinkDrops(std::string_view text) {
+  // The inode looked for comes from the input's length, so both a found
+  // and a missing socket are reached.
+  uint64_t inode = text.size() % 100;
+  gpc::Result<uint64_t> r = gpc::ParseNetlinkDrops(text, inode);
+  if (!r.ok()) {
+    CHECK_PROP(r.code() == EINVAL || r.code() == ERANGE || r.code() == ENOENT,
+               text);
+    CHECK_PROP(!r.error().message().empty(), text);
+    return;
+  }
+  // A found socket's inode and drop count are both written in the text.
+  CHECK_PROP(text.find(std::to_string(inode)) != std::string_view::npos, text);
+  CHECK_PROP(text.find(std::to_string(*r)) != std::string_view::npos, text);
+}
+
 }  // namespace
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
@@ -135,5 +152,6 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   CheckStat(text);
   CheckStatus(text);
   CheckSchedstat(text);
+  CheckNetlinkDrops(text);
   return 0;
 }

@@ -1280,13 +1280,33 @@ Status Framework::AddTask(const NewTask& task) {
   return OkStatus();
 }
 
+bool Framework::StartedLaterLocked(const TaskKey& known,
+                                   const TaskKey& event) const {
+  return event.start_time != 0 &&
+         known.start_time > event.start_time + options_.start_time_slack;
+}
+
 Status Framework::Fork(pid_t parent_tid, const NewTask& child, MonoNanos when) {
   OpLock l(this);
   if (Task* old = FindTaskLocked(child.key.tid)) {
     if (SameTaskLocked(old->key, child.key)) return OkStatus();
+    // A tid is only reused by a later task. A fork of an earlier one is an
+    // event that queued up behind a rescan which already saw the tid's
+    // next user; that child is dead, and replacing the live task with it
+    // would lose the live one.
+    if (StartedLaterLocked(old->key, child.key)) {
+      return Err(ESTALE, "fork of ", child.key.tid,
+                 ": the tid belongs to a later task now");
+    }
     ExitTaskLocked(old);  // the pid was recycled; we missed the exit
   }
   Task* parent = FindTaskLocked(parent_tid);
+  // Likewise a parent that started after its child is a later task with
+  // the parent's tid: the event is older than what a rescan saw.
+  if (parent != nullptr && StartedLaterLocked(parent->key, child.key)) {
+    return Err(ESTALE, "fork of ", child.key.tid, ": parent ", parent_tid,
+               " is a later task than the one that forked it");
+  }
   if (parent == nullptr && child.tgid != child.key.tid) {
     // A new thread joins its own process; any live thread of it will do
     // when the one named is gone (a leader that called pthread_exit).

@@ -280,6 +280,9 @@ class Framework {
   // nearest live ancestor. A new thread (child.tgid != its tid) whose
   // named parent is unknown joins any live thread of its process. ESRCH
   // unknown parent. Idempotent for a child already known with the same key.
+  // ESTALE, changing nothing, when the child's tid or the parent's belongs
+  // to a task that started after the child: the event was queued behind a
+  // rescan that already saw the present.
   Status Fork(pid_t parent_tid, const NewTask& child, MonoNanos when)
       GPC_EXCLUDES(mu_);
   // The task left every container. Unknown tasks, or a key whose start time
@@ -502,6 +505,10 @@ class Framework {
   Task* InsertTaskLocked(const NewTask& t, ContainerGroup* g) GPC_REQUIRES(mu_);
   void ExitTaskLocked(Task* t) GPC_REQUIRES(mu_);
   bool SameTaskLocked(const TaskKey& a, const TaskKey& b) const
+      GPC_REQUIRES(mu_);
+  // Whether `known` started after the task an event names (tids are
+  // reused in order, so the event is about an earlier, dead task).
+  bool StartedLaterLocked(const TaskKey& known, const TaskKey& event) const
       GPC_REQUIRES(mu_);
   // Moves a task between groups; updates counts, history, events.
   void MoveTaskLocked(Task* t, ContainerGroup* to, MonoNanos now)

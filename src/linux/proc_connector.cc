@@ -1,14 +1,19 @@
 #include "linux/proc_connector.h"
 
+#include <fcntl.h>
 #include <linux/cn_proc.h>
 #include <linux/connector.h>
 #include <linux/netlink.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <algorithm>
 #include <cerrno>
 #include <cstring>
+#include <string>
+
+#include "linux/proc_files.h"
 
 namespace gpc {
 namespace {
@@ -95,8 +100,28 @@ Result<std::unique_ptr<ProcConnector>> ProcConnector::Open(
   if (bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0) {
     return Err(errno, "bind to the proc connector (needs CAP_NET_ADMIN)");
   }
+  struct stat st;
+  if (fstat(fd, &st) == 0) c->inode_ = st.st_ino;
   GPC_RETURN_IF_ERROR(c->SendControl(PROC_CN_MCAST_LISTEN));
   return c;
+}
+
+Result<bool> ProcConnector::CheckDrops() {
+  int fd = open("/proc/net/netlink", O_RDONLY | O_CLOEXEC);
+  if (fd < 0) return Err(errno, "/proc/net/netlink");
+  std::string text;
+  char buf[4096];
+  for (;;) {
+    ssize_t n = read(fd, buf, sizeof buf);
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) break;
+    text.append(buf, static_cast<size_t>(n));
+  }
+  close(fd);
+  GPC_ASSIGN_OR_RETURN(uint64_t drops, ParseNetlinkDrops(text, inode_));
+  bool more = drops > counters_.socket_drops;
+  counters_.socket_drops = drops;
+  return more;
 }
 
 ProcConnector::~ProcConnector() {

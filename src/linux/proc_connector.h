@@ -50,6 +50,7 @@ struct ConnectorCounters {
   uint64_t datagrams = 0;
   uint64_t overflows = 0;    // recv() answered ENOBUFS
   uint64_t seq_missing = 0;  // events missing from per-CPU sequences
+  uint64_t socket_drops = 0; // the kernel's count for the socket
 };
 
 class ProcConnector {
@@ -73,6 +74,12 @@ class ProcConnector {
 
   const ConnectorCounters& counters() const { return counters_; }
 
+  // Whether the kernel dropped events for this socket since the last call
+  // (its Drops count in /proc/net/netlink). Unlike Read()'s checks this
+  // also sees the last events lost in a burst: ENOBUFS is reported once per
+  // congestion, and a sequence gap only shows when the CPU sends again.
+  Result<bool> CheckDrops();
+
  private:
   explicit ProcConnector(int fd) : fd_(fd) {}
   Status SendControl(uint32_t op);
@@ -86,6 +93,7 @@ class ProcConnector {
   std::unique_ptr<char[]> buffer_{new char[kReadBatch * kDatagramBytes]};
 
   int fd_;
+  uint64_t inode_ = 0;
   size_t rcvbuf_ = 0;
   ConnectorCounters counters_;
   // Next expected sequence number per CPU; -1 = none seen yet.

@@ -209,4 +209,41 @@ Result<uint64_t> ParseSchedstatRuntime(std::string_view text) {
   return values[0];
 }
 
+Result<uint64_t> ParseNetlinkDrops(std::string_view text, uint64_t inode) {
+  size_t eol = text.find('\n');
+  std::string_view header = text.substr(0, eol);
+  std::string_view rest =
+      eol == std::string_view::npos ? std::string_view() : text.substr(eol + 1);
+  int drops_col = -1;
+  int inode_col = -1;
+  int col = 0;
+  for (std::string_view name = NextToken(header); !name.empty();
+       name = NextToken(header), ++col) {
+    if (name == "Drops") drops_col = col;
+    if (name == "Inode") inode_col = col;
+  }
+  if (drops_col < 0 || inode_col < 0) {
+    return Err(EINVAL, "netlink: no Drops or Inode column in the header");
+  }
+  while (!rest.empty()) {
+    eol = rest.find('\n');
+    std::string_view line = rest.substr(0, eol);
+    rest = eol == std::string_view::npos ? std::string_view()
+                                         : rest.substr(eol + 1);
+    std::string_view drops;
+    std::string_view ino;
+    col = 0;
+    for (std::string_view tok = NextToken(line); !tok.empty();
+         tok = NextToken(line), ++col) {
+      if (col == drops_col) drops = tok;
+      if (col == inode_col) ino = tok;
+    }
+    if (ino.empty() || drops.empty()) continue;
+    auto parsed_inode = ParseDecimal(ino, kU64Max, "netlink inode");
+    if (!parsed_inode.ok() || *parsed_inode != inode) continue;
+    return ParseDecimal(drops, kU64Max, "netlink drops");
+  }
+  return Err(ENOENT, "netlink: no socket with inode ", inode);
+}
+
 }  // namespace gpc

@@ -41,4 +41,8 @@ Result<ProcStatus> ParseProcStatus(std::string_view text);
 // first field, the on-CPU time in nanoseconds.
 Result<uint64_t> ParseSchedstatRuntime(std::string_view text);
 
+// /proc/net/netlink: the Drops column of the socket with inode `inode`
+// (columns found by the header's names). ENOENT when no line has it.
+Result<uint64_t> ParseNetlinkDrops(std::string_view text, uint64_t inode);
+
 }  // namespace gpc

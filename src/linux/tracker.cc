@@ -162,7 +162,9 @@ Result<size_t> Tracker::Poll(int timeout_ms) {
   }
   uint64_t serving = 0;
   if (resync_pending_ && n == 0) {
-    // Woken by the timeout set below for a deferred rescan.
+    // Woken by the timeout set below for a deferred rescan; nothing was
+    // readable, so no events are queued behind it.
+    last_read_empty_ = true;
     GPC_RETURN_IF_ERROR(MaybeResync(/*force=*/false));
   }
   if (sync) {
@@ -171,7 +173,10 @@ Result<size_t> Tracker::Poll(int timeout_ms) {
     std::lock_guard l(sync_mu_);
     serving = sync_requested_;
   }
-  if (tick) DrainTaskstats();
+  if (tick) {
+    DrainTaskstats();
+    NoteDrops();
+  }
   ApplyDeferredExits(/*force=*/false);
   GPC_ASSIGN_OR_RETURN(size_t handled, HandleBatch());
   if (sync) {
@@ -182,6 +187,7 @@ Result<size_t> Tracker::Poll(int timeout_ms) {
       handled += more;
     }
     ApplyDeferredExits(/*force=*/true);
+    NoteDrops();
     GPC_RETURN_IF_ERROR(MaybeResync(/*force=*/true));
     std::lock_guard l(sync_mu_);
     sync_served_ = std::max(sync_served_, serving);
@@ -222,12 +228,23 @@ Result<size_t> Tracker::HandleBatch() {
   const ConnectorCounters& c = connector_->counters();
   counts_.overflows = c.overflows;
   counts_.seq_missing = c.seq_missing;
-  if ((lost || resync_wanted_) && options_.resync_on_loss) {
-    resync_pending_ = true;
-  }
+  last_read_empty_ = events_.empty();
+  if ((lost || resync_wanted_) && options_.resync_on_loss) RequestResync();
   resync_wanted_ = false;
   GPC_RETURN_IF_ERROR(MaybeResync(/*force=*/false));
   return events_.size();
+}
+
+void Tracker::NoteDrops() {
+  if (!options_.resync_on_loss) return;
+  Result<bool> dropped = connector_->CheckDrops();
+  counts_.socket_drops = connector_->counters().socket_drops;
+  if (dropped.ok() && *dropped) RequestResync();
+}
+
+void Tracker::RequestResync() {
+  if (!resync_pending_) loss_noticed_ = host_.MonotonicNow();
+  resync_pending_ = true;
 }
 
 Status Tracker::MaybeResync(bool force) {
@@ -237,6 +254,15 @@ Status Tracker::MaybeResync(bool force) {
   // the view consistent now (CatchUp, Sync).
   MonoNanos now = host_.MonotonicNow();
   if (!force && now - last_resync_ < options_.min_resync_interval_ns) {
+    return OkStatus();
+  }
+  // A loss is noticed while a backlog may still be queued (seconds of it
+  // at a storm's peak). Those events carry exact fork instants; a rescan
+  // now would place their children by their 10 ms start tick instead, and
+  // that misplaces any whose parent moved within the tick. So the rescan
+  // waits until the events stamped before the loss was noticed are read,
+  // which takes at most one socket buffer's worth.
+  if (!force && !last_read_empty_ && !CaughtUp(loss_noticed_)) {
     return OkStatus();
   }
   resync_pending_ = false;
@@ -269,6 +295,7 @@ Status Tracker::CatchUp(int timeout_ms) {
     GPC_ASSIGN_OR_RETURN(size_t n, Poll(0));
     if (n == 0 || CaughtUp(since)) {
       ApplyDeferredExits(/*force=*/true);
+      NoteDrops();
       GPC_RETURN_IF_ERROR(MaybeResync(/*force=*/true));
       PublishStats();
       return OkStatus();
@@ -301,17 +328,37 @@ void Tracker::Handle(const ProcEvent& e) {
       ++counts_.exits;
       HandleExit(e);
       break;
-    case ProcEvent::Kind::kExec:
+    case ProcEvent::Kind::kExec: {
       ++counts_.execs;
-      fw_.Exec(e.pid);
+      std::optional<TaskKey> key = fw_.FindTask(e.pid);
+      if (key && StartedAfter(*key, e.timestamp)) {
+        ++counts_.stale_events;
+      } else if (key) {
+        fw_.Exec(e.pid);
+      }
       break;
+    }
     default:
       ++counts_.other_events;
       break;
   }
 }
 
+bool Tracker::StartedAfter(const TaskKey& key, MonoNanos when) const {
+  // The start tick is rounded down, so a task started in the same tick as
+  // `when` is never taken for a later one.
+  return key.start_time != 0 &&
+         host_.MonotonicFromStartTicks(key.start_time) > when;
+}
+
 void Tracker::HandleFork(const ProcEvent& e) {
+  if (e.timestamp < scan_started_) {
+    // The child was in /proc before the event was stamped, so the rescan
+    // that began after it saw the child if it still lived. Applying the
+    // event now would bring back a dead child whose tid may be reused.
+    ++counts_.stale_events;
+    return;
+  }
   NewTask child{{e.pid, host_.StartTicksFromMonotonic(e.timestamp)}, e.tgid};
   // A new thread's event names its process's parent (the kernel's
   // real_parent), not the creating thread: the thread joins its process.
@@ -326,20 +373,32 @@ void Tracker::HandleFork(const ProcEvent& e) {
     // initial scan saw it. A rescan places the child by its parent.
     ++counts_.orphan_forks;
     resync_wanted_ = true;
+  } else if (s.code() == ESTALE) {
+    ++counts_.stale_events;
   }
 }
 
 void Tracker::HandleExit(const ProcEvent& e) {
+  std::optional<TaskKey> key = fw_.FindTask(e.pid);
+  if (!key) {
+    exit_times_.erase(e.pid);
+    return;
+  }
+  if (StartedAfter(*key, e.timestamp)) {
+    // The exit of an earlier task with this tid, queued behind a rescan
+    // that found the tid's next user.
+    ++counts_.stale_events;
+    return;
+  }
   auto it = exit_times_.find(e.pid);
   if (it != exit_times_.end()) {
     CpuTimes final_times = it->second;
     exit_times_.erase(it);
     ++counts_.exit_times_captured;
-    fw_.Exit({e.pid, 0}, &final_times);
+    fw_.Exit(*key, &final_times);
     return;
   }
-  std::optional<TaskKey> key = fw_.FindTask(e.pid);
-  if (taskstats_ && key) {
+  if (taskstats_) {
     // The record is sent just before the exit event, on another socket; it
     // may be a moment behind. Wait for it briefly, then exit regardless.
     // The exact key keeps a recycled tid from being hit meanwhile.
@@ -347,7 +406,7 @@ void Tracker::HandleExit(const ProcEvent& e) {
     return;
   }
   ++counts_.exits_without_times;
-  fw_.Exit({e.pid, 0});
+  fw_.Exit(*key);
 }
 
 void Tracker::ApplyDeferredExits(bool force) {
@@ -407,8 +466,11 @@ std::vector<Tracker::Scanned> Tracker::ScanProc() {
 
 Status Tracker::Rescan(bool initial) {
   ++counts_.resyncs;
-  // Events already queued describe changes the scan may or may not show;
-  // either order converges, because Fork and Exit are idempotent.
+  // Events already queued describe changes the scan may or may not show.
+  // Forks stamped before the scan began are dropped (the scan shows their
+  // children if alive); exits and execs are checked against the start of
+  // the task holding the tid, since a tid may have been reused meanwhile.
+  scan_started_ = host_.MonotonicNow();
   std::vector<Scanned> scan = ScanProc();
   std::unordered_map<pid_t, uint64_t> live;
   live.reserve(scan.size());
@@ -446,7 +508,7 @@ Status Tracker::Rescan(bool initial) {
     if (!initial && parent > 0) {
       st = fw_.Fork(parent, t, host_.MonotonicFromStartTicks(s.start_ticks));
     }
-    if (st.code() == ESRCH) st = fw_.AddTask(t);
+    if (st.code() == ESRCH || st.code() == ESTALE) st = fw_.AddTask(t);
     if (!st.ok()) return st;
     ++counts_.resync_added;
   }

@@ -63,6 +63,8 @@ struct TrackerStats {
   uint64_t overflows = 0;      // ENOBUFS on the connector
   uint64_t seq_missing = 0;    // events missing from CPU sequences
   uint64_t orphan_forks = 0;   // forks whose parent was unknown
+  uint64_t stale_events = 0;   // about an earlier user of a reused tid
+  uint64_t socket_drops = 0;   // the kernel's drop count for the socket
   uint64_t resyncs = 0;        // /proc rescans after a loss
   uint64_t resync_added = 0;   // tasks found only by a rescan
   uint64_t resync_exited = 0;  // tasks found gone by a rescan
@@ -127,6 +129,14 @@ class Tracker {
   Status MaybeResync(bool force);
   void Handle(const ProcEvent& e);
   void HandleFork(const ProcEvent& e);
+  // Asks for a rescan when the kernel dropped events since the last check,
+  // even those no later event revealed.
+  void NoteDrops();
+  // Marks a rescan pending, remembering when the loss was first noticed.
+  void RequestResync();
+  // Whether the task `key` started after `when` (an event stamped then is
+  // about an earlier user of its tid).
+  bool StartedAfter(const TaskKey& key, MonoNanos when) const;
   void HandleExit(const ProcEvent& e);
   // Applies the deferred exits whose record arrived or whose wait is over
   // (all of them with `force`).
@@ -147,7 +157,10 @@ class Tracker {
   std::atomic<bool> stopping_{false};
   bool resync_wanted_ = false;
   bool resync_pending_ = false;
+  MonoNanos loss_noticed_ = 0;   // when resync_pending_ was last set
+  bool last_read_empty_ = true;  // the latest read found nothing queued
   MonoNanos last_resync_ = 0;
+  MonoNanos scan_started_ = 0;  // of the latest /proc scan
   MonoNanos last_prune_ = 0;
   MonoNanos last_publish_ = 0;
   // Latest timestamp among the events handled so far.

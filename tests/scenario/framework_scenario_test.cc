@@ -424,6 +424,34 @@ TEST_F(FrameworkScenario, PidReuseIsNeverTakenForTheOldTask) {
   EXPECT_THAT(Tasks(Root(h)), ElementsAre(parent.tid, reborn.tid));
 }
 
+TEST_F(FrameworkScenario, ForkOfAnEarlierTaskThanTheOneKnownIsStale) {
+  HierarchyId h = MustMount("ca");
+  ContainerId jail = MustMkdir(Root(h), "jail");
+  TaskKey parent = Spawn();
+  TaskKey child = Fork(parent.tid);
+  MustAttach(jail, child.tid);
+  ASSERT_GT(parent.start_time, 10u);
+  // A late event about an earlier user of the child's tid (a rescan saw
+  // the present one) changes nothing.
+  NewTask earlier{{child.tid, 1}, child.tid};
+  EXPECT_EQ(fw_->Fork(parent.tid, earlier, host_.MonotonicNow()).code(),
+            ESTALE);
+  ASSERT_TRUE(fw_->FindTask(child.tid).has_value());
+  EXPECT_EQ(fw_->FindTask(child.tid)->start_time, child.start_time);
+  EXPECT_THAT(Tasks(jail), ElementsAre(child.tid));
+  // Nor does one whose named parent is a later task than the one that
+  // forked it.
+  NewTask before_parent{{555555, 1}, 555555};
+  EXPECT_EQ(fw_->Fork(parent.tid, before_parent, host_.MonotonicNow()).code(),
+            ESTALE);
+  EXPECT_FALSE(fw_->FindTask(555555).has_value());
+  // A tid's next user replaces the task, as before.
+  NewTask next{{child.tid, child.start_time + 50}, child.tid};
+  EXPECT_EQ(fw_->Fork(parent.tid, next, host_.MonotonicNow()).code(), 0);
+  EXPECT_THAT(Tasks(jail), IsEmpty());
+  EXPECT_THAT(Tasks(Root(h)), ElementsAre(parent.tid, child.tid));
+}
+
 TEST_F(FrameworkScenario, FilesListingPrefixAndFormats) {
   HierarchyId h = MustMount("ca,cb");
   auto names = [&](ContainerId c) {

@@ -17,6 +17,9 @@
 #include <unistd.h>
 
 #include <chrono>
+#include <fstream>
+#include <optional>
+#include <sstream>
 #include <cstdio>
 #include <memory>
 #include <random>
@@ -24,6 +27,7 @@
 #include <thread>
 #include <vector>
 
+#include "linux/proc_files.h"
 #include "linux/tracker.h"
 #include "storm_util.h"
 #include "subsys/all_subsystems.h"
@@ -77,8 +81,16 @@ class TrackerStormTest : public ::testing::Test {
       GTEST_SKIP() << "cannot mount cgroup v1: " << strerror(kernel_.error());
     }
     for (const char* n : kNames) ASSERT_TRUE(kernel_.Mkdir(n)) << n;
-    fw_ = std::make_unique<Framework>(host_, MakeAllSubsystems(host_),
-                                      FrameworkOptions{.start_time_slack = 1});
+    // The storm makes the tracker fall behind by several seconds at this
+    // machine's peak (lag p99 5-6 s measured, 250,000 tasks in 13 s),
+    // beyond gpcd's default 5 s of fork history, past which a late fork is
+    // placed with its parent's current containers (docs/differences.md).
+    // What is checked here is placement from the events and the rescans,
+    // so the history covers the lag.
+    fw_ = std::make_unique<Framework>(
+        host_, MakeAllSubsystems(host_),
+        FrameworkOptions{.fork_history_ns = 60'000'000'000,
+                         .start_time_slack = 1});
     auto h = fw_->Mount("debug");
     ASSERT_TRUE(h.ok());
     hier_ = *h;
@@ -112,9 +124,11 @@ class TrackerStormTest : public ::testing::Test {
     ASSERT_EQ(kill(pid, SIGSTOP), 0);
     bool stopped = storm::WaitStopped(pid, 10'000);
     if (stopped) {
+      MonoNanos before = host_.MonotonicNow();
       EXPECT_TRUE(kernel_.Move(kNames[i], pid)) << strerror(errno);
       Status s = fw_->Attach(gpc_[i], pid, true, {});
       EXPECT_TRUE(s.ok()) << pid << ": " << s.error().ToString();
+      moves_.push_back(MoveRecord{pid, before, host_.MonotonicNow()});
     }
     kill(pid, SIGCONT);
     ASSERT_TRUE(stopped) << pid << " did not stop";
@@ -182,7 +196,7 @@ class TrackerStormTest : public ::testing::Test {
         pid_t t = diff[j];
         bool in_kernel = std::binary_search(k.begin(), k.end(), t);
         c.detail += std::string(" ") + kNames[i] + ":" + std::to_string(t) +
-                    (in_kernel ? "(kernel only)" : "(gpc only)");
+                    (in_kernel ? "(kernel only)" : "(gpc only)") + Explain(t);
       }
       for (pid_t t : gv) {
         char st = storm::TaskState(t);
@@ -206,6 +220,87 @@ class TrackerStormTest : public ::testing::Test {
       if ((c.misplaced == 0 && c.dead_in_gpc == 0) || d.passed()) return c;
       std::this_thread::sleep_for(std::chrono::milliseconds(2));
     }
+  }
+
+  struct MoveRecord {
+    pid_t parent;
+    MonoNanos from, to;
+  };
+  std::vector<MoveRecord> moves_;
+
+  static std::string Slurp(const char* path) {
+    std::ifstream in(path);
+    std::stringstream ss;
+    ss << in.rdbuf();
+    return ss.str();
+  }
+  static std::optional<ProcStat> StatOf(pid_t tid) {
+    char path[64];
+    std::snprintf(path, sizeof path, "/proc/%d/stat", tid);
+    auto st = ParseProcStat(Slurp(path));
+    if (!st.ok()) return std::nullopt;
+    return *st;
+  }
+  static pid_t TgidOf(pid_t tid) {
+    char path[64];
+    std::snprintf(path, sizeof path, "/proc/%d/status", tid);
+    auto st = ParseProcStatus(Slurp(path));
+    return st.ok() ? st->tgid : 0;
+  }
+
+  // Printed for a misplaced task: where gpc has it, its start tick as gpc
+  // and /proc see it, and how far the start of its (and its ancestors')
+  // 10 ms start tick lies from the nearest move of its storm parent. A
+  // task placed by a rescan is placed by that tick (docs/differences.md),
+  // so a move inside it points at the rescan, anything else at the events.
+  std::string Explain(pid_t tid) {
+    std::string out;
+    pid_t proc = TgidOf(tid);
+    std::vector<pid_t> chain{tid};
+    if (proc != 0 && proc != tid) chain.push_back(proc);
+    pid_t cur = proc;
+    pid_t storm_parent = 0;
+    for (int depth = 0; depth < 4 && cur > 0; ++depth) {
+      auto st = StatOf(cur);
+      if (!st) break;
+      pid_t pp = st->ppid;
+      if (std::find(reaper_.pids().begin(), reaper_.pids().end(), pp) !=
+          reaper_.pids().end()) {
+        storm_parent = pp;
+        break;
+      }
+      chain.push_back(pp);
+      cur = pp;
+    }
+    out += "[" + std::to_string(tid) + " P=" + std::to_string(storm_parent);
+    {
+      auto k = fw_->FindTask(tid);
+      auto st = StatOf(tid);
+      out += " gpc=";
+      if (!k) {
+        out += "none";
+      } else {
+        auto c = fw_->ContainerOf(tid, hier_);
+        for (int i = 0; i < 3; ++i)
+          if (c.ok() && *c == gpc_[i]) out += kNames[i];
+        out += "/st" + std::to_string(k->start_time) + "vs" +
+               std::to_string(st ? st->start_ticks : 0);
+      }
+    }
+    for (pid_t c : chain) {
+      auto st = StatOf(c);
+      if (!st) continue;
+      MonoNanos w0 = host_.MonotonicFromStartTicks(st->start_ticks);
+      MonoNanos best = INT64_MAX;
+      for (const MoveRecord& m : moves_) {
+        if (m.parent != storm_parent) continue;
+        MonoNanos d = m.from - w0;
+        if (std::llabs(d) < std::llabs(best)) best = d;
+      }
+      out += " " + std::to_string(c) + ":move-start=" +
+             std::to_string(best / 1000) + "us";
+    }
+    return out + "]";
   }
 
   LinuxHost host_;
@@ -265,13 +360,15 @@ TEST_F(TrackerStormTest, ForkStormWithMovesMatchesTheKernel) {
       "fork storm: created=%llu (forks=%llu threads=%llu) in %.1f s, "
       "moves=%d polls=%zu, settled alive=%zu, misplaced=%zu dead_in_gpc=%zu "
       "(compare rounds=%d) events=%llu overflows=%llu seq_missing=%llu "
-      "resyncs=%llu orphan_forks=%llu lag_p99=%.2f ms lag_max=%.2f ms\n",
+      "drops=%llu resyncs=%llu orphan_forks=%llu stale=%llu lag_p99=%.2f ms lag_max=%.2f ms\n",
       (unsigned long long)sh->created(), (unsigned long long)sh->forks.load(),
       (unsigned long long)sh->threads.load(), storm_s, moves, polls,
       c.kernel_tasks, c.misplaced, c.dead_in_gpc, rounds,
       (unsigned long long)st.events, (unsigned long long)st.overflows,
-      (unsigned long long)st.seq_missing, (unsigned long long)st.resyncs,
-      (unsigned long long)st.orphan_forks, st.lag_p99_ns / 1e6,
+      (unsigned long long)st.seq_missing, (unsigned long long)st.socket_drops,
+      (unsigned long long)st.resyncs,
+      (unsigned long long)st.orphan_forks,
+      (unsigned long long)st.stale_events, st.lag_p99_ns / 1e6,
       st.lag_max_ns / 1e6);
   EXPECT_GE(sh->created(), kTasks);
   EXPECT_EQ(c.misplaced, 0u) << c.detail;
@@ -304,11 +401,13 @@ TEST_F(TrackerStormTest, ForcedOverflowIsRepairedByResync) {
   std::printf(
       "overflow storm: created=%llu rcvbuf=%zu, settled alive=%zu, "
       "misplaced=%zu dead_in_gpc=%zu (rounds=%d) overflows=%llu "
-      "seq_missing=%llu resyncs=%llu resync_added=%llu resync_exited=%llu "
+      "seq_missing=%llu drops=%llu resyncs=%llu resync_added=%llu "
+      "resync_exited=%llu "
       "orphan_forks=%llu\n",
       (unsigned long long)sh->created(), st.rcvbuf_bytes, c.kernel_tasks,
       c.misplaced, c.dead_in_gpc, rounds, (unsigned long long)st.overflows,
-      (unsigned long long)st.seq_missing, (unsigned long long)st.resyncs,
+      (unsigned long long)st.seq_missing, (unsigned long long)st.socket_drops,
+      (unsigned long long)st.resyncs,
       (unsigned long long)st.resync_added, (unsigned long long)st.resync_exited,
       (unsigned long long)st.orphan_forks);
   EXPECT_GE(sh->created(), 3'000u);

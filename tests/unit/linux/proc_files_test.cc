@@ -313,5 +313,43 @@ TEST(ParseSchedstatRuntimeTest, Table) {
   }
 }
 
+TEST(ParseNetlinkDropsTest, Table) {
+  constexpr std::string_view kText =
+      "sk               Eth Pid        Groups   Rmem     Wmem     Dump  Locks "
+      "   Drops    Inode\n"
+      "000000004aece19a 0   0          00000000 0        0        0     2     "
+      "   0        4       \n"
+      "00000000d1219248 11  1234       00000001 212992   0        0     2     "
+      "   30617    91234   \n";
+  static const struct {
+    std::string_view in;
+    uint64_t inode;
+    int err;
+    uint64_t want;
+  } kCases[] = {
+      {kText, 91234, 0, 30617},
+      {kText, 4, 0, 0},
+      {kText, 5, ENOENT, 0},
+      // Columns are found by name, wherever a kernel puts them.
+      {"Inode Drops\n7 9\n", 7, 0, 9},
+      {"Inode Drops\n7 9", 7, 0, 9},
+      {"Drops Inode\n7 9\n", 9, 0, 7},
+      {"Inode Drops\n7 18446744073709551616\n", 7, ERANGE, 0},
+      {"Inode Drops\n7 x\n", 7, EINVAL, 0},
+      // A short line is skipped; the socket may be on a later one.
+      {"Inode Drops\n7\n7 3\n", 7, 0, 3},
+      {"sk Eth Pid\n1 2 3\n", 1, EINVAL, 0},
+      {"", 1, EINVAL, 0},
+      {"Inode Drops\n", 1, ENOENT, 0},
+  };
+  for (const auto& c : kCases) {
+    Result<uint64_t> r = ParseNetlinkDrops(c.in, c.inode);
+    EXPECT_EQ(r.code(), c.err) << "\"" << c.in << "\" inode " << c.inode;
+    if (r.ok()) {
+      EXPECT_EQ(*r, c.want) << "\"" << c.in << "\"";
+    }
+  }
+}
+
 }  // namespace
 }  // namespace gpc
