@@ -48,9 +48,9 @@ const char* ProcEventKindName(ProcEvent::Kind kind);
 
 struct ConnectorCounters {
   uint64_t datagrams = 0;
-  uint64_t overflows = 0;    // recv() answered ENOBUFS
-  uint64_t seq_missing = 0;  // events missing from per-CPU sequences
-  uint64_t socket_drops = 0; // the kernel's count for the socket
+  uint64_t overflows = 0;     // recv() answered ENOBUFS
+  uint64_t seq_missing = 0;   // events missing from per-CPU sequences
+  uint64_t socket_drops = 0;  // the kernel's count for the socket
 };
 
 class ProcConnector {

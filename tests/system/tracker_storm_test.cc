@@ -17,12 +17,12 @@
 #include <unistd.h>
 
 #include <chrono>
-#include <fstream>
-#include <optional>
-#include <sstream>
 #include <cstdio>
+#include <fstream>
 #include <memory>
+#include <optional>
 #include <random>
+#include <sstream>
 #include <string>
 #include <thread>
 #include <vector>
@@ -297,8 +297,8 @@ class TrackerStormTest : public ::testing::Test {
         MonoNanos d = m.from - w0;
         if (std::llabs(d) < std::llabs(best)) best = d;
       }
-      out += " " + std::to_string(c) + ":move-start=" +
-             std::to_string(best / 1000) + "us";
+      out += " " + std::to_string(c) +
+             ":move-start=" + std::to_string(best / 1000) + "us";
     }
     return out + "]";
   }
@@ -360,14 +360,14 @@ TEST_F(TrackerStormTest, ForkStormWithMovesMatchesTheKernel) {
       "fork storm: created=%llu (forks=%llu threads=%llu) in %.1f s, "
       "moves=%d polls=%zu, settled alive=%zu, misplaced=%zu dead_in_gpc=%zu "
       "(compare rounds=%d) events=%llu overflows=%llu seq_missing=%llu "
-      "drops=%llu resyncs=%llu orphan_forks=%llu stale=%llu lag_p99=%.2f ms lag_max=%.2f ms\n",
+      "drops=%llu resyncs=%llu orphan_forks=%llu stale=%llu lag_p99=%.2f ms "
+      "lag_max=%.2f ms\n",
       (unsigned long long)sh->created(), (unsigned long long)sh->forks.load(),
       (unsigned long long)sh->threads.load(), storm_s, moves, polls,
       c.kernel_tasks, c.misplaced, c.dead_in_gpc, rounds,
       (unsigned long long)st.events, (unsigned long long)st.overflows,
       (unsigned long long)st.seq_missing, (unsigned long long)st.socket_drops,
-      (unsigned long long)st.resyncs,
-      (unsigned long long)st.orphan_forks,
+      (unsigned long long)st.resyncs, (unsigned long long)st.orphan_forks,
       (unsigned long long)st.stale_events, st.lag_p99_ns / 1e6,
       st.lag_max_ns / 1e6);
   EXPECT_GE(sh->created(), kTasks);
@@ -407,8 +407,8 @@ TEST_F(TrackerStormTest, ForcedOverflowIsRepairedByResync) {
       (unsigned long long)sh->created(), st.rcvbuf_bytes, c.kernel_tasks,
       c.misplaced, c.dead_in_gpc, rounds, (unsigned long long)st.overflows,
       (unsigned long long)st.seq_missing, (unsigned long long)st.socket_drops,
-      (unsigned long long)st.resyncs,
-      (unsigned long long)st.resync_added, (unsigned long long)st.resync_exited,
+      (unsigned long long)st.resyncs, (unsigned long long)st.resync_added,
+      (unsigned long long)st.resync_exited,
       (unsigned long long)st.orphan_forks);
   EXPECT_GE(sh->created(), 3'000u);
   EXPECT_GT(st.overflows + st.seq_missing,
