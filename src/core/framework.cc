@@ -951,13 +951,12 @@ FileAttr Framework::FileAttrLocked(const Container& c, std::string_view name,
 
 Result<FileSnapshot> Framework::ReadFile(ContainerId dir, std::string_view file,
                                          const Credentials& reader) {
-  bool synced = !sync_hook_;
-  auto r = ReadFileOnce(dir, file, reader, &synced);
-  if (!r.ok() && r.code() == EAGAIN && !synced) {
+  bool wants_sync = false;
+  auto r = ReadFileOnce(dir, file, reader, /*synced=*/!sync_hook_, &wants_sync);
+  if (wants_sync) {
     // A pid list: catch up with the machine first, then snapshot.
     Sync();
-    synced = true;
-    return ReadFileOnce(dir, file, reader, &synced);
+    return ReadFileOnce(dir, file, reader, /*synced=*/true, &wants_sync);
   }
   return r;
 }
@@ -965,14 +964,17 @@ Result<FileSnapshot> Framework::ReadFile(ContainerId dir, std::string_view file,
 Result<FileSnapshot> Framework::ReadFileOnce(ContainerId dir,
                                              std::string_view file,
                                              const Credentials& reader,
-                                             bool* synced) {
+                                             bool synced, bool* wants_sync) {
   OpLock l(this);
   GPC_ASSIGN_OR_RETURN(Container * c, FindDirLocked(dir, ENODEV));
   auto ref = FindFileLocked(*c, file);
   if (!ref) return Err(ENOENT, "no file '", file, "' in ", c->Path());
   const ControlFile& f = *ref->file;
-  // EAGAIN here is internal, "sync first": ReadFile never returns it.
-  if (f.read_pids && !*synced) return Err(EAGAIN, "sync first");
+  if (f.read_pids && !synced) {
+    // Said out of band: no errno a handler could return means "sync".
+    *wants_sync = true;
+    return Err(EINPROGRESS, "sync first");
+  }
   FileContext ctx{*this, *c, ref->state, reader};
   if (f.read_pids) return FileSnapshot::Pids(f.read_pids(ctx));
   if (f.read_u64) return FileSnapshot::Text(StrCat(f.read_u64(ctx), "\n"));
@@ -988,13 +990,14 @@ Status Framework::WriteFile(ContainerId dir, std::string_view file,
                             std::string_view data, const Credentials& writer) {
   SupervisionSink sink;  // a write to `tasks` attaches
   bool synced = !sync_hook_;
-  Status s = WriteFileOnce(dir, file, data, writer, &synced);
-  if (!synced && (s.code() == ESRCH || s.code() == EAGAIN)) {
-    // The task may have been forked, or have exited, a moment ago; or the
-    // file wants an up-to-date view (cgroup.procs: threads just created).
+  bool wants_sync = false;
+  Status s = WriteFileOnce(dir, file, data, writer, synced, &wants_sync);
+  // A task forked (or exited) a moment ago may be what ESRCH is about; a
+  // file may want an up-to-date view before it is written (cgroup.procs:
+  // threads just created). A handler's other errnos are its answer.
+  if (!synced && (wants_sync || s.code() == ESRCH)) {
     Sync();
-    synced = true;
-    s = WriteFileOnce(dir, file, data, writer, &synced);
+    s = WriteFileOnce(dir, file, data, writer, /*synced=*/true, &wants_sync);
   }
   if (s.ok()) SuperviseCollected(sink);
   return s;
@@ -1002,15 +1005,16 @@ Status Framework::WriteFile(ContainerId dir, std::string_view file,
 
 Status Framework::WriteFileOnce(ContainerId dir, std::string_view file,
                                 std::string_view data,
-                                const Credentials& writer, bool* synced) {
+                                const Credentials& writer, bool synced,
+                                bool* wants_sync) {
   OpLock l(this);
   GPC_ASSIGN_OR_RETURN(Container * c, FindDirLocked(dir, ENODEV));
   auto ref = FindFileLocked(*c, file);
   if (!ref) return Err(ENOENT, "no file '", file, "' in ", c->Path());
   const ControlFile& f = *ref->file;
-  // EAGAIN here is internal, "sync first": WriteFile never returns it.
-  if ((f.flags & kSyncBeforeWrite) && !*synced) {
-    return Err(EAGAIN, "sync first");
+  if ((f.flags & kSyncBeforeWrite) && !synced) {
+    *wants_sync = true;
+    return Err(EINPROGRESS, "sync first");
   }
   // Every refusal below names the file, as "/a/b/file: why".
   std::string where = StrCat(c->Path() == "/" ? "" : c->Path(), "/", file);

@@ -419,12 +419,15 @@ class Framework {
     Framework* fw_;
   };
   void Deliver(std::vector<Event>& events);
+  // One try of ReadFile/WriteFile. A file that needs the task view caught
+  // up first (pid lists, kSyncBeforeWrite) sets *wants_sync, unless
+  // `synced`, and its error means nothing: the caller syncs and tries again.
   Result<FileSnapshot> ReadFileOnce(ContainerId dir, std::string_view file,
-                                    const Credentials& reader, bool* synced)
-      GPC_EXCLUDES(mu_);
+                                    const Credentials& reader, bool synced,
+                                    bool* wants_sync) GPC_EXCLUDES(mu_);
   Status WriteFileOnce(ContainerId dir, std::string_view file,
                        std::string_view data, const Credentials& writer,
-                       bool* synced) GPC_EXCLUDES(mu_);
+                       bool synced, bool* wants_sync) GPC_EXCLUDES(mu_);
   // The process of `tid`, if a subsystem of `dest`'s hierarchy refuses
   // forks there and it is not supervised yet; it is then marked kPending.
   std::optional<SupervisionRequest> NeedsSupervisionLocked(

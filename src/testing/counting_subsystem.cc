@@ -85,7 +85,11 @@ uint64_t ReadValue(const FileContext& ctx) {
   return ctx.state_as<CountingState>().value;
 }
 Status WriteValue(const FileContext& ctx, uint64_t v) {
-  ctx.state_as<CountingState>().value = v;
+  auto& state = ctx.state_as<CountingState>();
+  if (state.refuse_errno != 0) {
+    return Err(state.refuse_errno, "value: refused on request");
+  }
+  state.value = v;
   return OkStatus();
 }
 int64_t ReadTasksSeen(const FileContext& ctx) {

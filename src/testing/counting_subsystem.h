@@ -6,7 +6,8 @@
 //   value   read/write u64, stored only (advisory)
 //   tasks_seen  read-only: fork + attached-in - exited - attached-out
 //   refuse  read/write: a nonzero errno makes CanAttach() into this container
-//           fail with it (and CanFork() of tasks in it), to test rollback
+//           fail with it (and CanFork() of tasks in it, and writes of
+//           value here), to test rollback and handlers' own errnos
 #pragma once
 
 #include <cstdint>

@@ -452,6 +452,22 @@ TEST_F(FrameworkScenario, ForkOfAnEarlierTaskThanTheOneKnownIsStale) {
   EXPECT_THAT(Tasks(Root(h)), ElementsAre(parent.tid, child.tid));
 }
 
+TEST_F(FrameworkScenario, OnlyTheFrameworkAsksForASyncNeverAHandlersErrno) {
+  int syncs = 0;
+  fw_->SetSyncHook([&] { ++syncs; });
+  HierarchyId h = MustMount("ca");
+  ContainerId kid = MustMkdir(Root(h), "kid");
+  // The handler's own EAGAIN is its answer: no sync, no second try.
+  ASSERT_EQ(Write(kid, "ca.refuse", "11"), 0);
+  EXPECT_EQ(Write(kid, "ca.value", "5"), EAGAIN);
+  EXPECT_EQ(syncs, 0);
+  // A pid list asks for one before its snapshot, and ESRCH for one retry.
+  EXPECT_TRUE(fw_->ReadFile(kid, "tasks", Credentials::Root()).ok());
+  EXPECT_EQ(syncs, 1);
+  EXPECT_EQ(Write(kid, "tasks", "424242"), ESRCH);
+  EXPECT_EQ(syncs, 2);
+}
+
 TEST_F(FrameworkScenario, FilesListingPrefixAndFormats) {
   HierarchyId h = MustMount("ca,cb");
   auto names = [&](ContainerId c) {
