@@ -290,7 +290,7 @@ int Run(const Args& args) {
   // ---- at rest ----
   uint64_t reads_before;
   {
-    MutexLock l(stack.fw().mu());
+    MutexLock l(ss->framework().mu());
     reads_before = ss->host_reads();
   }
   clockid_t tracker_clock;
@@ -306,7 +306,7 @@ int Run(const Args& args) {
   uint64_t e1 = stack.tracker().stats().events;
   uint64_t reads_after;
   {
-    MutexLock l(stack.fw().mu());
+    MutexLock l(ss->framework().mu());
     reads_after = ss->host_reads();
   }
   double process_ms = static_cast<double>(p1 - p0) / 1e6;

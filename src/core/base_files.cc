@@ -1,7 +1,7 @@
 #include "core/base_files.h"
 
 #include "core/container.h"
-#include "core/framework.h"
+#include "core/subsystem_api.h"
 #include "util/parse.h"
 
 namespace gpc {

@@ -27,7 +27,7 @@
 namespace gpc {
 
 class Container;
-class Framework;
+class SubsystemApi;
 class SubsysState;
 
 // What a file's value does to the tasks: the label users see in the docs and
@@ -43,7 +43,8 @@ const char* EnforcementName(Enforcement e);
 
 // Everything a handler may need. The framework lock is held during a call.
 struct FileContext {
-  Framework& framework;
+  // What a handler may ask of the framework (core/subsystem_api.h).
+  SubsystemApi& framework;
   Container& container;
   // The subsystem's state in `container`; null for the framework's own files.
   SubsysState* state;

@@ -166,7 +166,7 @@ Framework::Framework(Host& host,
       GPC_CHECK(seen != ss->name(), "duplicate subsystem ", ss->name());
     }
     ss->id_ = static_cast<SubsysId>(i);
-    ss->framework_ = this;
+    ss->api_ = &api_;
     subsys_ptrs_.push_back(ss);
     subsys_names_.push_back(ss->name());
   }
@@ -975,7 +975,7 @@ Result<FileSnapshot> Framework::ReadFileOnce(ContainerId dir,
     *wants_sync = true;
     return Err(EINPROGRESS, "sync first");
   }
-  FileContext ctx{*this, *c, ref->state, reader};
+  FileContext ctx{api_, *c, ref->state, reader};
   if (f.read_pids) return FileSnapshot::Pids(f.read_pids(ctx));
   if (f.read_u64) return FileSnapshot::Text(StrCat(f.read_u64(ctx), "\n"));
   if (f.read_s64) return FileSnapshot::Text(StrCat(f.read_s64(ctx), "\n"));
@@ -1028,7 +1028,7 @@ Status Framework::WriteFileOnce(ContainerId dir, std::string_view file,
   if (Status s = BeforeChangeLocked(); !s.ok()) {
     return std::move(s).error().WithContext(where);
   }
-  FileContext ctx{*this, *c, ref->state, writer};
+  FileContext ctx{api_, *c, ref->state, writer};
   Status s;
   if (f.write) {
     s = f.write(ctx, data);
@@ -1290,7 +1290,8 @@ bool Framework::StartedLaterLocked(const TaskKey& known,
          known.start_time > event.start_time + options_.start_time_slack;
 }
 
-Status Framework::Fork(pid_t parent_tid, const NewTask& child, MonoNanos when) {
+Status Framework::Fork(pid_t parent_tid, const NewTask& child, MonoNanos when,
+                       pid_t parent_tgid) {
   OpLock l(this);
   if (Task* old = FindTaskLocked(child.key.tid)) {
     if (SameTaskLocked(old->key, child.key)) return OkStatus();
@@ -1305,6 +1306,9 @@ Status Framework::Fork(pid_t parent_tid, const NewTask& child, MonoNanos when) {
     ExitTaskLocked(old);  // the pid was recycled; we missed the exit
   }
   Task* parent = FindTaskLocked(parent_tid);
+  if (parent != nullptr && parent_tgid != 0 && parent->tgid != parent_tgid) {
+    parent = nullptr;  // a dead task's leftover; a rescan will remove it
+  }
   // Likewise a parent that started after its child is a later task with
   // the parent's tid: the event is older than what a rescan saw.
   if (parent != nullptr && StartedLaterLocked(parent->key, child.key)) {

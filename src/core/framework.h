@@ -25,7 +25,9 @@
 //       -> locks private to a subsystem
 //         -> locks inside the Host
 // Subsystem callbacks and control-file handlers run with mu_ held and must
-// not call the public (locking) methods; they may call the *Locked ones.
+// not call the public (locking) methods; what they may call is
+// SubsystemApi (core/subsystem_api.h), which they reach through
+// Subsystem::framework() and FileContext::framework.
 // Events are delivered to the listener after mu_ is released, so a listener
 // may call back in.
 #pragma once
@@ -46,6 +48,7 @@
 #include "core/mount_options.h"
 #include "core/state.h"
 #include "core/subsystem.h"
+#include "core/subsystem_api.h"
 #include "core/task.h"
 #include "core/types.h"
 #include "host/host.h"
@@ -185,11 +188,6 @@ class Framework {
   // so the forks of supervised tasks that left every limit cost nothing
   // to the rest of the framework.
   bool ForkIsUnlimited(pid_t tid) const GPC_EXCLUDES(unlimited_mu_);
-  // For a subsystem whose RefusesForks()/RefusesForksInRoot() answer has
-  // just changed (numtasks.total written): ForkIsUnlimited is recomputed.
-  void ForkLimitsChangedLocked() GPC_REQUIRES(mu_) {
-    RecomputeUnlimitedLocked();
-  }
 
   // ---- hierarchies ----------------------------------------------------
 
@@ -282,9 +280,11 @@ class Framework {
   // unknown parent. Idempotent for a child already known with the same key.
   // ESTALE, changing nothing, when the child's tid or the parent's belongs
   // to a task that started after the child: the event was queued behind a
-  // rescan that already saw the present.
-  Status Fork(pid_t parent_tid, const NewTask& child, MonoNanos when)
-      GPC_EXCLUDES(mu_);
+  // rescan that already saw the present. With `parent_tgid` nonzero, a
+  // task holding parent_tid in another process is not the parent but an
+  // earlier user of the tid whose exit was lost: as if unknown (ESRCH).
+  Status Fork(pid_t parent_tid, const NewTask& child, MonoNanos when,
+              pid_t parent_tgid = 0) GPC_EXCLUDES(mu_);
   // The task left every container. Unknown tasks, or a key whose start time
   // does not match (an older incarnation), are ignored; start_time 0 means
   // whichever task has that tid (exit events carry no start time). When the
@@ -305,8 +305,6 @@ class Framework {
   // With `count_refusal` false, a refusal is not counted or reported (an
   // attempt the caller will make again after catching up with exits).
   Status CanFork(pid_t parent_tid, bool count_refusal = true) GPC_EXCLUDES(mu_);
-  // Inside a subsystem's CanFork(): whether a refusal is to be counted.
-  bool CountsRefusals() const GPC_REQUIRES(mu_) { return count_refusals_; }
   // Moves one task (or, with whole_process, every thread of its process) to
   // `dest` in dest's hierarchy only. pid 0 = the writer. ESRCH no such task;
   // EACCES writer not root and its euid is neither the target's uid nor
@@ -354,7 +352,10 @@ class Framework {
   Status RestoreSubsysState(ContainerId id, std::string_view subsys,
                             std::string_view data) GPC_EXCLUDES(mu_);
 
-  // ---- for subsystems and handlers (mu_ held) -------------------------
+ private:
+  // ---- for subsystems and handlers (mu_ held), through SubsystemApi ----
+  friend class SubsystemApi;
+  bool CountsRefusals() const GPC_REQUIRES(mu_) { return count_refusals_; }
 
   Mutex& mu() GPC_TSA_(lock_returned(mu_)) { return mu_; }
   Container* FindContainerLocked(ContainerId id) const GPC_REQUIRES(mu_);
@@ -407,7 +408,6 @@ class Framework {
   // Actions may defer more actions; they run in order.
   void DeferLocked(std::function<void()> action) GPC_REQUIRES(mu_);
 
- private:
   // Holds mu_ for one public operation; on release, delivers the events the
   // operation queued, after unlocking.
   class GPC_SCOPED_CAPABILITY OpLock {
@@ -549,6 +549,8 @@ class Framework {
       GPC_GUARDED_BY(mu_);
 
   mutable Mutex mu_;
+  // What subsystems and handlers see of this framework (subsystem_api.h).
+  SubsystemApi api_{*this, mu_};
   // Root states, one per subsystem, for the life of the framework.
   std::vector<std::unique_ptr<SubsysState>> root_states_ GPC_GUARDED_BY(mu_);
   // Index = hierarchy slot; slot 0 is the dummy hierarchy. Null = free.

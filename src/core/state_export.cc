@@ -151,7 +151,7 @@ PersistedContainer Framework::ExportContainerLocked(const Container& c) const {
   for (const VisibleFile& v : VisibleFilesLocked(c)) {
     const ControlFile& f = *v.file;
     if (!IsPersistedFile(f)) continue;
-    FileContext ctx{const_cast<Framework&>(*this), const_cast<Container&>(c),
+    FileContext ctx{const_cast<SubsystemApi&>(api_), const_cast<Container&>(c),
                     v.state, root};
     std::string value;
     if (f.read_u64) {

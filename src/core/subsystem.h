@@ -50,6 +50,7 @@ namespace gpc {
 class Container;
 class ContainerGroup;
 class Framework;
+class SubsystemApi;
 class Hierarchy;
 struct Task;
 
@@ -101,7 +102,8 @@ class Subsystem {
   std::string_view name() const { return name_; }
   // Position in the framework's list; valid once the framework is built.
   SubsysId id() const { return id_; }
-  Framework& framework() const { return *framework_; }
+  // What the subsystem may ask of the framework, from its callbacks.
+  SubsystemApi& framework() const { return *api_; }
 
   // One line for `gpc subsystems` and the docs.
   virtual std::string_view description() const = 0;
@@ -198,7 +200,7 @@ class Subsystem {
   friend class Framework;
   std::string_view name_;
   SubsysId id_ = -1;
-  Framework* framework_ = nullptr;
+  SubsystemApi* api_ = nullptr;
 };
 
 }  // namespace gpc

@@ -351,6 +351,14 @@ bool Tracker::StartedAfter(const TaskKey& key, MonoNanos when) const {
          host_.MonotonicFromStartTicks(key.start_time) > when;
 }
 
+bool Tracker::RunsAsKnown(const TaskKey& key) const {
+  char path[48];
+  std::snprintf(path, sizeof path, "/proc/%d/stat", key.tid);
+  auto stat = ParseProcStat(ReadSmallFile(path));
+  return stat.ok() && stat->state != 'Z' && stat->state != 'X' &&
+         LinuxHost::SameStart(key.start_time, stat->start_ticks);
+}
+
 void Tracker::HandleFork(const ProcEvent& e) {
   if (e.timestamp < scan_started_) {
     // The child was in /proc before the event was stamped, so the rescan
@@ -363,10 +371,14 @@ void Tracker::HandleFork(const ProcEvent& e) {
   // A new thread's event names its process's parent (the kernel's
   // real_parent), not the creating thread: the thread joins its process.
   bool is_thread = e.pid != e.tgid;
-  Status s = fw_.Fork(is_thread ? e.tgid : e.parent_pid, child, e.timestamp);
+  // The process named with the parent tells a live parent from a dead
+  // task whose tid it reused and whose exit was lost.
+  Status s = is_thread
+                 ? fw_.Fork(e.tgid, child, e.timestamp, e.tgid)
+                 : fw_.Fork(e.parent_pid, child, e.timestamp, e.parent_tgid);
   if (s.code() == ESRCH && !is_thread && e.parent_tgid != e.parent_pid) {
     // The forking thread is unknown but its process may not be.
-    s = fw_.Fork(e.parent_tgid, child, e.timestamp);
+    s = fw_.Fork(e.parent_tgid, child, e.timestamp, e.parent_tgid);
   }
   if (s.code() == ESRCH) {
     // The parent was born while events were lost, or gone before our
@@ -384,9 +396,14 @@ void Tracker::HandleExit(const ProcEvent& e) {
     exit_times_.erase(e.pid);
     return;
   }
-  if (StartedAfter(*key, e.timestamp)) {
-    // The exit of an earlier task with this tid, queued behind a rescan
-    // that found the tid's next user.
+  // The exit of an earlier task with this tid, queued behind a rescan that
+  // found the tid's next user: by the start tick when it is later, else,
+  // for an exit stamped before the latest scan (one socket's backlog at
+  // most), by /proc, since a task started in the exit's own 10 ms tick
+  // cannot be told apart by its tick.
+  if (StartedAfter(*key, e.timestamp) ||
+      (e.timestamp < scan_started_ && RunsAsKnown(*key))) {
+    exit_times_.erase(e.pid);  // the earlier task's record
     ++counts_.stale_events;
     return;
   }

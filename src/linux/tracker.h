@@ -137,6 +137,8 @@ class Tracker {
   // Whether the task `key` started after `when` (an event stamped then is
   // about an earlier user of its tid).
   bool StartedAfter(const TaskKey& key, MonoNanos when) const;
+  // Whether /proc shows `key` alive (not a zombie) with its start tick.
+  bool RunsAsKnown(const TaskKey& key) const;
   void HandleExit(const ProcEvent& e);
   // Applies the deferred exits whose record arrived or whose wait is over
   // (all of them with `force`).

@@ -7,7 +7,7 @@
 #include <unordered_set>
 
 #include "core/container.h"
-#include "core/framework.h"
+#include "core/subsystem_api.h"
 #include "core/task.h"
 #include "util/parse.h"
 #include "util/str_cat.h"
@@ -43,7 +43,7 @@ namespace {
 // framework knows the leader (a process belongs to its leader's container),
 // else through any of its threads here.
 template <typename F>
-void ForEachProcess(Framework& fw, const Container& c, pid_t skip_tgid,
+void ForEachProcess(SubsystemApi& fw, const Container& c, pid_t skip_tgid,
                     F&& fn) {
   fw.mu().AssertHeld();
   std::vector<const Task*> tasks;
@@ -133,7 +133,7 @@ void BcSubsystem::Allocate(std::vector<Member*>& members, uint64_t pool) {
 }
 
 uint64_t BcSubsystem::Measure(BcState& state) {
-  Framework& fw = framework();
+  SubsystemApi& fw = framework();
   fw.mu().AssertHeld();
   uint64_t held = 0;
   ForEachProcess(fw, state.container(), 0, [&](pid_t tgid, const TaskKey&) {
@@ -146,7 +146,7 @@ uint64_t BcSubsystem::Measure(BcState& state) {
 
 void BcSubsystem::Rebalance(BcState& state, pid_t skip_tgid) {
   if (state.is_root) return;
-  Framework& fw = framework();
+  SubsystemApi& fw = framework();
   fw.mu().AssertHeld();
   ++rebalances_;
   Container& c = state.container();
@@ -312,7 +312,7 @@ void BcSubsystem::Destroy(SubsysState& state) {
 
 void BcSubsystem::Attach(SubsysState& dest_state,
                          std::span<const AttachEntry> tasks) {
-  Framework& fw = framework();
+  SubsystemApi& fw = framework();
   fw.mu().AssertHeld();
   auto& dest = static_cast<BcState&>(dest_state);
   std::vector<BcState*> sources;
@@ -365,7 +365,7 @@ void BcSubsystem::Exec(SubsysState& state, Task& task) {
 }
 
 void BcSubsystem::Periodic(MonoNanos now) {
-  Framework& fw = framework();
+  SubsystemApi& fw = framework();
   fw.mu().AssertHeld();
   fw.ForEachContainerLocked(*this, [&](Container& c) {
     if (c.is_root() || c.task_count() == 0) return;

@@ -5,7 +5,7 @@
 #include <string>
 
 #include "core/container.h"
-#include "core/framework.h"
+#include "core/subsystem_api.h"
 #include "core/task.h"
 #include "util/str_cat.h"
 

@@ -7,7 +7,7 @@
 
 #include "core/container.h"
 #include "core/container_group.h"
-#include "core/framework.h"
+#include "core/subsystem_api.h"
 #include "core/task.h"
 #include "util/parse.h"
 #include "util/str_cat.h"

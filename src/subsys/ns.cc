@@ -1,7 +1,7 @@
 #include "subsys/ns.h"
 
 #include "core/container.h"
-#include "core/framework.h"
+#include "core/subsystem_api.h"
 #include "core/task.h"
 #include "util/str_cat.h"
 
@@ -36,7 +36,7 @@ Result<std::unique_ptr<SubsysState>> NsSubsystem::Create(
     if (!args.creator.privileged()) {
       return Err(EPERM, "ns: creating a container needs privilege");
     }
-    Framework& fw = framework();
+    SubsystemApi& fw = framework();
     fw.mu().AssertHeld();
     const Task* creator = fw.FindTaskLocked(args.creator.pid);
     const Container* parent = args.container.parent();
@@ -55,7 +55,7 @@ Status NsSubsystem::CanAttach(SubsysState& dest,
                               std::span<const AttachEntry> tasks,
                               const Credentials& writer) {
   if (internal_move_) return OkStatus();
-  Framework& fw = framework();
+  SubsystemApi& fw = framework();
   fw.mu().AssertHeld();
   const Container& to = dest.container();
   const Task* writer_task = fw.FindTaskLocked(writer.pid);
@@ -88,13 +88,13 @@ Status NsSubsystem::CanAttach(SubsysState& dest,
 }
 
 void NsSubsystem::ScheduleMove(const TaskKey& key) {
-  Framework& fw = framework();
+  SubsystemApi& fw = framework();
   fw.mu().AssertHeld();
   fw.DeferLocked([this, key] { Move(key); });
 }
 
 void NsSubsystem::Move(const TaskKey& key) {
-  Framework& fw = framework();
+  SubsystemApi& fw = framework();
   fw.mu().AssertHeld();
   if (!bound_) return;
   Task* t = fw.FindTaskLocked(key.tid);
@@ -152,7 +152,7 @@ bool NsSubsystem::Check(Watched& w) {
 }
 
 void NsSubsystem::Follow(const TaskKey& key, const TaskKey& leader) {
-  Framework& fw = framework();
+  SubsystemApi& fw = framework();
   fw.mu().AssertHeld();
   if (!bound_) return;
   Task* t = fw.FindTaskLocked(key.tid);
@@ -193,7 +193,7 @@ void NsSubsystem::Fork(SubsysState& state, Task& child, const Task* parent) {
       // been born in the parent's node, so it follows the parent there --
       // also when the change was seen first (by the periodic check or an
       // exec) and the fork, reported later, is placed before the move.
-      Framework& fw = framework();
+      SubsystemApi& fw = framework();
       fw.mu().AssertHeld();
       fw.DeferLocked([this, key = child.key, pkey = it->second.key] {
         Follow(key, pkey);
@@ -252,7 +252,7 @@ void NsSubsystem::Releasable(SubsysState& state) {
 }
 
 void NsSubsystem::MaybeScheduleRemoval(Container& c) {
-  Framework& fw = framework();
+  SubsystemApi& fw = framework();
   fw.mu().AssertHeld();
   if (!remove_empty_nodes_ || !bound_ || c.is_root()) return;
   if (!StateOf(*c.state(id())).auto_node || !Unused(c)) return;
@@ -262,7 +262,7 @@ void NsSubsystem::MaybeScheduleRemoval(Container& c) {
 }
 
 void NsSubsystem::RemoveIfUnused(ContainerId cid) {
-  Framework& fw = framework();
+  SubsystemApi& fw = framework();
   fw.mu().AssertHeld();
   if (!bound_) return;
   Container* c = fw.FindContainerLocked(cid);
@@ -285,7 +285,7 @@ void NsSubsystem::UserChanged(SubsysState& state) {
   if (!s.auto_node) return;
   s.auto_node = false;
   // An attach or a child's mkdir does not record the container itself.
-  Framework& fw = framework();
+  SubsystemApi& fw = framework();
   fw.mu().AssertHeld();
   fw.MarkContainerLocked(state.container());
 }

@@ -3,7 +3,7 @@
 #include <algorithm>
 
 #include "core/container.h"
-#include "core/framework.h"
+#include "core/subsystem_api.h"
 #include "util/parse.h"
 
 namespace gpc {

@@ -3,7 +3,7 @@
 #include <signal.h>
 
 #include "core/container.h"
-#include "core/framework.h"
+#include "core/subsystem_api.h"
 #include "core/task.h"
 
 namespace gpc {

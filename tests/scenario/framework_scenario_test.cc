@@ -445,11 +445,22 @@ TEST_F(FrameworkScenario, ForkOfAnEarlierTaskThanTheOneKnownIsStale) {
   EXPECT_EQ(fw_->Fork(parent.tid, before_parent, host_.MonotonicNow()).code(),
             ESTALE);
   EXPECT_FALSE(fw_->FindTask(555555).has_value());
+  // A parent tid held by a task of another process than the event names
+  // is a dead task's leftover (its exit was lost), not the parent.
+  NewTask orphan{{555556, child.start_time + 10}, 555556};
+  EXPECT_EQ(fw_->Fork(parent.tid, orphan, host_.MonotonicNow(), parent.tid + 1)
+                .code(),
+            ESRCH);
+  EXPECT_FALSE(fw_->FindTask(555556).has_value());
+  EXPECT_EQ(
+      fw_->Fork(parent.tid, orphan, host_.MonotonicNow(), parent.tid).code(),
+      0);
+  EXPECT_TRUE(fw_->FindTask(555556).has_value());
   // A tid's next user replaces the task, as before.
   NewTask next{{child.tid, child.start_time + 50}, child.tid};
   EXPECT_EQ(fw_->Fork(parent.tid, next, host_.MonotonicNow()).code(), 0);
   EXPECT_THAT(Tasks(jail), IsEmpty());
-  EXPECT_THAT(Tasks(Root(h)), ElementsAre(parent.tid, child.tid));
+  EXPECT_THAT(Tasks(Root(h)), ElementsAre(parent.tid, child.tid, 555556));
 }
 
 TEST_F(FrameworkScenario, OnlyTheFrameworkAsksForASyncNeverAHandlersErrno) {
@@ -668,15 +679,16 @@ TEST_F(FrameworkScenario, SubsystemReferencesBlockRmdirAndTriggerRelease) {
   HierarchyId h = MustMount("ca");
   ContainerId c = MustMkdir(Root(h), "held");
   ASSERT_EQ(Write(c, "notify_on_release", "1"), 0);
+  SubsystemApi& api = ca_->framework();  // what a subsystem would do
   {
-    MutexLock l(fw_->mu());
-    fw_->GetRefLocked(*fw_->FindContainerLocked(c));
+    MutexLock l(api.mu());
+    api.GetRefLocked(*api.FindContainerLocked(c));
   }
   EXPECT_EQ(fw_->Rmdir(Root(h), "held").code(), EBUSY);
   events_.clear();
   {
-    MutexLock l(fw_->mu());
-    fw_->PutRefLocked(*fw_->FindContainerLocked(c));
+    MutexLock l(api.mu());
+    api.PutRefLocked(*api.FindContainerLocked(c));
   }
   // Events queued by *Locked calls are delivered by the next operation.
   EXPECT_EQ(fw_->Rmdir(Root(h), "held").code(), 0);

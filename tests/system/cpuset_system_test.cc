@@ -201,7 +201,7 @@ TEST_F(CpusetSystemTest, EveryThreadFollowsAttachForkStormAndRewrites) {
   {
     Subsystem* cpuset = stack_.fw().FindSubsystem("cpuset");
     ASSERT_NE(cpuset, nullptr);
-    MutexLock lock(stack_.fw().mu());
+    MutexLock lock(cpuset->framework().mu());
     auto t0 = Clock::now();
     cpuset->Periodic(stack_.host().MonotonicNow());
     auto us =

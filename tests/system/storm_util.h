@@ -75,13 +75,26 @@ inline char TaskState(pid_t pid) {
   return rp[2];
 }
 
-// Polls until the task is stopped ('T'); false at the deadline.
+// Until every thread of process `pid` is stopped: a group stop reaches
+// the threads one by one, and one still running may fork meanwhile.
 inline bool WaitStopped(pid_t pid, int timeout_ms) {
   Deadline d(timeout_ms);
+  std::string dir = "/proc/" + std::to_string(pid) + "/task";
   for (;;) {
-    char s = TaskState(pid);
-    if (s == 'T' || s == 't') return true;
-    if (s == 0 || s == 'Z' || d.passed()) return false;
+    char lead = TaskState(pid);
+    if (lead == 0 || lead == 'Z' || d.passed()) return false;
+    bool all = true;
+    if (DIR* tasks = opendir(dir.c_str())) {
+      while (dirent* t = readdir(tasks)) {
+        if (t->d_name[0] == '.') continue;
+        char st = TaskState(atoi(t->d_name));  // 0: exited meanwhile
+        if (st != 0 && st != 'T' && st != 't' && st != 'Z' && st != 'X') {
+          all = false;
+        }
+      }
+      closedir(tasks);
+    }
+    if (all) return true;
     std::this_thread::yield();
   }
 }

@@ -179,6 +179,8 @@ class TrackerStormTest : public ::testing::Test {
 
   struct Comparison {
     size_t misplaced = 0;  // symmetric differences, summed over A, B, C
+    size_t ambiguous = 0;  // of those, explained by the start tick (above)
+    size_t unexplained() const { return misplaced - ambiguous; }
     size_t dead_in_gpc = 0;
     size_t kernel_tasks = 0;
     std::string detail;
@@ -192,11 +194,17 @@ class TrackerStormTest : public ::testing::Test {
       c.kernel_tasks += k.size();
       std::vector<pid_t> diff = storm::SymmetricDifference(k, gv);
       c.misplaced += diff.size();
-      for (size_t j = 0; j < diff.size() && j < 10; ++j) {
-        pid_t t = diff[j];
+      size_t shown = 0;
+      for (pid_t t : diff) {
+        Explanation why = Explain(t);
+        if (why.ambiguous) {
+          ++c.ambiguous;
+          continue;
+        }
+        if (shown++ == 10) continue;
         bool in_kernel = std::binary_search(k.begin(), k.end(), t);
         c.detail += std::string(" ") + kNames[i] + ":" + std::to_string(t) +
-                    (in_kernel ? "(kernel only)" : "(gpc only)") + Explain(t);
+                    (in_kernel ? "(kernel only)" : "(gpc only)") + why.text;
       }
       for (pid_t t : gv) {
         char st = storm::TaskState(t);
@@ -217,7 +225,9 @@ class TrackerStormTest : public ::testing::Test {
       Status s = tracker_->CatchUp(30'000);
       EXPECT_TRUE(s.ok()) << s.error().ToString();
       c = Compare();
-      if ((c.misplaced == 0 && c.dead_in_gpc == 0) || d.passed()) return c;
+      if ((c.unexplained() == 0 && c.dead_in_gpc == 0) || d.passed()) {
+        return c;
+      }
       std::this_thread::sleep_for(std::chrono::milliseconds(2));
     }
   }
@@ -248,13 +258,22 @@ class TrackerStormTest : public ::testing::Test {
     return st.ok() ? st->tgid : 0;
   }
 
-  // Printed for a misplaced task: where gpc has it, its start tick as gpc
-  // and /proc see it, and how far the start of its (and its ancestors')
-  // 10 ms start tick lies from the nearest move of its storm parent. A
-  // task placed by a rescan is placed by that tick (docs/differences.md),
-  // so a move inside it points at the rescan, anything else at the events.
-  std::string Explain(pid_t tid) {
-    std::string out;
+  // Why a task is misplaced. The text says where gpc has it, its start
+  // tick as gpc and /proc see it, and how far the start of its (and its
+  // ancestors') 10 ms start tick lies from the nearest move of its storm
+  // parent. A child whose fork event the kernel dropped is placed by the
+  // rescan at its start tick (docs/differences.md): when a move of the
+  // storm parent overlaps the start tick of the task or of an ancestor up
+  // to that parent, the fork may have come before or after it, and the
+  // task (with its descendants) is `ambiguous`. Any other misplacement is
+  // a fault of the tracker or the framework.
+  struct Explanation {
+    bool ambiguous = false;
+    std::string text;
+  };
+  Explanation Explain(pid_t tid) {
+    Explanation why;
+    std::string& out = why.text;
     pid_t proc = TgidOf(tid);
     std::vector<pid_t> chain{tid};
     if (proc != 0 && proc != tid) chain.push_back(proc);
@@ -272,21 +291,26 @@ class TrackerStormTest : public ::testing::Test {
       chain.push_back(pp);
       cur = pp;
     }
-    out += "[" + std::to_string(tid) + " P=" + std::to_string(storm_parent);
-    {
-      auto k = fw_->FindTask(tid);
-      auto st = StatOf(tid);
+    out += "[" + std::to_string(tid);
+    auto where = [&](pid_t t) {
+      auto k = fw_->FindTask(t);
+      auto st = StatOf(t);
       out += " gpc=";
       if (!k) {
         out += "none";
-      } else {
-        auto c = fw_->ContainerOf(tid, hier_);
-        for (int i = 0; i < 3; ++i)
-          if (c.ok() && *c == gpc_[i]) out += kNames[i];
-        out += "/st" + std::to_string(k->start_time) + "vs" +
-               std::to_string(st ? st->start_ticks : 0);
+        return;
       }
-    }
+      auto c = fw_->ContainerOf(t, hier_);
+      for (int i = 0; i < 3; ++i) {
+        if (c.ok() && *c == gpc_[i]) out += kNames[i];
+      }
+      out += "/st" + std::to_string(k->start_time) + "vs" +
+             std::to_string(st ? st->start_ticks : 0);
+    };
+    where(tid);
+    out += " P=" + std::to_string(storm_parent);
+    if (storm_parent > 0) where(storm_parent);
+    const MonoNanos tick = 1'000'000'000 / sysconf(_SC_CLK_TCK);
     for (pid_t c : chain) {
       auto st = StatOf(c);
       if (!st) continue;
@@ -296,11 +320,13 @@ class TrackerStormTest : public ::testing::Test {
         if (m.parent != storm_parent) continue;
         MonoNanos d = m.from - w0;
         if (std::llabs(d) < std::llabs(best)) best = d;
+        if (m.from < w0 + tick && m.to >= w0) why.ambiguous = true;
       }
       out += " " + std::to_string(c) +
              ":move-start=" + std::to_string(best / 1000) + "us";
     }
-    return out + "]";
+    out += why.ambiguous ? " ambiguous]" : "]";
+    return why;
   }
 
   LinuxHost host_;
@@ -358,20 +384,24 @@ TEST_F(TrackerStormTest, ForkStormWithMovesMatchesTheKernel) {
   TrackerStats st = tracker_->stats();
   std::printf(
       "fork storm: created=%llu (forks=%llu threads=%llu) in %.1f s, "
-      "moves=%d polls=%zu, settled alive=%zu, misplaced=%zu dead_in_gpc=%zu "
-      "(compare rounds=%d) events=%llu overflows=%llu seq_missing=%llu "
-      "drops=%llu resyncs=%llu orphan_forks=%llu stale=%llu lag_p99=%.2f ms "
+      "moves=%d polls=%zu, settled alive=%zu, misplaced=%zu (of which "
+      "ambiguous by start tick %zu) dead_in_gpc=%zu (compare rounds=%d) "
+      "events=%llu overflows=%llu seq_missing=%llu drops=%llu resyncs=%llu "
+      "orphan_forks=%llu stale=%llu lag_p99=%.2f ms "
       "lag_max=%.2f ms\n",
       (unsigned long long)sh->created(), (unsigned long long)sh->forks.load(),
       (unsigned long long)sh->threads.load(), storm_s, moves, polls,
-      c.kernel_tasks, c.misplaced, c.dead_in_gpc, rounds,
+      c.kernel_tasks, c.misplaced, c.ambiguous, c.dead_in_gpc, rounds,
       (unsigned long long)st.events, (unsigned long long)st.overflows,
       (unsigned long long)st.seq_missing, (unsigned long long)st.socket_drops,
       (unsigned long long)st.resyncs, (unsigned long long)st.orphan_forks,
       (unsigned long long)st.stale_events, st.lag_p99_ns / 1e6,
       st.lag_max_ns / 1e6);
   EXPECT_GE(sh->created(), kTasks);
-  EXPECT_EQ(c.misplaced, 0u) << c.detail;
+  // Placement within a start tick that holds a move is a documented limit
+  // of /proc (docs/differences.md); every other task must be where the
+  // kernel has it.
+  EXPECT_EQ(c.unexplained(), 0u) << c.detail;
   EXPECT_EQ(c.dead_in_gpc, 0u);
   EXPECT_GT(c.kernel_tasks, static_cast<size_t>(kParents));
 }
