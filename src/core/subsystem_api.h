@@ -27,7 +27,7 @@ class Container;
 class Framework;
 class Hierarchy;
 class Subsystem;
-class Task;
+struct Task;
 struct Credentials;
 
 class SubsystemApi {
