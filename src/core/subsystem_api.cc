@@ -55,8 +55,8 @@ void SubsystemApi::ForEachContainerLocked(
 }
 
 Status SubsystemApi::AttachLocked(Container& dest, pid_t pid,
-                                  bool whole_process,
-                                  const Credentials& writer, MonoNanos now) {
+                                  bool whole_process, const Credentials& writer,
+                                  MonoNanos now) {
   fw_.mu_.AssertHeld();
   return fw_.AttachLocked(dest, pid, whole_process, writer, now);
 }
