@@ -31,8 +31,7 @@
 #include "core/framework.h"
 #include "daemon/fork_gate.h"
 #include "daemon/seccomp_gate.h"
-#include "linux/linux_host.h"
-#include "linux/tracker.h"
+#include "linux/runtime.h"
 #include "subsys/all_subsystems.h"
 
 namespace gpc {
@@ -126,16 +125,15 @@ int Main(int argc, char** argv) {
     std::fprintf(stderr, "fork_gate_bench: needs root (proc connector)\n");
     return 1;
   }
-  LinuxHost host;
-  Framework fw(host, MakeAllSubsystems(host),
-               FrameworkOptions{.start_time_slack = 1});
-  Tracker tracker(fw, host);
-  if (Status s = tracker.Start(); !s.ok()) {
+  RuntimeOptions options;
+  options.subsystems = [](Host& host) { return MakeAllSubsystems(host); };
+  options.sync_hook_ms = 100;
+  Runtime runtime(std::move(options));
+  if (Status s = runtime.Start(); !s.ok()) {
     std::fprintf(stderr, "tracker: %s\n", s.error().ToString().c_str());
     return 1;
   }
-  fw.SetSyncHook([&] { tracker.Sync(100); });
-  std::thread tracker_thread([&] { (void)tracker.Run(); });
+  Framework& fw = runtime.fw();
   int rc = 0;
   {
     auto h = fw.Mount("pids");
@@ -196,8 +194,7 @@ int Main(int argc, char** argv) {
       }
     }
   }
-  tracker.Stop();
-  tracker_thread.join();
+  runtime.Stop();
   return rc;
 }
 

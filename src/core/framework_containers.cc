@@ -1,6 +1,4 @@
 // Framework: containers (mkdir, rmdir, rename, lookups) and access checks.
-#include "core/framework.h"
-
 #include <unistd.h>
 
 #include <algorithm>
@@ -8,6 +6,7 @@
 #include <limits>
 
 #include "core/base_files.h"
+#include "core/framework.h"
 #include "core/framework_internal.h"
 #include "core/group_table.h"
 #include "core/names.h"

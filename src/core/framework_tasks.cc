@@ -1,6 +1,4 @@
 // Framework: tasks from the tracker, fork history, fork questions.
-#include "core/framework.h"
-
 #include <unistd.h>
 
 #include <algorithm>
@@ -8,6 +6,7 @@
 #include <limits>
 
 #include "core/base_files.h"
+#include "core/framework.h"
 #include "core/framework_internal.h"
 #include "core/group_table.h"
 #include "core/names.h"

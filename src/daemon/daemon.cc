@@ -79,34 +79,28 @@ Daemon::~Daemon() { Shutdown(); }
 
 Status Daemon::Start() {
   GPC_ASSIGN_OR_RETURN(own_mntns_, MountNamespaceOf(0));
-  fw_ = std::make_unique<Framework>(
-      host_,
-      MakeAllSubsystems(
-          host_, {.ns_remove_empty_nodes = config_.ns_remove_empty_nodes}),
-      // Start times of event-born tasks may be one tick late (LinuxHost).
-      FrameworkOptions{.start_time_slack = 1});
-  fw_->SetEventListener([this](const Event& e) { OnEvent(e); });
+  RuntimeOptions options;
+  options.subsystems = [this](Host& host) {
+    return MakeAllSubsystems(
+        host, {.ns_remove_empty_nodes = config_.ns_remove_empty_nodes});
+  };
+  if (config_.connector_buffer != 0) {
+    options.tracker.rcvbuf_bytes = config_.connector_buffer;
+  }
+  // A late answer beats a false ESRCH for a live task when the tracker is
+  // starved of CPU (100 ms was too short on an overloaded 2-CPU machine).
+  options.sync_hook_ms = 1000;
+  options.on_tracker_error = [](const Error& e) {
+    Log("tracker stopped: " + e.ToString());
+  };
+  runtime_ = std::make_unique<Runtime>(std::move(options));
+  fw_ = &runtime_->fw();
+  runtime_->AddEventListener([this](const Event& e) { OnEvent(e); });
   // Hierarchies, containers and settings from the state directory, before
   // the tracker runs (state_restart.h has the whole sequence).
   state_ = std::make_unique<StateStore>(config_.StateDir());
   GPC_ASSIGN_OR_RETURN(RestartState restart, LoadAndRestore(*state_, *fw_));
-
-  TrackerOptions tracker_options;
-  if (config_.connector_buffer != 0) {
-    tracker_options.rcvbuf_bytes = config_.connector_buffer;
-  }
-  tracker_ = std::make_unique<Tracker>(*fw_, host_, tracker_options);
-  GPC_RETURN_IF_ERROR(tracker_->Start());
-  // Pid lists and attaches catch up with task events first (see
-  // Framework::SetSyncHook). The wait ends as soon as the tracker has read
-  // what was queued; the bound only matters when the tracker is starved of
-  // CPU, and then a late answer beats a false ESRCH for a live task (100 ms
-  // was too short on an overloaded 2-CPU machine).
-  fw_->SetSyncHook([this] { tracker_->Sync(1000); });
-  tracker_thread_ = std::thread([this] {
-    Status s = tracker_->Run();
-    if (!s.ok()) Log("tracker stopped: " + s.error().ToString());
-  });
+  GPC_RETURN_IF_ERROR(runtime_->Start());
   fork_gate_ = std::make_unique<ForkGate>(*fw_);
   GPC_RETURN_IF_ERROR(fork_gate_->Start());
   if (config_.supervise) {
@@ -664,7 +658,7 @@ std::string Daemon::StatusJson() {
                            {"mounts", h.mount_count},
                            {"containers", h.container_count}});
   }
-  TrackerStats t = tracker_->stats();
+  TrackerStats t = runtime_->tracker().stats();
   nlohmann::json tracker = {{"events", t.events},
                             {"forks", t.forks},
                             {"exits", t.exits},
@@ -688,9 +682,9 @@ std::string Daemon::StatusJson() {
 
 std::string Daemon::MetricsExposition() {
   MetricsSources sources;
-  sources.framework = fw_.get();
+  sources.framework = fw_;
   sources.refusals = &refusals_;
-  sources.tracker_stats = [this] { return tracker_->stats(); };
+  sources.tracker_stats = [this] { return runtime_->tracker().stats(); };
   sources.mounts = [this] {
     std::vector<MountMetrics> out;
     MutexLock l(mounts_mu_);
@@ -708,7 +702,8 @@ std::string Daemon::Handle(const ControlRequest& r, uid_t peer_uid) {
     auto sup = fw_->SupervisionOf(r.pid);
     if (!sup.ok()) return ErrorReply(sup.error());
     pid_t tgid = r.pid;
-    if (auto info = host_.GetTaskInfo(r.pid); info.ok()) tgid = info->tgid;
+    if (auto info = runtime_->host().GetTaskInfo(r.pid); info.ok())
+      tgid = info->tgid;
     std::string reason = supervisor_ ? supervisor_->ReasonOf(tgid) : "";
     if (*sup == Supervision::kNone && reason.empty()) {
       reason = supervisor_ ? "not in a container that limits forks"
@@ -920,8 +915,7 @@ void Daemon::Shutdown() {
     (void)fd_store_->Bye();
     fd_store_.reset();
   }
-  if (tracker_) tracker_->Stop();
-  if (tracker_thread_.joinable()) tracker_thread_.join();
+  if (runtime_) runtime_->Stop();
   {
     std::lock_guard l(subscribers_mu_);
     for (int fd : subscribers_) close(fd);
@@ -937,8 +931,8 @@ void Daemon::Shutdown() {
   if (unmounted_fd_ >= 0) close(unmounted_fd_);
   unmounted_fd_ = -1;
   fork_gate_.reset();
-  tracker_.reset();
-  fw_.reset();
+  fw_ = nullptr;
+  runtime_.reset();
   state_.reset();  // after the framework it observes
 }
 

@@ -1,11 +1,12 @@
-// gpcd: holds the framework and the tracker, serves each mounted hierarchy
-// through its own FUSE session, and answers the control socket.
+// gpcd: holds the runtime (framework and tracker, linux/runtime.h), serves each
+// mounted hierarchy through its own FUSE session, and answers the control
+// socket.
 //
-// Threads: the main thread waits for SIGTERM/SIGINT (signalfd); the tracker
-// thread runs Tracker::Run(); the control thread accepts socket clients one
-// at a time; each mount has its FUSE session's threads. Mount bookkeeping
-// (mounts_) is guarded by mounts_mu_, which is taken before any framework
-// call (lock order: Daemon::mounts_mu_ -> Framework::mu_).
+// Threads: the main thread waits for SIGTERM/SIGINT (signalfd); the
+// runtime's tracker thread runs Tracker::Run(); the control thread accepts
+// socket clients one at a time; each mount has its FUSE session's threads.
+// Mount bookkeeping (mounts_) is guarded by mounts_mu_, which is taken before
+// any framework call (lock order: Daemon::mounts_mu_ -> Framework::mu_).
 #pragma once
 
 #include <sys/socket.h>
@@ -31,7 +32,7 @@
 #include "daemon/supervisor.h"
 #include "fs/container_fs.h"
 #include "linux/linux_host.h"
-#include "linux/tracker.h"
+#include "linux/runtime.h"
 #include "util/thread_annotations.h"
 
 namespace gpc {
@@ -144,11 +145,11 @@ class Daemon {
   void ReleaseHeld(HeldMount& held);
 
   DaemonConfig config_;
-  LinuxHost host_;
-  std::unique_ptr<Framework> fw_;
+  // The host, the framework and the tracker (on its own thread).
+  std::unique_ptr<Runtime> runtime_;
+  Framework* fw_ = nullptr;  // runtime_->fw(), while runtime_ lives
   // The state directory: snapshot + journal, restored at Start().
   std::unique_ptr<StateStore> state_;
-  std::unique_ptr<Tracker> tracker_;
   // Answers the fork notifications of supervised task trees.
   std::unique_ptr<ForkGate> fork_gate_;
   // Makes tasks moved into limited containers supervised (supervisor.h).
@@ -163,7 +164,6 @@ class Daemon {
   RefusalCounter refusals_;
   // The Prometheus endpoint, when configured (config `metrics`).
   std::unique_ptr<MetricsServer> metrics_;
-  std::thread tracker_thread_;
   std::thread control_thread_;
   int listen_fd_ = -1;
   int wake_fd_ = -1;  // eventfd: "shutdown" requests and Run()'s exit

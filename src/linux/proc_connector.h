@@ -15,34 +15,10 @@
 #include <vector>
 
 #include "host/host.h"
+#include "tracking/task_event_source.h"
 #include "util/result.h"
 
 namespace gpc {
-
-struct ProcEvent {
-  enum class Kind : uint8_t {
-    kNone,  // the kernel's acknowledgement of LISTEN
-    kFork,
-    kExec,
-    kUid,
-    kGid,
-    kSid,
-    kPtrace,
-    kComm,
-    kCoredump,
-    kExit,
-    kOther,
-  };
-  Kind kind = Kind::kNone;
-  uint16_t cpu = 0;
-  MonoNanos timestamp = 0;  // CLOCK_MONOTONIC, when the kernel sent it
-  // The task the event is about (fork: the child).
-  pid_t pid = 0;
-  pid_t tgid = 0;
-  // Fork: the thread that forked, and its process.
-  pid_t parent_pid = 0;
-  pid_t parent_tgid = 0;
-};
 
 const char* ProcEventKindName(ProcEvent::Kind kind);
 

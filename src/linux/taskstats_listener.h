@@ -11,15 +11,10 @@
 #include <vector>
 
 #include "host/host.h"
+#include "tracking/task_event_source.h"
 #include "util/result.h"
 
 namespace gpc {
-
-struct TaskExitStats {
-  pid_t tid = 0;
-  pid_t tgid = 0;
-  CpuTimes times;
-};
 
 class TaskstatsListener {
  public:

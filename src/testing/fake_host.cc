@@ -45,6 +45,17 @@ void FakeHost::SetNextPid(pid_t pid) {
   next_pid_ = pid;
 }
 
+void FakeHost::SetStartTimeTick(MonoNanos tick_ns) {
+  std::lock_guard l(mu_);
+  start_time_tick_ = tick_ns;
+}
+
+uint64_t FakeHost::NextStartTimeLocked() {
+  if (start_time_tick_ > 0)
+    return static_cast<uint64_t>(now_ / start_time_tick_);
+  return next_start_time_++;
+}
+
 pid_t FakeHost::AllocPidLocked() {
   while (tasks_.contains(next_pid_)) ++next_pid_;
   return next_pid_++;
@@ -54,7 +65,7 @@ TaskKey FakeHost::NewProcess(pid_t ppid, uid_t uid) {
   std::lock_guard l(mu_);
   FakeTask t;
   pid_t pid = AllocPidLocked();
-  t.info.key = {pid, next_start_time_++};
+  t.info.key = {pid, NextStartTimeLocked()};
   t.info.tgid = pid;
   t.info.ppid = ppid;
   t.info.uid = t.info.euid = t.info.suid = uid;
@@ -74,7 +85,7 @@ TaskKey FakeHost::Fork(pid_t parent_tid, bool thread) {
   FakeTask t;
   t.info = parent->info;
   pid_t pid = AllocPidLocked();
-  t.info.key = {pid, next_start_time_++};
+  t.info.key = {pid, NextStartTimeLocked()};
   if (thread) {
     t.info.tgid = parent->info.tgid;
   } else {

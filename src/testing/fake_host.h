@@ -45,6 +45,11 @@ class FakeHost : public Host {
   // ---- the test drives the machine ----
   void SetTime(MonoNanos now);
   MonoNanos AdvanceTime(MonoNanos delta);  // returns the new time
+  // From now on a new task's start time is the clock divided by `tick_ns`
+  // (as a real start time is in ticks since boot), so events stamped with
+  // the clock and scans agree on it (FakeTaskScanner); 0 goes back to a
+  // counter, one per task.
+  void SetStartTimeTick(MonoNanos tick_ns);
   // The next pid handed out (for pid-reuse tests); must not be live.
   void SetNextPid(pid_t pid);
   // A new process (its leader thread) owned by uid (uid = euid = suid).
@@ -105,12 +110,14 @@ class FakeHost : public Host {
 
  private:
   pid_t AllocPidLocked();
+  uint64_t NextStartTimeLocked();
   FakeTask* LiveLocked(pid_t tid);
   FakeTask* LiveKeyLocked(const TaskKey& key);
 
   mutable std::mutex mu_;
   MonoNanos now_ = 1'000'000'000;
   uint64_t next_start_time_ = 100;
+  MonoNanos start_time_tick_ = 0;
   pid_t next_pid_ = 2;
   size_t cpus_, nodes_;
   BitMask online_;

@@ -1,7 +1,7 @@
 // LiveStack: gpc in process on the real machine, for system tests and
-// benchmarks (as root): LinuxHost, a Framework with every compiled-in
-// subsystem, the Tracker on its own thread (Run(), as gpcd runs it, with
-// the framework's sync hook wired to it unless turned off), one mounted
+// benchmarks (as root): a Runtime (LinuxHost, a Framework with every
+// compiled-in subsystem, the Tracker on its own thread, as gpcd runs it,
+// with the framework's sync hook wired to it unless turned off), one mounted
 // hierarchy, and optionally its FUSE file system at a fresh temporary
 // directory. The one in-process stack of the system tests (fs, cpuset,
 // cpuacct, pids/numtasks, bc, ns) and the fs and cpuacct benchmarks.
@@ -17,8 +17,7 @@
 
 #include "core/framework.h"
 #include "fs/container_fs.h"
-#include "linux/linux_host.h"
-#include "linux/tracker.h"
+#include "linux/runtime.h"
 #include "util/result.h"
 
 namespace gpc {
@@ -48,11 +47,11 @@ class LiveStack {
   void Stop();
 
   // Returns once every task event the kernel had queued is applied.
-  void Sync() { tracker_->Sync(10'000); }
+  void Sync() { runtime_->tracker().Sync(10'000); }
 
-  LinuxHost& host() { return host_; }
-  Framework& fw() { return *fw_; }
-  Tracker& tracker() { return *tracker_; }
+  LinuxHost& host() { return runtime_->host(); }
+  Framework& fw() { return runtime_->fw(); }
+  Tracker& tracker() { return runtime_->tracker(); }
   HierarchyId hierarchy() const { return hierarchy_; }
   ContainerId root() const { return root_; }
   // The container a task is in, as a path ("" if none).
@@ -69,14 +68,11 @@ class LiveStack {
   std::string Path(const std::string& rel) const { return dir_ + "/" + rel; }
   // The tracker thread, for measuring its CPU time.
   std::thread::native_handle_type tracker_thread() {
-    return tracker_thread_.native_handle();
+    return runtime_->tracker_thread();
   }
 
  private:
-  LinuxHost host_;
-  std::unique_ptr<Framework> fw_;
-  std::unique_ptr<Tracker> tracker_;
-  std::thread tracker_thread_;
+  std::unique_ptr<Runtime> runtime_;
   HierarchyId hierarchy_ = 0;
   ContainerId root_ = kNoContainer;
   std::string dir_;

@@ -16,7 +16,7 @@
 #include "core/framework.h"
 #include "fs/container_fs.h"
 #include "linux/linux_host.h"
-#include "linux/tracker.h"
+#include "linux/runtime.h"
 #include "subsys/all_subsystems.h"
 
 namespace gpc::conformance {
@@ -216,55 +216,34 @@ class GpcEnv {
     instance_ = nullptr;
   }
 
-  Framework& fw() { return *fw_; }
-  void Register(ContainerFs* fs) {
-    std::lock_guard l(fs_mu_);
-    fs_.push_back(fs);
+  Framework& fw() { return runtime_->fw(); }
+  // The file system gets its hierarchy's events until Unregister().
+  Runtime::ListenerId Register(ContainerFs* fs) {
+    return runtime_->AddEventListener([fs](const Event& e) {
+      if (fs->hierarchy() == e.hierarchy) fs->OnEvent(e);
+    });
   }
-  void Unregister(ContainerFs* fs) {
-    std::lock_guard l(fs_mu_);
-    fs_.erase(std::remove(fs_.begin(), fs_.end(), fs), fs_.end());
-  }
-
-  ~GpcEnv() {
-    if (tracker_) tracker_->Stop();
-    if (thread_.joinable()) thread_.join();
-    tracker_.reset();
-    fw_.reset();
-  }
+  void Unregister(Runtime::ListenerId id) { runtime_->RemoveEventListener(id); }
 
  private:
   GpcEnv() = default;
   bool Start(std::string* skip) {
-    fw_ = std::make_unique<Framework>(host_, MakeAllSubsystems(host_),
-                                      FrameworkOptions{.start_time_slack = 1});
-    fw_->SetEventListener([this](const Event& e) {
-      std::lock_guard l(fs_mu_);
-      for (ContainerFs* fs : fs_) {
-        if (fs->hierarchy() == e.hierarchy) fs->OnEvent(e);
-      }
-    });
-    tracker_ = std::make_unique<Tracker>(*fw_, host_);
-    Tracker* t = tracker_.get();
-    fw_->SetSyncHook([t] { t->Sync(100); });
-    Status s = tracker_->Start();
+    RuntimeOptions options;
+    options.subsystems = [](Host& host) { return MakeAllSubsystems(host); };
+    options.sync_hook_ms = 100;
+    runtime_ = std::make_unique<Runtime>(std::move(options));
+    Status s = runtime_->Start();
     if (!s.ok()) {
       *skip = "tracker: " + s.error().ToString();
       return false;
     }
-    thread_ = std::thread([t] { (void)t->Run(); });
     return true;
   }
 
   static inline std::mutex mu_;
   static inline GpcEnv* instance_ = nullptr;
 
-  LinuxHost host_;
-  std::unique_ptr<Framework> fw_;
-  std::unique_ptr<Tracker> tracker_;
-  std::thread thread_;
-  std::mutex fs_mu_;
-  std::vector<ContainerFs*> fs_;
+  std::unique_ptr<Runtime> runtime_;
 };
 
 class GpcTarget : public Target {
@@ -273,7 +252,7 @@ class GpcTarget : public Target {
   ~GpcTarget() override {
     if (fs_) {
       RemoveSubdirs(mountpoint_);
-      env_->Unregister(fs_.get());
+      env_->Unregister(fs_listener_);
       fs_->Stop();
       fs_.reset();
     }
@@ -306,11 +285,11 @@ class GpcTarget : public Target {
       return false;
     }
     fs_ = std::make_unique<ContainerFs>(env_->fw(), hierarchy_);
-    env_->Register(fs_.get());
+    fs_listener_ = env_->Register(fs_.get());
     Status s = fs_->Start(mountpoint_);
     if (!s.ok()) {
       *skip = "ContainerFs: " + s.error().ToString();
-      env_->Unregister(fs_.get());
+      env_->Unregister(fs_listener_);
       fs_.reset();
       return false;
     }
@@ -331,6 +310,7 @@ class GpcTarget : public Target {
   bool mounted_ = false;
   std::string mountpoint_;
   std::unique_ptr<ContainerFs> fs_;
+  Runtime::ListenerId fs_listener_ = 0;
 };
 
 int GpcTryMount(const std::string& options, std::string* skip) {
