@@ -11,7 +11,7 @@
 #include <cstring>
 #include <nlohmann/json.hpp>
 
-#include "daemon/control_protocol.h"
+#include "control/control_protocol.h"
 #include "daemon/fd_store_payload.h"
 #include "util/split.h"
 
@@ -235,9 +235,9 @@ std::string DefaultSocketPath() {
   return env != nullptr && *env != '\0' ? env : "/run/gpc/gpcd.sock";
 }
 
-Result<std::string> CallOp(const std::string& socket_path, std::string op,
+Result<std::string> CallOp(const std::string& socket_path, ControlOp op,
                            std::string dir, std::string options) {
-  ControlRequest request{std::move(op), std::move(options), std::move(dir)};
+  ControlRequest request{op, std::move(options), std::move(dir)};
   GPC_ASSIGN_OR_RETURN(std::string reply, CallDaemon(socket_path, request));
   nlohmann::json j = nlohmann::json::parse(reply, nullptr, false);
   if (j.is_discarded() || !j.is_object()) {
@@ -250,7 +250,7 @@ Result<std::string> CallOp(const std::string& socket_path, std::string op,
 }
 
 Result<std::vector<Mount>> DiscoverMounts(const std::string& socket_path) {
-  auto status = CallOp(socket_path, "status");
+  auto status = CallOp(socket_path, ControlOp::kStatus);
   if (status.ok()) {
     auto mountinfo = ReadFile("/proc/self/mountinfo");
     if (!mountinfo.ok()) return ParseStatusMounts(*status);

@@ -16,8 +16,8 @@
 #include <sstream>
 #include <vector>
 
-#include "daemon/control_protocol.h"
-#include "daemon/seccomp_gate.h"
+#include "control/control_protocol.h"
+#include "linux/seccomp_gate.h"
 
 namespace gpc {
 namespace {
@@ -78,7 +78,7 @@ Result<int> HandGateToGpcd(const std::string& socket_path, pid_t root,
                            int listener, int journal_fd) {
   GPC_ASSIGN_OR_RETURN(int fd, ConnectToDaemon(socket_path));
   ControlRequest request;
-  request.op = "gate";
+  request.op = ControlOp::kGate;
   request.pid = root;
   std::string line = FormatControlRequest(request) + "\n";
   int fds[2] = {listener, journal_fd};
