@@ -13,6 +13,7 @@
 
 #include "control/control_protocol.h"
 #include "daemon/fd_store_payload.h"
+#include "util/read_file.h"
 #include "util/split.h"
 
 namespace gpc::cli {
@@ -270,23 +271,10 @@ Result<std::vector<Mount>> DiscoverMounts(const std::string& socket_path) {
 }
 
 Result<std::string> ReadFile(const std::string& path) {
-  int fd = open(path.c_str(), O_RDONLY | O_CLOEXEC);
-  if (fd < 0) return Err(errno, path);
-  std::string out;
-  char buf[65536];
-  for (;;) {
-    ssize_t n = read(fd, buf, sizeof buf);
-    if (n < 0 && errno == EINTR) continue;
-    if (n < 0) {
-      int err = errno;
-      close(fd);
-      return Err(err, path);
-    }
-    if (n == 0) break;
-    out.append(buf, static_cast<size_t>(n));
-  }
-  close(fd);
-  return out;
+  Result<std::string> text = ReadWholeFile(path);
+  // gpc's messages name the file alone, as cat's do.
+  if (!text.ok()) return Err(text.code(), path);
+  return text;
 }
 
 Status WriteFile(const std::string& path, std::string_view data) {
