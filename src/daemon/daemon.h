@@ -90,8 +90,9 @@ class Daemon {
   };
 
   // The "mount" conversation of a caller that mounts in its own namespace
-  // (control_protocol.h): runs on the control thread, which it holds until
-  // the caller reports its mount(2) (or 10 s).
+  // (control_protocol.h), for a root peer (Handle checks): runs on the
+  // control thread, which it holds until the caller reports its mount(2)
+  // (or 10 s).
   void ServeCallerMount(int conn, const ucred& peer,
                         const ControlRequest& request, UniqueFd dev_fd)
       GPC_EXCLUDES(mounts_mu_);
