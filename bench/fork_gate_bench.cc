@@ -30,8 +30,8 @@
 
 #include "core/framework.h"
 #include "daemon/fork_gate.h"
-#include "daemon/seccomp_gate.h"
 #include "linux/runtime.h"
+#include "linux/seccomp_gate.h"
 #include "subsys/all_subsystems.h"
 
 namespace gpc {

@@ -27,7 +27,7 @@
 #include <string>
 #include <vector>
 
-#include "daemon/control_protocol.h"
+#include "control/control_protocol.h"
 #include "testing/fork_probe.h"
 #include "testing/forked_child.h"
 #include "testing/gpcd_process.h"
@@ -134,7 +134,8 @@ int main(int argc, char** argv) {
   double storm_ms = Ms(Clock::now() - storm_t0);
   probes.clear();
 
-  auto status = gpc::CallDaemon(gpcd.socket(), {"status", "", ""});
+  auto status =
+      gpc::CallDaemon(gpcd.socket(), {gpc::ControlOp::kStatus, "", ""});
   std::printf("attach of a new process, %d rounds (ms)       median    p90\n",
               rounds);
   std::printf("  gpc, into pids.max (supervised)        %8.3f %8.3f  (n=%zu)\n",

@@ -6,8 +6,8 @@
 #include <cstdlib>
 #include <string_view>
 
+#include "control/control_protocol.h"
 #include "daemon/config.h"
-#include "daemon/control_protocol.h"
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   std::string_view text(reinterpret_cast<const char*>(data), size);
@@ -17,7 +17,8 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   } else {
     auto again = gpc::ParseControlRequest(gpc::FormatControlRequest(*r));
     if (!again.ok() || again->op != r->op || again->dir != r->dir ||
-        again->options != r->options || again->pid != r->pid) {
+        again->options != r->options || again->pid != r->pid ||
+        again->dev != r->dev || again->error != r->error) {
       std::abort();
     }
   }

@@ -11,8 +11,9 @@
 #include <cstring>
 #include <nlohmann/json.hpp>
 
-#include "daemon/control_protocol.h"
+#include "control/control_protocol.h"
 #include "daemon/fd_store_payload.h"
+#include "util/read_file.h"
 #include "util/split.h"
 
 namespace gpc::cli {
@@ -235,9 +236,9 @@ std::string DefaultSocketPath() {
   return env != nullptr && *env != '\0' ? env : "/run/gpc/gpcd.sock";
 }
 
-Result<std::string> CallOp(const std::string& socket_path, std::string op,
+Result<std::string> CallOp(const std::string& socket_path, ControlOp op,
                            std::string dir, std::string options) {
-  ControlRequest request{std::move(op), std::move(options), std::move(dir)};
+  ControlRequest request{op, std::move(options), std::move(dir)};
   GPC_ASSIGN_OR_RETURN(std::string reply, CallDaemon(socket_path, request));
   nlohmann::json j = nlohmann::json::parse(reply, nullptr, false);
   if (j.is_discarded() || !j.is_object()) {
@@ -250,7 +251,7 @@ Result<std::string> CallOp(const std::string& socket_path, std::string op,
 }
 
 Result<std::vector<Mount>> DiscoverMounts(const std::string& socket_path) {
-  auto status = CallOp(socket_path, "status");
+  auto status = CallOp(socket_path, ControlOp::kStatus);
   if (status.ok()) {
     auto mountinfo = ReadFile("/proc/self/mountinfo");
     if (!mountinfo.ok()) return ParseStatusMounts(*status);
@@ -270,23 +271,10 @@ Result<std::vector<Mount>> DiscoverMounts(const std::string& socket_path) {
 }
 
 Result<std::string> ReadFile(const std::string& path) {
-  int fd = open(path.c_str(), O_RDONLY | O_CLOEXEC);
-  if (fd < 0) return Err(errno, path);
-  std::string out;
-  char buf[65536];
-  for (;;) {
-    ssize_t n = read(fd, buf, sizeof buf);
-    if (n < 0 && errno == EINTR) continue;
-    if (n < 0) {
-      int err = errno;
-      close(fd);
-      return Err(err, path);
-    }
-    if (n == 0) break;
-    out.append(buf, static_cast<size_t>(n));
-  }
-  close(fd);
-  return out;
+  Result<std::string> text = ReadWholeFile(path);
+  // gpc's messages name the file alone, as cat's do.
+  if (!text.ok()) return Err(text.code(), path);
+  return text;
 }
 
 Status WriteFile(const std::string& path, std::string_view data) {

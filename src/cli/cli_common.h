@@ -13,6 +13,7 @@
 #include <string_view>
 #include <vector>
 
+#include "control/control_ops.h"
 #include "util/result.h"
 
 namespace gpc::cli {
@@ -96,7 +97,7 @@ Result<std::vector<Mount>> DiscoverMounts(const std::string& socket_path);
 
 // Calls gpcd; a reply with "ok":false becomes its Error (errno and
 // message); the parsed reply otherwise, as JSON text.
-Result<std::string> CallOp(const std::string& socket_path, std::string op,
+Result<std::string> CallOp(const std::string& socket_path, ControlOp op,
                            std::string dir = "", std::string options = "");
 
 // ---- files on the mounts ---------------------------------------------------

@@ -24,7 +24,7 @@
 #include "cli/exec_command.h"
 #include "cli/top.h"
 #include "cli/tree.h"
-#include "daemon/control_protocol.h"
+#include "control/control_protocol.h"
 #include "daemon/mount_client.h"
 
 namespace gpc::cli {
@@ -803,7 +803,7 @@ void AddPs(CLI::App& app, GlobalOptions& g, int& rc) {
       }
       // Whether gpcd can refuse its forks (docs/fork-gate.md).
       Json forks = nullptr;
-      ControlRequest ask{"task", "", ""};
+      ControlRequest ask{ControlOp::kTask, "", ""};
       ask.pid = pid;
       if (auto reply = CallDaemon(g.socket_path, ask); reply.ok()) {
         Json j = Json::parse(*reply, nullptr, false);
@@ -849,7 +849,7 @@ void AddSubsystems(CLI::App& app, GlobalOptions& g, int& rc) {
       "  gpc subsystems -s\n"
       "  gpc subsystems --json cpuacct");
   cmd->callback([&g, &rc, names, brief] {
-    auto reply = CallOp(g.socket_path, "subsystems");
+    auto reply = CallOp(g.socket_path, ControlOp::kSubsystems);
     if (!reply.ok()) {
       rc = Report("subsystems", "", "", reply.error());
       return;
@@ -936,7 +936,7 @@ void AddSubsystems(CLI::App& app, GlobalOptions& g, int& rc) {
 Result<int> Subscribe(const std::string& socket_path) {
   GPC_ASSIGN_OR_RETURN(int fd, ConnectToDaemon(socket_path));
   ControlRequest request;
-  request.op = "events";
+  request.op = ControlOp::kEvents;
   if (Status s = SendAll(fd, FormatControlRequest(request) + "\n"); !s.ok()) {
     close(fd);
     return std::move(s).error();

@@ -20,10 +20,10 @@
 #include <string>
 #include <vector>
 
-#include "daemon/control_protocol.h"
+#include "control/control_protocol.h"
 #include "daemon/fd_store_payload.h"
 #include "daemon/gate_holder.h"
-#include "daemon/seccomp_gate.h"
+#include "linux/seccomp_gate.h"
 #include "util/result.h"
 #include "util/split.h"
 #include "util/str_cat.h"
@@ -55,7 +55,7 @@ Result<std::vector<Placement>> ResolveGroups(
   std::vector<Placement> out;
   if (groups.empty()) return out;
   GPC_ASSIGN_OR_RETURN(std::string reply,
-                       CallDaemon(socket_path, {"status", "", ""}));
+                       CallDaemon(socket_path, {ControlOp::kStatus, "", ""}));
   nlohmann::json status = nlohmann::json::parse(reply, nullptr, false);
   if (status.is_discarded() || !status.value("ok", false)) {
     return Err(EPROTO, "gpcd status: ", reply);
@@ -220,7 +220,8 @@ int RunExec(const ExecOptions& opts, const std::string& socket_path) {
   }
   auto flags = UnshareFlags(opts.unshare);
   if (!flags.ok()) return fail(flags.error());
-  if (auto ping = CallDaemon(socket_path, {"ping", "", ""}); !ping.ok()) {
+  if (auto ping = CallDaemon(socket_path, {ControlOp::kPing, "", ""});
+      !ping.ok()) {
     return fail(ping.error());
   }
   auto placements = ResolveGroups(socket_path, opts.groups);

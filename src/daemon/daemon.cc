@@ -13,7 +13,6 @@
 #include <filesystem>
 #include <nlohmann/json.hpp>
 
-#include "core/base_files.h"
 #include "daemon/state_restart.h"
 #include "subsys/all_subsystems.h"
 
@@ -22,53 +21,6 @@ namespace {
 
 void Log(const std::string& line) {
   std::fprintf(stderr, "gpcd: %s\n", line.c_str());
-}
-
-std::string ErrorReply(const Error& e) {
-  return nlohmann::json{{"ok", false},
-                        {"errno", e.code()},
-                        {"error", ErrnoName(e.code())},
-                        {"message", e.message()}}
-      .dump();
-}
-
-std::string OkReply(nlohmann::json extra = nlohmann::json::object()) {
-  extra["ok"] = true;
-  return extra.dump();
-}
-
-nlohmann::json FileTable(std::span<const ControlFile> files) {
-  nlohmann::json out = nlohmann::json::array();
-  for (const ControlFile& f : files) {
-    std::string where = (f.flags & kOnlyOnRoot)  ? "root"
-                        : (f.flags & kNotOnRoot) ? "children"
-                                                 : "all";
-    out.push_back(
-        {{"name", f.name},
-         {"access", StrCat(f.readable() ? "r" : "", f.writable() ? "w" : "")},
-         {"label", EnforcementName(f.enforcement)},
-         {"where", where},
-         {"help", f.help}});
-  }
-  return out;
-}
-
-// `gpc subsystems`: the labels and help come from the control-file tables
-// themselves, so the CLI cannot drift from what the mounts serve.
-std::string SubsystemsReply(Framework& fw) {
-  std::vector<HierarchyInfo> hierarchies = fw.ListHierarchies();
-  nlohmann::json list = nlohmann::json::array();
-  for (Subsystem* ss : fw.subsystems()) {
-    HierarchyId bound = kDummyHierarchyId;
-    for (const HierarchyInfo& h : hierarchies) {
-      if (h.subsys_mask & (SubsysMask{1} << ss->id())) bound = h.id;
-    }
-    list.push_back({{"name", ss->name()},
-                    {"description", ss->description()},
-                    {"hierarchy", bound},
-                    {"files", FileTable(ss->files())}});
-  }
-  return OkReply({{"subsystems", list}, {"framework", FileTable(BaseFiles())}});
 }
 
 }  // namespace
@@ -339,11 +291,6 @@ void Daemon::ServeCallerMount(int conn, const ucred& peer,
     text += "\n";
     (void)SendAll(conn, text);
   };
-  // Like mount(2), mounting takes root.
-  if (peer.uid != 0) {
-    reply(ErrorReply(Err(EPERM, "mount needs root")));
-    return;
-  }
   // The caller's namespace, as gpcd sees it: the pid is the caller's in
   // gpcd's pid namespace (0 when the caller's is not visible from here).
   auto mntns = peer.pid > 0 ? MountNamespaceOf(peer.pid)
@@ -379,8 +326,9 @@ void Daemon::ServeCallerMount(int conn, const ucred& peer,
   Result<ControlRequest> report = line.ok()
                                       ? ParseControlRequest(*line)
                                       : Result<ControlRequest>(line.error());
-  if (report.ok() && report->op != "mounted") {
-    report = Err(EPROTO, "expected \"mounted\", got ", report->op);
+  if (report.ok() && report->op != ControlOp::kMounted) {
+    report =
+        Err(EPROTO, "expected \"mounted\", got ", ControlOpName(report->op));
   }
   std::string dev;
   if (report.ok() && report->error != 0) {
@@ -692,125 +640,6 @@ std::string Daemon::MetricsExposition() {
     return out;
   };
   return RenderMetrics(sources);
-}
-
-std::string Daemon::Handle(const ControlRequest& r, uid_t peer_uid) {
-  if (r.op == "ping") return OkReply();
-  if (r.op == "status") return StatusJson();
-  if (r.op == "subsystems") return SubsystemsReply(*fw_);
-  if (r.op == "task") {
-    auto sup = fw_->SupervisionOf(r.pid);
-    if (!sup.ok()) return ErrorReply(sup.error());
-    pid_t tgid = r.pid;
-    if (auto info = runtime_->host().GetTaskInfo(r.pid); info.ok())
-      tgid = info->tgid;
-    std::string reason = supervisor_ ? supervisor_->ReasonOf(tgid) : "";
-    if (*sup == Supervision::kNone && reason.empty()) {
-      reason = supervisor_ ? "not in a container that limits forks"
-                           : "supervision is off (config supervise)";
-    }
-    return OkReply(
-        {{"supervision", SupervisionName(*sup)}, {"reason", reason}});
-  }
-  // Like mount(2), changing mounts takes root.
-  if (peer_uid != 0) {
-    return ErrorReply(Err(EPERM, r.op, " needs root"));
-  }
-  if (r.op == "shutdown") {
-    stopping_ = true;
-    uint64_t one = 1;
-    (void)!write(wake_fd_, &one, sizeof one);
-    return OkReply();
-  }
-  if (r.op == "mount") {
-    auto h = MountAt(r.dir, r.options);
-    return h.ok() ? OkReply({{"hierarchy", *h}}) : ErrorReply(h.error());
-  }
-  if (r.op == "remount" || r.op == "umount") {
-    Status s = r.op == "remount" ? Remount(r) : Unmount(r);
-    return s.ok() ? OkReply() : ErrorReply(s.error());
-  }
-  return ErrorReply(Err(EINVAL, r.op, " is only valid during a mount"));
-}
-
-void Daemon::ServeControl() {
-  while (!stopping_) {
-    pollfd pfd[2] = {{listen_fd_, POLLIN, 0}, {wake_fd_, POLLIN, 0}};
-    if (poll(pfd, 2, -1) < 0) continue;
-    if (stopping_ || (pfd[1].revents & POLLIN)) break;
-    int c = accept4(listen_fd_, nullptr, nullptr, SOCK_CLOEXEC);
-    if (c < 0) continue;
-    ucred cred{};
-    socklen_t len = sizeof cred;
-    // Without the peer's credentials nothing is allowed: a zeroed ucred
-    // would read as root.
-    if (getsockopt(c, SOL_SOCKET, SO_PEERCRED, &cred, &len) != 0 ||
-        len != sizeof cred) {
-      close(c);
-      continue;
-    }
-    // A client gets a second to send its line.
-    timeval tv{1, 0};
-    setsockopt(c, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
-    std::string line;
-    char buf[4096];
-    std::vector<int> fds;
-    while (line.find('\n') == std::string::npos &&
-           line.size() <= kMaxRequestBytes) {
-      // recvmsg: a "gate" request brings fds along (SCM_RIGHTS).
-      auto n = ReceiveWithFds(c, buf, sizeof buf, &fds);
-      if (!n.ok() || *n == 0) break;
-      line.append(buf, *n);
-    }
-    if (size_t nl = line.find('\n'); nl != std::string::npos) line.resize(nl);
-    auto request = ParseControlRequest(line);
-    if (request.ok() && request->op == "mount" && fds.size() == 1) {
-      // A mount in the caller's namespace: the descriptor is /dev/fuse.
-      UniqueFd dev_fd(fds[0]);
-      fds.clear();
-      ServeCallerMount(c, cred, *request, std::move(dev_fd));
-      close(c);
-      continue;
-    }
-    if (request.ok() && request->op == "gate" && fds.size() == 2) {
-      // The connection stays open, owned by the gate, on success.
-      Status s = fork_gate_->Adopt(fds[0], fds[1], c, cred.uid, request->pid,
-                                   OkReply() + "\n");
-      if (s.ok()) {
-        // Its forks are asked about from now on (gpc exec's, gpc-gate's,
-        // or a holder handing its gate back to a restarted gpcd).
-        fw_->SetSupervision(TaskKey{request->pid, 0}, Supervision::kSupervised);
-        continue;
-      }
-      fds.clear();
-      request = s.error();
-    }
-    for (int fd : fds) close(fd);
-    if (request.ok() && request->op == "gate") {
-      request = Err(EBADF, "gate needs a listener and a journal fd");
-    }
-    if (request.ok() && request->op == "events") {
-      // The connection stays open and becomes a subscriber. The ack and the
-      // registration happen under the lock Publish() takes, so the client
-      // sees every event after its {"ok":true}, and none before.
-      std::string ok = OkReply() + "\n";
-      int big = 1 << 20;
-      setsockopt(c, SOL_SOCKET, SO_SNDBUF, &big, sizeof big);
-      std::lock_guard l(subscribers_mu_);
-      if (send(c, ok.data(), ok.size(), MSG_NOSIGNAL) ==
-          static_cast<ssize_t>(ok.size())) {
-        subscribers_.push_back(c);
-      } else {
-        close(c);
-      }
-      continue;
-    }
-    std::string reply =
-        request.ok() ? Handle(*request, cred.uid) : ErrorReply(request.error());
-    reply += "\n";
-    (void)!write(c, reply.data(), reply.size());
-    close(c);
-  }
 }
 
 void Daemon::OnEvent(const Event& e) {

@@ -20,9 +20,9 @@
 #include <thread>
 #include <vector>
 
+#include "control/control_protocol.h"
 #include "core/framework.h"
 #include "daemon/config.h"
-#include "daemon/control_protocol.h"
 #include "daemon/fd_store.h"
 #include "daemon/fd_store_payload.h"
 #include "daemon/foreign_mounts.h"
@@ -70,6 +70,11 @@ class Daemon {
 
   Framework& framework() { return *fw_; }
 
+  // Whether gpcd has a handler for `op`: true for each operation of
+  // control/control_ops.def (the switch in HandlerFor cannot build
+  // otherwise; control_handlers_test checks it too).
+  static bool HasHandler(ControlOp op);
+
  private:
   // Mounts are named by a number of their own: neither the directory (a
   // directory can be mounted in several namespaces, or mounted again
@@ -86,8 +91,9 @@ class Daemon {
   };
 
   // The "mount" conversation of a caller that mounts in its own namespace
-  // (control_protocol.h): runs on the control thread, which it holds until
-  // the caller reports its mount(2) (or 10 s).
+  // (control_protocol.h), for a root peer (Handle checks): runs on the
+  // control thread, which it holds until the caller reports its mount(2)
+  // (or 10 s).
   void ServeCallerMount(int conn, const ucred& peer,
                         const ControlRequest& request, UniqueFd dev_fd)
       GPC_EXCLUDES(mounts_mu_);
@@ -122,8 +128,34 @@ class Daemon {
     return mntns == 0 || mntns == own_mntns_;
   }
 
+  // The control socket (control_server.cc): one client at a time.
   void ServeControl();
-  std::string Handle(const ControlRequest& request, uid_t peer_uid);
+  // One request and what came with it.
+  struct ControlCall {
+    int conn;  // the client's connection
+    ucred peer;
+    const ControlRequest& request;
+    std::vector<UniqueFd> fds;  // passed along (SCM_RIGHTS)
+  };
+  // The reply line to send before the connection is closed; nullopt when
+  // the handler took the connection over ("events", an adopted "gate", a
+  // caller's "mount" conversation, which closes it when done).
+  std::optional<std::string> Handle(ControlCall call);
+  using ControlHandler = std::optional<std::string> (Daemon::*)(ControlCall&);
+  static ControlHandler HandlerFor(ControlOp op);
+  // One per ControlOp: the peer is allowed (kControlOps[op].peer) when
+  // they are called.
+  std::optional<std::string> ServePing(ControlCall& call);
+  std::optional<std::string> ServeStatus(ControlCall& call);
+  std::optional<std::string> ServeMount(ControlCall& call);
+  std::optional<std::string> ServeRemount(ControlCall& call);
+  std::optional<std::string> ServeUmount(ControlCall& call);
+  std::optional<std::string> ServeShutdown(ControlCall& call);
+  std::optional<std::string> ServeEvents(ControlCall& call);
+  std::optional<std::string> ServeSubsystems(ControlCall& call);
+  std::optional<std::string> ServeGate(ControlCall& call);
+  std::optional<std::string> ServeMounted(ControlCall& call);
+  std::optional<std::string> ServeTask(ControlCall& call);
   // The fork gate's counters for "status".
   nlohmann::json ForkGateJson();
   void OnEvent(const Event& e) GPC_EXCLUDES(mounts_mu_);

@@ -16,7 +16,7 @@
 #include <span>
 #include <thread>
 
-#include "daemon/fd_passing.h"
+#include "control/fd_passing.h"
 
 namespace gpc {
 namespace {

@@ -33,7 +33,7 @@
 #include <thread>
 
 #include "core/framework.h"
-#include "daemon/seccomp_gate.h"
+#include "linux/seccomp_gate.h"
 #include "util/result.h"
 
 namespace gpc {

@@ -9,15 +9,15 @@
 
 #include <cerrno>
 #include <cstring>
-#include <fstream>
 #include <map>
 #include <nlohmann/json.hpp>
 #include <set>
 #include <sstream>
 #include <vector>
 
-#include "daemon/control_protocol.h"
-#include "daemon/seccomp_gate.h"
+#include "control/control_protocol.h"
+#include "linux/seccomp_gate.h"
+#include "util/read_file.h"
 
 namespace gpc {
 namespace {
@@ -30,16 +30,9 @@ int64_t NowNs() {
   return int64_t{ts.tv_sec} * 1'000'000'000 + ts.tv_nsec;
 }
 
-std::string ReadSmallFile(const std::string& path) {
-  std::ifstream in(path);
-  std::stringstream ss;
-  ss << in.rdbuf();
-  return ss.str();
-}
-
 // ppid from /proc/PID/stat (after the last ')', state then ppid).
 pid_t ParentOf(pid_t pid) {
-  std::string stat = ReadSmallFile("/proc/" + std::to_string(pid) + "/stat");
+  std::string stat = ReadFileOrEmpty("/proc/" + std::to_string(pid) + "/stat");
   size_t close = stat.rfind(')');
   if (close == std::string::npos) return 0;
   std::istringstream rest(stat.substr(close + 1));
@@ -50,7 +43,7 @@ pid_t ParentOf(pid_t pid) {
 }
 
 char StateOf(pid_t pid) {
-  std::string stat = ReadSmallFile("/proc/" + std::to_string(pid) + "/stat");
+  std::string stat = ReadFileOrEmpty("/proc/" + std::to_string(pid) + "/stat");
   size_t close = stat.rfind(')');
   if (close == std::string::npos || close + 2 >= stat.size()) return '?';
   return stat[close + 2];
@@ -63,7 +56,7 @@ bool BlockedInCreation(pid_t pid) {
   bool blocked = false;
   while (dirent* e = readdir(d)) {
     if (e->d_name[0] < '0' || e->d_name[0] > '9') continue;
-    std::string sc = ReadSmallFile(dir + "/" + e->d_name + "/syscall");
+    std::string sc = ReadFileOrEmpty(dir + "/" + e->d_name + "/syscall");
     char* end = nullptr;
     long nr = std::strtol(sc.c_str(), &end, 10);
     if (end != sc.c_str() && IsTaskCreationSyscall(nr)) blocked = true;
@@ -78,7 +71,7 @@ Result<int> HandGateToGpcd(const std::string& socket_path, pid_t root,
                            int listener, int journal_fd) {
   GPC_ASSIGN_OR_RETURN(int fd, ConnectToDaemon(socket_path));
   ControlRequest request;
-  request.op = "gate";
+  request.op = ControlOp::kGate;
   request.pid = root;
   std::string line = FormatControlRequest(request) + "\n";
   int fds[2] = {listener, journal_fd};

@@ -25,8 +25,8 @@
 #include <string>
 
 #include "daemon/gate_holder.h"
-#include "daemon/seccomp_gate.h"
-#include "daemon/seccomp_inject.h"
+#include "linux/seccomp_gate.h"
+#include "linux/seccomp_inject.h"
 #include "util/str_cat.h"
 
 namespace {

@@ -30,14 +30,13 @@
 #include <cstdlib>
 #include <cstring>
 #include <filesystem>
-#include <fstream>
 #include <initializer_list>
-#include <sstream>
 #include <string>
 #include <vector>
 
 #include "daemon/config.h"
 #include "daemon/daemon.h"
+#include "util/read_file.h"
 
 namespace {
 
@@ -167,14 +166,11 @@ int main(int argc, char** argv) {
 
   std::string text;
   std::string path = config_path.empty() ? "/etc/gpc/gpcd.conf" : config_path;
-  std::ifstream in(path);
-  if (in) {
-    std::stringstream ss;
-    ss << in.rdbuf();
-    text = ss.str();
+  if (auto read = gpc::ReadWholeFile(path); read.ok()) {
+    text = std::move(*read);
   } else if (!config_path.empty()) {
     std::fprintf(stderr, "gpcd: cannot read %s: %s\n", path.c_str(),
-                 std::strerror(errno));
+                 std::strerror(read.code()));
     return 1;
   }
   auto config = gpc::ParseConfig(text);

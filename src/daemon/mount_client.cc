@@ -12,9 +12,9 @@
 #include <nlohmann/json.hpp>
 #include <thread>
 
+#include "control/control_protocol.h"
+#include "control/fd_passing.h"
 #include "core/mount_options.h"
-#include "daemon/control_protocol.h"
-#include "daemon/fd_passing.h"
 #include "daemon/fd_store_payload.h"
 #include "util/split.h"
 #include "util/str_cat.h"
@@ -226,7 +226,7 @@ Status Remount(const MountClient& client, const std::string& dir,
                const MountArgs& options) {
   GPC_ASSIGN_OR_RETURN(std::string dev, GpcMountDev(dir));
   GPC_ASSIGN_OR_RETURN(UniqueFd sock, Connect(client));
-  ControlRequest r{"remount", options.hierarchy, dir};
+  ControlRequest r{ControlOp::kRemount, options.hierarchy, dir};
   r.dev = dev;
   GPC_RETURN_IF_ERROR(Send(sock.get(), r));
   GPC_ASSIGN_OR_RETURN(nlohmann::json reply, ReadReply(sock.get()));
@@ -279,7 +279,7 @@ Status MountHere(const MountClient& client, const std::string& dir,
   UniqueFd dev_fd(raw);
   GPC_ASSIGN_OR_RETURN(UniqueFd sock, Connect(client, options.hierarchy));
   const int fds[] = {dev_fd.get()};
-  ControlRequest request{"mount", options.hierarchy, real};
+  ControlRequest request{ControlOp::kMount, options.hierarchy, real};
   // gpcd refuses the hierarchy that is on top here already, as the kernel
   // refuses a superblock mounted on itself.
   if (std::optional<std::string> top = TopFuseMountDev(real, kFsType)) {
@@ -295,7 +295,7 @@ Status MountHere(const MountClient& client, const std::string& dir,
   // user may enter (gpcd checks permissions itself).
   std::string data = StrCat("fd=", dev_fd.get(),
                             ",rootmode=40000,user_id=0,group_id=0,allow_other");
-  ControlRequest mounted{"mounted", "", ""};
+  ControlRequest mounted{ControlOp::kMounted, "", ""};
   if (mount(source.c_str(), real.c_str(), std::string(kFsType).c_str(),
             options.flags, data.c_str()) != 0) {
     int err = errno;
@@ -338,7 +338,7 @@ Status UnmountHere(const MountClient& client, const std::string& dir) {
   auto sock = ConnectToDaemon(client.socket_path);
   if (!sock.ok()) return OkStatus();  // no gpcd, nothing to release
   UniqueFd owned(*sock);
-  ControlRequest r{"umount", "", real};
+  ControlRequest r{ControlOp::kUmount, "", real};
   r.dev = dev;
   GPC_RETURN_IF_ERROR(Send(owned.get(), r));
   auto reply = ReadReply(owned.get());

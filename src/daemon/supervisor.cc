@@ -11,9 +11,8 @@
 #include <climits>
 #include <cstdlib>
 #include <cstring>
-#include <fstream>
-#include <sstream>
 
+#include "util/read_file.h"
 #include "util/str_cat.h"
 #include "util/unique_fd.h"
 
@@ -24,13 +23,6 @@ namespace {
 
 using Clock = std::chrono::steady_clock;
 
-std::string ReadSmall(const std::string& path) {
-  std::ifstream in(path);
-  std::stringstream ss;
-  ss << in.rdbuf();
-  return ss.str();
-}
-
 std::string Exe(pid_t pid) {
   char buf[PATH_MAX];
   ssize_t n =
@@ -40,14 +32,14 @@ std::string Exe(pid_t pid) {
 
 // The "TracerPid:" of /proc/PID/status (0: not traced).
 pid_t TracerOf(pid_t pid) {
-  std::string status = ReadSmall(StrCat("/proc/", pid, "/status"));
+  std::string status = ReadFileOrEmpty(StrCat("/proc/", pid, "/status"));
   size_t at = status.find("TracerPid:");
   return at == std::string::npos ? 0 : std::atoi(status.c_str() + at + 10);
 }
 
 // The state letter of /proc/PID/stat ('T' stopped, 't' traced...).
 char StateOf(pid_t pid) {
-  std::string stat = ReadSmall(StrCat("/proc/", pid, "/stat"));
+  std::string stat = ReadFileOrEmpty(StrCat("/proc/", pid, "/stat"));
   size_t close = stat.rfind(')');
   return close == std::string::npos || close + 2 >= stat.size()
              ? '?'
@@ -131,7 +123,8 @@ void Supervisor::SuperviseOne(const Framework::SupervisionRequest& r) {
     Record(r.process, Outcome{Supervision::kImpossible, std::move(why)});
   };
   std::string exe = Exe(tgid);
-  if (exe.empty() && ReadSmall(StrCat("/proc/", tgid, "/cmdline")).empty()) {
+  if (exe.empty() &&
+      ReadFileOrEmpty(StrCat("/proc/", tgid, "/cmdline")).empty()) {
     return impossible("a kernel thread");
   }
   std::string own = Exe(getpid());

@@ -27,6 +27,8 @@
 
 #include "linux/proc_files.h"
 #include "util/parse.h"
+#include "util/read_file.h"
+#include "util/unique_fd.h"
 
 namespace gpc {
 
@@ -45,33 +47,6 @@ constexpr unsigned kPidfdThread = O_EXCL;
 // expect to read.
 constexpr size_t kMaxFileSize = 1 << 20;
 
-class Fd {
- public:
-  Fd() = default;
-  explicit Fd(int fd) : fd_(fd) {}
-  Fd(Fd&& other) noexcept : fd_(std::exchange(other.fd_, -1)) {}
-  Fd& operator=(Fd&& other) noexcept {
-    if (this != &other) {
-      Reset();
-      fd_ = std::exchange(other.fd_, -1);
-    }
-    return *this;
-  }
-  Fd(const Fd&) = delete;
-  Fd& operator=(const Fd&) = delete;
-  ~Fd() { Reset(); }
-
-  int get() const { return fd_; }
-  bool valid() const { return fd_ >= 0; }
-
- private:
-  void Reset() {
-    if (fd_ >= 0) ::close(fd_);
-    fd_ = -1;
-  }
-  int fd_ = -1;
-};
-
 struct DirCloser {
   void operator()(DIR* d) const { ::closedir(d); }
 };
@@ -81,38 +56,20 @@ using DirPtr = std::unique_ptr<DIR, DirCloser>;
 // is gone; both mean "no such task" to gpc's callers.
 int TaskErrno(int err) { return (err == ENOENT || err == ESRCH) ? ESRCH : err; }
 
-Result<std::string> ReadAllFd(int fd, std::string_view what) {
-  std::string out;
-  char buf[4096];
-  for (;;) {
-    ssize_t n = ::read(fd, buf, sizeof buf);
-    if (n < 0) {
-      if (errno == EINTR) continue;
-      return Err(errno, "read ", what);
-    }
-    if (n == 0) break;
-    out.append(buf, static_cast<size_t>(n));
-    if (out.size() > kMaxFileSize) return Err(EFBIG, what, " is too big");
-  }
-  return out;
-}
-
 Result<std::string> ReadFile(const std::string& path) {
-  Fd fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC));
-  if (!fd.valid()) return Err(errno, "open ", path);
-  return ReadAllFd(fd.get(), path);
+  return ReadWholeFile(path, kMaxFileSize);
 }
 
 // Reads `name` relative to an open /proc/TID directory. Going through the
 // directory fd pins the struct pid the directory was opened for: once that
 // task is gone the lookup fails, even if the number was given to a new task.
 Result<std::string> ReadTaskFile(int dirfd, pid_t tid, const char* name) {
-  Fd fd(::openat(dirfd, name, O_RDONLY | O_CLOEXEC));
+  UniqueFd fd(::openat(dirfd, name, O_RDONLY | O_CLOEXEC));
   if (!fd.valid()) {
     int err = errno;
     return Err(TaskErrno(err), "open /proc/", tid, "/", name);
   }
-  Result<std::string> text = ReadAllFd(fd.get(), name);
+  Result<std::string> text = ReadWholeFd(fd.get(), name, kMaxFileSize);
   if (!text.ok()) {
     return Err(TaskErrno(text.code()), "task ", tid, ": ",
                text.error().message());
@@ -326,10 +283,10 @@ Result<std::vector<pid_t>> LinuxHost::ListThreads(pid_t tgid) {
 namespace {
 
 // Opens /proc/TID (it exists for every thread, listed or not).
-Result<Fd> OpenTaskDir(const std::string& proc, pid_t tid) {
+Result<UniqueFd> OpenTaskDir(const std::string& proc, pid_t tid) {
   if (tid <= 0) return Err(ESRCH, "no task ", tid);
   std::string path = StrCat(proc, "/", tid);
-  Fd fd(::open(path.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
+  UniqueFd fd(::open(path.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
   if (!fd.valid()) {
     int err = errno;
     return Err(TaskErrno(err), "open ", path);
@@ -368,7 +325,7 @@ Result<KernelThread> LinuxHost::GetKernelThread(const TaskKey& task) {
   // include/linux/sched.h
   constexpr uint64_t kPfKthread = 0x00200000;
   constexpr uint64_t kPfNoSetaffinity = 0x04000000;
-  GPC_ASSIGN_OR_RETURN(Fd dir, OpenTaskDir(proc_, task.tid));
+  GPC_ASSIGN_OR_RETURN(UniqueFd dir, OpenTaskDir(proc_, task.tid));
   GPC_ASSIGN_OR_RETURN(ProcStat stat, ReadStatOfKey(dir.get(), task));
   if ((stat.flags & kPfKthread) == 0) return KernelThread::kNo;
   // The only kernel thread without a parent is kthreadd, which the kernel
@@ -381,7 +338,7 @@ Result<KernelThread> LinuxHost::GetKernelThread(const TaskKey& task) {
 }
 
 Status LinuxHost::CheckIdentity(const TaskKey& key) {
-  GPC_ASSIGN_OR_RETURN(Fd dir, OpenTaskDir(proc_, key.tid));
+  GPC_ASSIGN_OR_RETURN(UniqueFd dir, OpenTaskDir(proc_, key.tid));
   GPC_ASSIGN_OR_RETURN(ProcStat stat, ReadStatOfKey(dir.get(), key));
   (void)stat;
   return OkStatus();
@@ -390,7 +347,7 @@ Status LinuxHost::CheckIdentity(const TaskKey& key) {
 Result<TaskInfo> LinuxHost::GetTaskInfo(pid_t tid) {
   // stat and status through one directory fd, so both describe the same
   // task even if the number is reused in between.
-  GPC_ASSIGN_OR_RETURN(Fd dir, OpenTaskDir(proc_, tid));
+  GPC_ASSIGN_OR_RETURN(UniqueFd dir, OpenTaskDir(proc_, tid));
   GPC_ASSIGN_OR_RETURN(ProcStat stat, ReadLiveStat(dir.get(), tid));
   GPC_ASSIGN_OR_RETURN(std::string text,
                        ReadTaskFile(dir.get(), tid, "status"));
@@ -495,7 +452,7 @@ Result<CpuTimes> LinuxHost::GetCpuTimes(const TaskKey& task) {
 }
 
 Result<uint64_t> LinuxHost::CountOpenFiles(pid_t tgid) {
-  GPC_ASSIGN_OR_RETURN(Fd dir, OpenTaskDir(proc_, tgid));
+  GPC_ASSIGN_OR_RETURN(UniqueFd dir, OpenTaskDir(proc_, tgid));
   GPC_ASSIGN_OR_RETURN(
       std::vector<std::string> names,
       ListDirAt(dir.get(), "fd", StrCat("/proc/", tgid, "/fd"), true));
@@ -503,7 +460,7 @@ Result<uint64_t> LinuxHost::CountOpenFiles(pid_t tgid) {
 }
 
 Result<std::vector<int>> LinuxHost::ListOpenFds(pid_t tgid) {
-  GPC_ASSIGN_OR_RETURN(Fd dir, OpenTaskDir(proc_, tgid));
+  GPC_ASSIGN_OR_RETURN(UniqueFd dir, OpenTaskDir(proc_, tgid));
   GPC_ASSIGN_OR_RETURN(
       std::vector<std::string> names,
       ListDirAt(dir.get(), "fd", StrCat("/proc/", tgid, "/fd"), true));
@@ -523,7 +480,7 @@ Result<std::vector<int>> LinuxHost::ListOpenFds(pid_t tgid) {
 Result<NamespaceIds> LinuxHost::GetNamespaces(const TaskKey& task) {
   // One directory fd for the identity check and the links, so a reused pid
   // cannot answer for the task.
-  GPC_ASSIGN_OR_RETURN(Fd dir, OpenTaskDir(proc_, task.tid));
+  GPC_ASSIGN_OR_RETURN(UniqueFd dir, OpenTaskDir(proc_, task.tid));
   GPC_ASSIGN_OR_RETURN(ProcStat stat, ReadStatOfKey(dir.get(), task));
   (void)stat;
   static constexpr const char* kLinks[kNamespaceKinds] = {
@@ -652,13 +609,13 @@ Status LinuxHost::SendSignal(const TaskKey& process, int signal) {
   // alive afterwards. So the pidfd names the caller's task, and a signal
   // through it cannot reach whoever gets the number later.
   if (process.tid <= 0) return Err(ESRCH, "no task ", process.tid);
-  Fd pidfd(static_cast<int>(
+  UniqueFd pidfd(static_cast<int>(
       ::syscall(SYS_pidfd_open, static_cast<long>(process.tid), 0u)));
   if (!pidfd.valid() && (errno == EINVAL || errno == ENOENT)) {
     // Not a thread-group leader (EINVAL on older kernels, ENOENT on 6.18):
     // a pidfd for the thread itself, whose signals are thread-directed.
     // (ESRCH means no task has the number at all.)
-    pidfd = Fd(static_cast<int>(::syscall(
+    pidfd = UniqueFd(static_cast<int>(::syscall(
         SYS_pidfd_open, static_cast<long>(process.tid), kPidfdThread)));
     if (!pidfd.valid() && errno == EINVAL) {
       return Err(ESRCH, "pidfd_open ", process.tid, ": not a live task");

@@ -16,7 +16,7 @@
 #include <thread>
 #include <vector>
 
-#include "daemon/control_protocol.h"
+#include "control/control_protocol.h"
 #include "daemon/fd_store.h"
 #include "testing/sys_files.h"
 
@@ -69,7 +69,8 @@ Status GpcdProcess::Start(const std::function<bool()>& ready,
     _exit(127);
   }
   auto answers = [&] {
-    return ready ? ready() : CallDaemon(socket_, {"ping", "", ""}).ok();
+    return ready ? ready()
+                 : CallDaemon(socket_, {ControlOp::kPing, "", ""}).ok();
   };
   const auto deadline = start + std::chrono::seconds(20);
   while (!answers()) {

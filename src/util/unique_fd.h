@@ -19,6 +19,7 @@ class UniqueFd {
   ~UniqueFd() { Reset(); }
 
   int get() const { return fd_; }
+  bool valid() const { return fd_ >= 0; }
   int release() {
     int fd = fd_;
     fd_ = -1;

@@ -36,7 +36,7 @@
 #include <tuple>
 #include <vector>
 
-#include "daemon/control_protocol.h"
+#include "control/control_protocol.h"
 #include "target.h"
 #include "testing/forked_child.h"
 #include "testing/gpcd_process.h"
@@ -1266,10 +1266,10 @@ class GpcdMountConformance : public ::testing::Test {
     if (size_t at = options.find("{name}"); at != std::string::npos) {
       options.replace(at, 6, UniqueName());
     }
-    auto reply = CallDaemon(socket_, {"mount", options, mnt_});
+    auto reply = CallDaemon(socket_, {ControlOp::kMount, options, mnt_});
     if (!reply.ok()) return -1;
     if (reply->find("\"ok\":true") != std::string::npos) {
-      auto u = CallDaemon(socket_, {"umount", "", mnt_});
+      auto u = CallDaemon(socket_, {ControlOp::kUmount, "", mnt_});
       EXPECT_TRUE(u.ok() && u->find("\"ok\":true") != std::string::npos)
           << (u.ok() ? *u : u.error().ToString());
       return 0;

@@ -23,7 +23,7 @@
 #include <thread>
 #include <vector>
 
-#include "daemon/control_protocol.h"
+#include "control/control_protocol.h"
 #include "testing/gpcd_process.h"
 #include "testing/sys_files.h"
 
@@ -254,7 +254,7 @@ TEST_F(ExecTest, KilledGpcdFailsOpenAndARestartedOneTakesTheGateBack) {
   // The holder hands the listener to the new gpcd (it retries every 100 ms).
   auto deadline = Clock::now() + std::chrono::seconds(10);
   for (;;) {
-    auto st = CallDaemon(socket_, {"status", "", ""});
+    auto st = CallDaemon(socket_, {ControlOp::kStatus, "", ""});
     ASSERT_TRUE(st.ok());
     auto j = nlohmann::json::parse(*st);
     if (j["fork_gate"]["gates"] == 1) break;
@@ -266,7 +266,7 @@ TEST_F(ExecTest, KilledGpcdFailsOpenAndARestartedOneTakesTheGateBack) {
   bool restored = ReadFile(c + "/pids.max") == "1\n" &&
                   ReadFile(c + "/tasks") == std::to_string(pid) + "\n";
   EXPECT_EQ(probe(), restored ? std::to_string(EAGAIN) : "0");
-  auto st = CallDaemon(socket_, {"status", "", ""});
+  auto st = CallDaemon(socket_, {ControlOp::kStatus, "", ""});
   ASSERT_TRUE(st.ok());
   EXPECT_GE(nlohmann::json::parse(*st)["fork_gate"]["notifications"], 1);
 

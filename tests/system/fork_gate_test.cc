@@ -20,7 +20,7 @@
 #include <thread>
 
 #include "daemon/gate_holder.h"
-#include "daemon/seccomp_gate.h"
+#include "linux/seccomp_gate.h"
 #include "testing/counting_subsystem.h"
 #include "testing/fake_host.h"
 

@@ -21,7 +21,7 @@
 #include <thread>
 #include <vector>
 
-#include "daemon/control_protocol.h"
+#include "control/control_protocol.h"
 #include "testing/forked_child.h"
 #include "testing/gpcd_process.h"
 #include "testing/sys_files.h"

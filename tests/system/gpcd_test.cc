@@ -24,7 +24,7 @@
 #include <string>
 #include <thread>
 
-#include "daemon/control_protocol.h"
+#include "control/control_protocol.h"
 #include "testing/forked_child.h"
 #include "testing/gpcd_process.h"
 #include "testing/sys_files.h"
@@ -100,7 +100,7 @@ std::string Scrape(const std::string& address) {
 }
 
 TEST_F(GpcdTest, MetricsEndpointShowsContainersAndRequests) {
-  auto status = CallDaemon(socket_, {"status", "", ""});
+  auto status = CallDaemon(socket_, {ControlOp::kStatus, "", ""});
   ASSERT_TRUE(status.ok());
   auto json = nlohmann::json::parse(*status);
   std::string address = json.value("metrics", "");
@@ -160,7 +160,7 @@ TEST_F(GpcdTest, MountHelperMountsRemountsAndGpcdReleasesOnSigterm) {
   ASSERT_EQ(umount(x.c_str()), 0);
   auto deadline = Clock::now() + std::chrono::seconds(10);
   for (;;) {
-    auto st = CallDaemon(socket_, {"status", "", ""});
+    auto st = CallDaemon(socket_, {ControlOp::kStatus, "", ""});
     ASSERT_TRUE(st.ok());
     if (st->find(x) == std::string::npos) break;
     ASSERT_LT(Clock::now(), deadline) << "gpcd never noticed the umount";
@@ -186,7 +186,8 @@ TEST_F(GpcdTest, ControlSocketRefusesUnprivilegedMounts) {
         setresuid(65534, 65534, 65534) != 0) {
       _exit(2);
     }
-    auto reply = CallDaemon(socket_, {"mount", "none,name=evil", "/tmp"});
+    auto reply =
+        CallDaemon(socket_, {ControlOp::kMount, "none,name=evil", "/tmp"});
     _exit(reply.ok() && reply->find("\"errno\":1") != std::string::npos ? 0
                                                                         : 1);
   }
@@ -194,7 +195,7 @@ TEST_F(GpcdTest, ControlSocketRefusesUnprivilegedMounts) {
   waitpid(pid, &status, 0);
   ASSERT_TRUE(WIFEXITED(status));
   EXPECT_EQ(WEXITSTATUS(status), 0) << "expected EPERM for a non-root client";
-  auto status_reply = CallDaemon(socket_, {"status", "", ""});
+  auto status_reply = CallDaemon(socket_, {ControlOp::kStatus, "", ""});
   ASSERT_TRUE(status_reply.ok());
   EXPECT_EQ(status_reply->find("evil"), std::string::npos);
 }

@@ -21,8 +21,8 @@
 #include <thread>
 #include <vector>
 
-#include "daemon/control_protocol.h"
-#include "daemon/fd_passing.h"
+#include "control/control_protocol.h"
+#include "control/fd_passing.h"
 #include "testing/gpcd_process.h"
 #include "testing/shell.h"
 #include "testing/sys_files.h"
@@ -33,7 +33,7 @@ namespace {
 using Clock = std::chrono::steady_clock;
 
 nlohmann::json StatusOf(const std::string& socket) {
-  auto reply = CallDaemon(socket, {"status", "", ""});
+  auto reply = CallDaemon(socket, {ControlOp::kStatus, "", ""});
   if (!reply.ok()) return nlohmann::json();
   return nlohmann::json::parse(*reply, nullptr, false);
 }
@@ -211,7 +211,7 @@ TEST_F(MountNamespaceTest, ACallerThatVanishesMidWayLeavesNothingBroken) {
     auto sock = ConnectToDaemon(socket_);
     ASSERT_TRUE(sock.ok());
     std::string req =
-        FormatControlRequest({"mount", "none,name=vanish", v}) + "\n";
+        FormatControlRequest({ControlOp::kMount, "none,name=vanish", v}) + "\n";
     const int fds[] = {dev_fd};
     ASSERT_TRUE(SendWithFds(*sock, req, fds).ok());
     auto held = ReadLine(*sock, 10'000);
@@ -260,7 +260,7 @@ class OnDemandTest : public ::testing::Test {
     nlohmann::json st = StatusOf(socket_);
     pid_t pid = st.is_object() ? st.value("pid", 0) : 0;
     if (pid > 0) {
-      (void)CallDaemon(socket_, {"shutdown", "", ""});
+      (void)CallDaemon(socket_, {ControlOp::kShutdown, "", ""});
       if (!WaitFor([&] { return kill(pid, 0) != 0; })) kill(pid, SIGKILL);
     }
     std::string mounts = ReadFile("/proc/self/mounts");

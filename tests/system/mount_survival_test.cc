@@ -32,7 +32,7 @@
 #include <thread>
 #include <vector>
 
-#include "daemon/control_protocol.h"
+#include "control/control_protocol.h"
 #include "daemon/fd_store.h"
 #include "daemon/fd_store_payload.h"
 #include "testing/forked_child.h"
@@ -167,13 +167,13 @@ class MountSurvivalTest : public ::testing::Test {
     // One more, made through the control socket (a persisted mount, not a
     // configured one).
     ASSERT_EQ(mkdir(acct_.c_str(), 0755), 0);
-    auto r = CallDaemon(socket_, {"mount", "cpuacct", acct_});
+    auto r = CallDaemon(socket_, {ControlOp::kMount, "cpuacct", acct_});
     ASSERT_TRUE(r.ok() && r->find("\"ok\":true") != std::string::npos)
         << (r.ok() ? *r : r.error().ToString());
   }
 
   nlohmann::json Status() {
-    auto st = CallDaemon(socket_, {"status", "", ""});
+    auto st = CallDaemon(socket_, {ControlOp::kStatus, "", ""});
     if (!st.ok()) return nullptr;
     return nlohmann::json::parse(*st);
   }
@@ -286,7 +286,7 @@ TEST_F(MountSurvivalTest, UnmountOfAnAdoptedMountLetsTheStoreDropIt) {
   gpcd_.Kill();
   ASSERT_TRUE(gpcd_.Start().ok()) << gpcd_.log();
   ASSERT_TRUE(IsMounted(acct_));
-  auto r = CallDaemon(socket_, {"umount", "", acct_});
+  auto r = CallDaemon(socket_, {ControlOp::kUmount, "", acct_});
   ASSERT_TRUE(r.ok() && r->find("\"ok\":true") != std::string::npos)
       << (r.ok() ? *r : r.error().ToString());
   EXPECT_FALSE(IsMounted(acct_));

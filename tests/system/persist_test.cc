@@ -39,7 +39,7 @@
 #include <thread>
 #include <vector>
 
-#include "daemon/control_protocol.h"
+#include "control/control_protocol.h"
 #include "testing/forked_child.h"
 #include "testing/gpcd_process.h"
 #include "testing/sanitizers.h"
@@ -102,7 +102,7 @@ class PersistTest : public ::testing::Test {
     auto start = Clock::now();
     Status s = gpcd_.Start(
         [&] {
-          return CallDaemon(socket_, {"ping", "", ""}).ok() &&
+          return CallDaemon(socket_, {ControlOp::kPing, "", ""}).ok() &&
                  IsGpcMount(dir_ + "/h/debug") &&
                  IsGpcMount(dir_ + "/h/cpuset") &&
                  !ReadFile(dir_ + "/h/debug/notify_on_release").empty() &&
@@ -195,7 +195,7 @@ class FirstAnswer {
 
 // The tracker's proc-connector overflows in gpcd's "status" (this life).
 uint64_t Overflows(const std::string& socket) {
-  auto st = CallDaemon(socket, {"status", "", ""});
+  auto st = CallDaemon(socket, {ControlOp::kStatus, "", ""});
   if (!st.ok()) return 0;
   size_t at = st->find("\"overflows\":");
   if (at == std::string::npos) return 0;
@@ -604,7 +604,7 @@ TEST_F(PersistTest, FullDiskRefusesChangesAndKeepsThePreviousState) {
   EXPECT_EQ(errno, ENOSPC);
   struct stat st;
   EXPECT_NE(stat((debug + "/more").c_str(), &st), 0);
-  auto status = CallDaemon(socket_, {"status", "", ""});
+  auto status = CallDaemon(socket_, {ControlOp::kStatus, "", ""});
   ASSERT_TRUE(status.ok());
   EXPECT_NE(status->find("cannot reserve"), std::string::npos) << *status;
   std::printf("full disk: %d acknowledged writes, then ENOSPC\n", writes);

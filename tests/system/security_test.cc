@@ -37,8 +37,8 @@
 #include <thread>
 #include <vector>
 
-#include "daemon/control_protocol.h"
-#include "daemon/seccomp_gate.h"
+#include "control/control_protocol.h"
+#include "linux/seccomp_gate.h"
 #include "testing/forked_child.h"
 #include "testing/gpcd_process.h"
 #include "testing/sys_files.h"
@@ -93,7 +93,7 @@ int RequestGate(const std::string& socket_path, pid_t root) {
   int fds[] = {static_cast<int>(listener), *journal};
   std::string line =
       FormatControlRequest(
-          {.op = "gate", .options = "", .dir = "", .pid = root}) +
+          {.op = ControlOp::kGate, .options = "", .dir = "", .pid = root}) +
       "\n";
   if (!SendWithFds(fd, line, fds).ok()) return 6000;
   std::string reply;
@@ -414,22 +414,23 @@ TEST_F(SecurityTest, ControlSocketRefusesWhatTheCallerMayNotDo) {
     int want;
   };
   std::vector<Case> cases = {
-      {{"mount", "none,name=evil", x}, EPERM},
-      {{"mount", "debug", x}, EPERM},
-      {{"remount", "debug,release_agent=/tmp/evil", debug_}, EPERM},
-      {{"umount", "", debug_}, EPERM},
-      {{"umount", "", pids_}, EPERM},
-      {{"shutdown", "", ""}, EPERM},
+      {{ControlOp::kMount, "none,name=evil", x}, EPERM},
+      {{ControlOp::kMount, "debug", x}, EPERM},
+      {{ControlOp::kRemount, "debug,release_agent=/tmp/evil", debug_}, EPERM},
+      {{ControlOp::kUmount, "", debug_}, EPERM},
+      {{ControlOp::kUmount, "", pids_}, EPERM},
+      {{ControlOp::kShutdown, "", ""}, EPERM},
       // What anyone may ask.
-      {{"ping", "", ""}, 0},
-      {{"status", "", ""}, 0},
-      {{"subsystems", "", ""}, 0},
+      {{ControlOp::kPing, "", ""}, 0},
+      {{ControlOp::kStatus, "", ""}, 0},
+      {{ControlOp::kSubsystems, "", ""}, 0},
   };
   for (const Case& c : cases) {
     for (uid_t uid : {kUserA, kUserB}) {
       EXPECT_EQ(RunAs(uid, [&] { return CallErrno(socket_, c.request); }),
                 c.want)
-          << c.request.op << " " << c.request.options << " as " << uid;
+          << ControlOpName(c.request.op) << " " << c.request.options << " as "
+          << uid;
     }
   }
   // The fork gate: a real listener, for another user's task.
@@ -443,12 +444,12 @@ TEST_F(SecurityTest, ControlSocketRefusesWhatTheCallerMayNotDo) {
   EXPECT_EQ(RunAs(kUserA, [&] { return RequestGate(socket_, own.pid()); }), 0);
 
   // gpcd is up, with its mounts and settings as they were.
-  EXPECT_EQ(CallErrno(socket_, {"ping", "", ""}), 0);
+  EXPECT_EQ(CallErrno(socket_, {ControlOp::kPing, "", ""}), 0);
   EXPECT_TRUE(IsMounted(debug_));
   EXPECT_TRUE(IsMounted(pids_));
   EXPECT_FALSE(IsMounted(x));
   EXPECT_EQ(ReadFile(D("release_agent")), "\n");
-  auto status = CallDaemon(socket_, {"status", "", ""});
+  auto status = CallDaemon(socket_, {ControlOp::kStatus, "", ""});
   ASSERT_TRUE(status.ok());
   EXPECT_EQ(status->find("evil"), std::string::npos) << *status;
 }

@@ -24,7 +24,7 @@
 #include <thread>
 #include <vector>
 
-#include "daemon/control_protocol.h"
+#include "control/control_protocol.h"
 #include "testing/fork_probe.h"
 #include "testing/forked_child.h"
 #include "testing/gpcd_process.h"
@@ -59,7 +59,7 @@ char StateOf(pid_t pid) {
 
 // gpcd's word on a task (what `gpc ps` shows): "supervised", or why not.
 std::string Forks(const std::string& socket, pid_t pid) {
-  ControlRequest r{"task", "", ""};
+  ControlRequest r{ControlOp::kTask, "", ""};
   r.pid = pid;
   auto reply = CallDaemon(socket, r);
   if (!reply.ok()) return reply.error().ToString();
@@ -70,7 +70,7 @@ std::string Forks(const std::string& socket, pid_t pid) {
 }
 
 nlohmann::json GateStats(const std::string& socket) {
-  auto reply = CallDaemon(socket, {"status", "", ""});
+  auto reply = CallDaemon(socket, {ControlOp::kStatus, "", ""});
   if (!reply.ok()) return nlohmann::json::object();
   auto j = nlohmann::json::parse(*reply, nullptr, false);
   return j.is_object() ? j["fork_gate"] : nlohmann::json::object();

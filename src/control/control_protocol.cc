@@ -1,4 +1,4 @@
-#include "daemon/control_protocol.h"
+#include "control/control_protocol.h"
 
 #include <poll.h>
 #include <sys/socket.h>
@@ -9,6 +9,7 @@
 #include <cstring>
 #include <limits>
 #include <nlohmann/json.hpp>
+#include <optional>
 
 namespace gpc {
 
@@ -32,74 +33,101 @@ Result<ControlRequest> ParseControlRequest(std::string_view line) {
   if (j.is_discarded() || !j.is_object()) {
     return Err(EINVAL, "request is not a JSON object");
   }
-  ControlRequest r;
-  auto field = [&](const char* name, std::string* out, bool required) {
+  auto string_field = [&](const char* name, std::string* out,
+                          ControlField shape) {
+    if (shape == ControlField::kIgnored) return true;
     auto it = j.find(name);
-    if (it == j.end()) return !required;
+    if (it == j.end()) return shape != ControlField::kRequired;
     if (!it->is_string()) return false;
     *out = it->get<std::string>();
     return true;
   };
-  if (!field("op", &r.op, true)) return Err(EINVAL, "request needs \"op\"");
-  bool needs_dir = r.op == "mount" || r.op == "remount" || r.op == "umount";
-  bool needs_options = r.op == "mount" || r.op == "remount";
-  if (!needs_dir && r.op != "ping" && r.op != "status" && r.op != "shutdown" &&
-      r.op != "events" && r.op != "subsystems" && r.op != "gate" &&
-      r.op != "mounted" && r.op != "task") {
-    return Err(EINVAL, "unknown op '", r.op, "'");
+  std::string op_name;
+  if (!string_field("op", &op_name, ControlField::kRequired)) {
+    return Err(EINVAL, "request needs \"op\"");
   }
-  if (!field("dev", &r.dev, false)) {
+  std::optional<ControlOp> op = ControlOpNamed(op_name);
+  if (!op) return Err(EINVAL, "unknown op '", op_name, "'");
+  const ControlOpSpec& spec = SpecOf(*op);
+  ControlRequest r;
+  r.op = *op;
+  if (!string_field("dev", &r.dev, ControlField::kOptional)) {
     return Err(EINVAL, "\"dev\" must be a string");
   }
   if (!r.dev.empty() && !ValidMountDev(r.dev)) {
     return Err(EINVAL, "dev must be MAJOR:MINOR, not '", r.dev, "'");
   }
-  if (r.op == "mounted") {
+  if (spec.error != ControlField::kIgnored) {
     // The caller's mount(2) failed with this errno (0: it succeeded).
-    if (auto it = j.find("errno"); it != j.end()) {
+    auto it = j.find("errno");
+    if (it != j.end()) {
       if (!it->is_number_integer() || it->get<int64_t>() < 0 ||
           it->get<int64_t>() > 4095) {
-        return Err(EINVAL, "mounted: \"errno\" must be 0..4095");
+        return Err(EINVAL, spec.name, ": \"errno\" must be 0..4095");
       }
       r.error = static_cast<int>(it->get<int64_t>());
+    } else if (spec.error == ControlField::kRequired) {
+      return Err(EINVAL, spec.name, " needs \"errno\"");
     }
+    // A report names the mount made, or why none was.
     if (r.error == 0 && r.dev.empty()) {
-      return Err(EINVAL, "mounted needs \"dev\" or a nonzero \"errno\"");
+      return Err(EINVAL, spec.name, " needs \"dev\" or a nonzero \"errno\"");
     }
   }
-  if (!field("dir", &r.dir, needs_dir)) {
-    return Err(EINVAL, r.op, " needs a string \"dir\"");
+  if (!string_field("dir", &r.dir, spec.dir)) {
+    return Err(EINVAL, spec.name, " needs a string \"dir\"");
   }
-  if (!field("options", &r.options, needs_options)) {
-    return Err(EINVAL, r.op, " needs a string \"options\"");
+  if (!string_field("options", &r.options, spec.options)) {
+    return Err(EINVAL, spec.name, " needs a string \"options\"");
   }
-  if (r.op == "gate" || r.op == "task") {
+  if (spec.pid != ControlField::kIgnored) {
     // gate: the supervised task whose fork listener comes with the
     // request; task: the task asked about.
     auto it = j.find("pid");
-    if (it == j.end() || !it->is_number_integer() || it->get<int64_t>() <= 0 ||
-        it->get<int64_t>() > std::numeric_limits<pid_t>::max()) {
-      return Err(EINVAL, r.op, " needs a positive integer \"pid\"");
+    if (it != j.end() || spec.pid == ControlField::kRequired) {
+      if (it == j.end() || !it->is_number_integer() ||
+          it->get<int64_t>() <= 0 ||
+          it->get<int64_t>() > std::numeric_limits<pid_t>::max()) {
+        return Err(EINVAL, spec.name, " needs a positive integer \"pid\"");
+      }
+      r.pid = static_cast<pid_t>(it->get<int64_t>());
     }
-    r.pid = static_cast<pid_t>(it->get<int64_t>());
   }
-  if (needs_dir && (r.dir.empty() || r.dir[0] != '/')) {
+  if (spec.dir == ControlField::kRequired &&
+      (r.dir.empty() || r.dir[0] != '/')) {
     return Err(EINVAL, "dir must be an absolute path");
   }
   return r;
 }
 
 std::string FormatControlRequest(const ControlRequest& request) {
-  nlohmann::json j = {{"op", request.op}};
+  const ControlOpSpec& spec = SpecOf(request.op);
+  // nlohmann::json objects keep their keys sorted: the line's bytes depend
+  // only on which fields are written, not on the order here.
+  nlohmann::json j = {{"op", spec.name}};
   if (!request.dir.empty()) j["dir"] = request.dir;
   if (request.pid != 0) j["pid"] = request.pid;
   if (!request.dev.empty()) j["dev"] = request.dev;
   if (request.error != 0) j["errno"] = request.error;
-  if (!request.options.empty() || request.op == "mount" ||
-      request.op == "remount") {
+  if (!request.options.empty() || spec.options == ControlField::kRequired) {
     j["options"] = request.options;
   }
   return j.dump();
+}
+
+std::string OkReply() { return OkReply(nlohmann::json::object()); }
+
+std::string OkReply(nlohmann::json fields) {
+  fields["ok"] = true;
+  return fields.dump();
+}
+
+std::string ErrorReply(const Error& error) {
+  return nlohmann::json{{"ok", false},
+                        {"errno", error.code()},
+                        {"error", ErrnoName(error.code())},
+                        {"message", error.message()}}
+      .dump();
 }
 
 Result<int> ConnectToDaemon(const std::string& socket_path) {

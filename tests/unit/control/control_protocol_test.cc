@@ -1,32 +1,30 @@
-#include "daemon/control_protocol.h"
+#include "control/control_protocol.h"
 
 #include <gtest/gtest.h>
-#include <sys/mount.h>
-
-#include "daemon/mount_client.h"
 
 namespace gpc {
 namespace {
 
 TEST(ControlProtocol, RoundTrip) {
-  ControlRequest r{"mount", "cpuset,cpuacct", "/mnt/x"};
+  ControlRequest r{ControlOp::kMount, "cpuset,cpuacct", "/mnt/x"};
   auto back = ParseControlRequest(FormatControlRequest(r));
   ASSERT_TRUE(back.ok());
-  EXPECT_EQ(back->op, "mount");
+  EXPECT_EQ(back->op, ControlOp::kMount);
   EXPECT_EQ(back->options, "cpuset,cpuacct");
   EXPECT_EQ(back->dir, "/mnt/x");
-  auto ping = ParseControlRequest(FormatControlRequest({"ping", "", ""}));
+  auto ping =
+      ParseControlRequest(FormatControlRequest({ControlOp::kPing, "", ""}));
   ASSERT_TRUE(ping.ok());
-  EXPECT_EQ(ping->op, "ping");
+  EXPECT_EQ(ping->op, ControlOp::kPing);
 }
 
 TEST(ControlProtocol, GateCarriesThePid) {
   ControlRequest r;
-  r.op = "gate";
+  r.op = ControlOp::kGate;
   r.pid = 4321;
   auto back = ParseControlRequest(FormatControlRequest(r));
   ASSERT_TRUE(back.ok());
-  EXPECT_EQ(back->op, "gate");
+  EXPECT_EQ(back->op, ControlOp::kGate);
   EXPECT_EQ(back->pid, 4321);
 }
 
@@ -76,33 +74,16 @@ TEST(ControlProtocol, BadRequests) {
 }
 
 TEST(ControlProtocol, MountConversationRoundTrips) {
-  ControlRequest r{"remount", "cpuset", "/x"};
+  ControlRequest r{ControlOp::kRemount, "cpuset", "/x"};
   r.dev = "0:55";
   auto back = ParseControlRequest(FormatControlRequest(r));
   ASSERT_TRUE(back.ok());
   EXPECT_EQ(back->dev, "0:55");
-  ControlRequest failed{"mounted", "", ""};
+  ControlRequest failed{ControlOp::kMounted, "", ""};
   failed.error = EACCES;
   back = ParseControlRequest(FormatControlRequest(failed));
   ASSERT_TRUE(back.ok()) << back.error().ToString();
   EXPECT_EQ(back->error, EACCES);
-}
-
-TEST(MountArgs, SplitsVfsMountAndHierarchyOptions) {
-  MountArgs a = SplitMountOptions(
-      "rw,nosuid,nodev,noexec,relatime,cpuset,noprefix,x-gvfs-hide,_netdev");
-  EXPECT_EQ(a.flags, unsigned{MS_NOSUID | MS_NODEV | MS_NOEXEC | MS_RELATIME});
-  EXPECT_FALSE(a.remount);
-  EXPECT_EQ(a.hierarchy, "cpuset,noprefix");
-  a = SplitMountOptions("remount,ro,none,name=x,release_agent=/bin/true");
-  EXPECT_TRUE(a.remount);
-  EXPECT_EQ(a.flags, unsigned{MS_RDONLY});
-  EXPECT_EQ(a.hierarchy, "none,name=x,release_agent=/bin/true");
-  // Later options win, as for mount(8); empty tokens go.
-  a = SplitMountOptions("ro,,rw,defaults,nosuid,suid,,debug");
-  EXPECT_EQ(a.flags, 0u);
-  EXPECT_EQ(a.hierarchy, "debug");
-  EXPECT_EQ(SplitMountOptions("").hierarchy, "");
 }
 
 }  // namespace

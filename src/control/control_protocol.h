@@ -4,14 +4,16 @@
 //   <- {"ok":true,"hierarchy":3}
 //   <- {"ok":false,"errno":16,"error":"EBUSY","message":"subsystem ..."}
 //
-// Operations: ping, status, mount {options, dir}, remount {options, dir,
-// dev}, umount {dir, dev}, shutdown, events, subsystems (each subsystem
-// with its description, hierarchy and control files: name, access, label,
-// help), gate {pid} (a supervised tree's seccomp listener and journal
-// attached as SCM_RIGHTS fds; see daemon/fork_gate.h), task {pid} (whether
-// its forks are supervised, and why not: {"supervision":..., "reason":...}).
-// Changing mounts
-// needs uid 0 (checked with SO_PEERCRED), as mount(2) needs CAP_SYS_ADMIN.
+// Operations (control/control_ops.def lists them with the fields each
+// takes and who may ask): ping, status, mount {options, dir}, remount
+// {options, dir, dev}, umount {dir, dev}, shutdown, events, subsystems (each
+// subsystem with its description, hierarchy and control files: name,
+// access, label, help), gate {pid} (a supervised tree's seccomp listener and
+// journal attached as SCM_RIGHTS fds; see daemon/fork_gate.h), task {pid}
+// (whether its forks are supervised, and why not: {"supervision":...,
+// "reason":...}), mounted {dev or errno} (only within a mount, below).
+// Changing mounts needs uid 0 (checked with SO_PEERCRED), as mount(2) needs
+// CAP_SYS_ADMIN.
 //
 // A mount in the caller's mount namespace (mount.gpc, `gpc mount`) is a
 // conversation on one connection, the way fusermount hands a mounted
@@ -43,16 +45,18 @@
 #include <sys/types.h>
 #include <sys/un.h>
 
+#include <nlohmann/json_fwd.hpp>
 #include <string>
 #include <string_view>
 
-#include "daemon/fd_passing.h"  // UnixSocketAddress
+#include "control/control_ops.h"
+#include "control/fd_passing.h"  // UnixSocketAddress
 #include "util/result.h"
 
 namespace gpc {
 
 struct ControlRequest {
-  std::string op;
+  ControlOp op = ControlOp::kPing;
   std::string options;
   std::string dir;
   // "gate": the supervised task whose seccomp listener (and journal) come
@@ -72,10 +76,19 @@ bool ValidMountDev(std::string_view dev);
 // A request line is at most this long; longer ones are E2BIG.
 constexpr size_t kMaxRequestBytes = 64 * 1024;
 
-// EINVAL for malformed JSON, a non-object, an unknown op, missing or
-// non-string fields; E2BIG for an oversized line.
+// Reads the fields kControlOps gives the request's op. EINVAL for
+// malformed JSON, a non-object, an unknown op, missing or mistyped fields;
+// E2BIG for an oversized line.
 Result<ControlRequest> ParseControlRequest(std::string_view line);
+// The request as one line's JSON (no newline): every field that is set, and
+// "options" when its op requires them, even empty.
 std::string FormatControlRequest(const ControlRequest& request);
+
+// gpcd's reply lines (without the newline): {"ok":true} with `fields`
+// added, or {"ok":false,"errno":N,"error":"ENAME","message":"..."}.
+std::string OkReply();
+std::string OkReply(nlohmann::json fields);
+std::string ErrorReply(const Error& error);
 
 // A stream socket (close-on-exec) connected to gpcd at `socket_path`.
 // ECONNREFUSED/ENOENT when no daemon listens.

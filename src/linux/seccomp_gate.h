@@ -19,7 +19,7 @@
 #include <string_view>
 #include <vector>
 
-#include "daemon/fd_passing.h"  // SendWithFds, ReceiveWithFds
+#include "control/fd_passing.h"  // SendWithFds, ReceiveWithFds
 #include "util/result.h"
 
 namespace gpc {

@@ -1,4 +1,4 @@
-#include "daemon/seccomp_inject.h"
+#include "linux/seccomp_inject.h"
 
 #include <linux/seccomp.h>
 #include <poll.h>
@@ -20,7 +20,7 @@
 #include <thread>
 #include <vector>
 
-#include "daemon/seccomp_gate.h"
+#include "linux/seccomp_gate.h"
 #include "util/str_cat.h"
 
 #ifndef SECCOMP_FILTER_FLAG_TSYNC_ESRCH

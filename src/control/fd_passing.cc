@@ -1,4 +1,4 @@
-#include "daemon/fd_passing.h"
+#include "control/fd_passing.h"
 
 #include <sys/socket.h>
 #include <unistd.h>

@@ -1,4 +1,4 @@
-#include "daemon/seccomp_gate.h"
+#include "linux/seccomp_gate.h"
 
 #include <linux/audit.h>
 #include <linux/filter.h>
