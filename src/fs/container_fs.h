@@ -36,6 +36,7 @@
 #include "util/thread_annotations.h"
 
 struct fuse_session;
+struct fuse_lowlevel_ops;
 
 namespace gpc {
 
@@ -168,7 +169,8 @@ class ContainerFs {
   RequestCounts counts() const;
 
  private:
-  class Ops;  // the FUSE handlers (container_fs.cc)
+  class Ops;  // the FUSE handlers (container_fs_ops.cc)
+  static void AssignOps(fuse_lowlevel_ops& ops);
   // What fi->fh names: an open file or directory.
   struct Handle {
     virtual ~Handle() = default;
