@@ -1,5 +1,4 @@
 // Helpers shared by the command groups (command_support.h).
-#include "cli/commands.h"
 #include "cli/command_support.h"
 
 #include <grp.h>
@@ -23,6 +22,7 @@
 #include <thread>
 
 #include "cli/cli_common.h"
+#include "cli/commands.h"
 #include "cli/exec_command.h"
 #include "cli/top.h"
 #include "cli/tree.h"

@@ -44,17 +44,17 @@ bool FileElsewhere(const std::string& file, const Target& t,
                    const std::set<std::string>& all_subsystems);
 
 // Each command group registers its commands (RegisterCommands calls these).
-void AddMount(CLI::App& app, GlobalOptions& g, int& rc);    // containers
-void AddUmount(CLI::App& app, GlobalOptions& g, int& rc);   // containers
-void AddCreate(CLI::App& app, GlobalOptions& g, int& rc);   // containers
-void AddDelete(CLI::App& app, GlobalOptions& g, int& rc);   // containers
-void AddAttach(CLI::App& app, GlobalOptions& g, int& rc);   // containers
-void AddGet(CLI::App& app, GlobalOptions& g, int& rc);      // files
-void AddSet(CLI::App& app, GlobalOptions& g, int& rc);      // files
-void AddLs(CLI::App& app, GlobalOptions& g, int& rc);       // views
-void AddPs(CLI::App& app, GlobalOptions& g, int& rc);       // views
+void AddMount(CLI::App& app, GlobalOptions& g, int& rc);       // containers
+void AddUmount(CLI::App& app, GlobalOptions& g, int& rc);      // containers
+void AddCreate(CLI::App& app, GlobalOptions& g, int& rc);      // containers
+void AddDelete(CLI::App& app, GlobalOptions& g, int& rc);      // containers
+void AddAttach(CLI::App& app, GlobalOptions& g, int& rc);      // containers
+void AddGet(CLI::App& app, GlobalOptions& g, int& rc);         // files
+void AddSet(CLI::App& app, GlobalOptions& g, int& rc);         // files
+void AddLs(CLI::App& app, GlobalOptions& g, int& rc);          // views
+void AddPs(CLI::App& app, GlobalOptions& g, int& rc);          // views
 void AddSubsystems(CLI::App& app, GlobalOptions& g, int& rc);  // views
-void AddTop(CLI::App& app, GlobalOptions& g, int& rc);      // views
-void AddEvents(CLI::App& app, GlobalOptions& g, int& rc);   // views
+void AddTop(CLI::App& app, GlobalOptions& g, int& rc);         // views
+void AddEvents(CLI::App& app, GlobalOptions& g, int& rc);      // views
 
 }  // namespace gpc::cli

@@ -1,7 +1,4 @@
 // gpc ls, ps, subsystems, events, top.
-#include "cli/commands.h"
-#include "cli/command_support.h"
-
 #include <grp.h>
 #include <poll.h>
 #include <pwd.h>
@@ -23,6 +20,8 @@
 #include <thread>
 
 #include "cli/cli_common.h"
+#include "cli/command_support.h"
+#include "cli/commands.h"
 #include "cli/exec_command.h"
 #include "cli/top.h"
 #include "cli/tree.h"

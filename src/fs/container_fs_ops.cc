@@ -9,9 +9,6 @@
 // tests/system/fs_test.cc). Deliberate differences carry a "Linux:" comment.
 #define FUSE_USE_VERSION FUSE_MAKE_VERSION(3, 14)
 
-#include "fs/container_fs.h"
-#include "fs/container_fs_internal.h"
-
 #include <fcntl.h>
 #include <fuse_lowlevel.h>
 #include <poll.h>
@@ -27,6 +24,8 @@
 #include <memory>
 #include <vector>
 
+#include "fs/container_fs.h"
+#include "fs/container_fs_internal.h"
 #include "util/str_cat.h"
 
 namespace gpc {
