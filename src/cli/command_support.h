@@ -13,6 +13,7 @@
 #include <vector>
 
 #include "cli/cli_common.h"
+#include "cli/commands.h"
 #include "util/result.h"
 
 namespace gpc::cli {
