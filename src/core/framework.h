@@ -20,7 +20,8 @@
 // changes nothing.
 //
 // Locking. One mutex, mu_, serialises every operation, as cgroup_mutex does
-// in the kernel. Lock order:
+// in the kernel. The project's lock order is written once, in
+// docs/architecture.md ("Locking"); here it is
 //     Framework::mu_
 //       -> locks private to a subsystem
 //         -> locks inside the Host
@@ -28,8 +29,8 @@
 // not call the public (locking) methods; what they may call is
 // SubsystemApi (core/subsystem_api.h), which they reach through
 // Subsystem::framework() and FileContext::framework.
-// Events are delivered to the listener after mu_ is released, so a listener
-// may call back in.
+// Events are delivered to the listener after mu_ is released (gpcd's
+// Runtime fans them out under a lock of its own; see there).
 #pragma once
 
 #include <functional>

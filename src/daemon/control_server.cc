@@ -216,7 +216,7 @@ std::optional<std::string> Daemon::ServeEvents(ControlCall& call) {
   std::string ok = OkReply() + "\n";
   int big = 1 << 20;
   setsockopt(call.conn, SOL_SOCKET, SO_SNDBUF, &big, sizeof big);
-  std::lock_guard l(subscribers_mu_);
+  MutexLock l(subscribers_mu_);
   if (send(call.conn, ok.data(), ok.size(), MSG_NOSIGNAL) ==
       static_cast<ssize_t>(ok.size())) {
     subscribers_.push_back(call.conn);

@@ -215,7 +215,7 @@ std::shared_ptr<ContainerFs> Daemon::MakeFs(HierarchyId h,
 
 Daemon::MountId Daemon::AddMountLocked(MountPoint m) {
   {
-    std::lock_guard nl(notify_mu_);
+    MutexLock nl(notify_mu_);
     notify_targets_.push_back(m.fs);
   }
   MountId id = next_mount_id_++;
@@ -437,7 +437,7 @@ Status Daemon::ReleaseLocked(MountId id, bool unmount) {
   if (it == mounts_.end()) return OkStatus();
   MountPoint& m = it->second;
   {
-    std::lock_guard nl(notify_mu_);
+    MutexLock nl(notify_mu_);
     std::erase(notify_targets_, m.fs);
   }
   if (unmount && !m.fs->ConnectionEnded()) {
@@ -652,7 +652,7 @@ void Daemon::OnEvent(const Event& e) {
   if (e.kind != EventKind::kCreated && e.kind != EventKind::kRemoved) return;
   std::vector<std::shared_ptr<ContainerFs>> targets;
   {
-    std::lock_guard l(notify_mu_);
+    MutexLock l(notify_mu_);
     targets = notify_targets_;
   }
   for (const auto& fs : targets) {
@@ -663,7 +663,7 @@ void Daemon::OnEvent(const Event& e) {
 void Daemon::Publish(const Event& e) {
   std::vector<std::string> dirs;
   {
-    std::lock_guard l(notify_mu_);
+    MutexLock l(notify_mu_);
     for (const auto& fs : notify_targets_) {
       if (fs->hierarchy() == e.hierarchy) dirs.push_back(fs->mountpoint());
     }
@@ -675,7 +675,7 @@ void Daemon::Publish(const Event& e) {
                         {"mounts", dirs}};
   if (!e.detail.empty()) record["detail"] = e.detail;
   std::string line = record.dump() + "\n";
-  std::lock_guard l(subscribers_mu_);
+  MutexLock l(subscribers_mu_);
   std::erase_if(subscribers_, [&](int fd) {
     // Never block an event's deliverer on a slow reader.
     ssize_t n = send(fd, line.data(), line.size(), MSG_DONTWAIT | MSG_NOSIGNAL);
@@ -746,7 +746,7 @@ void Daemon::Shutdown() {
   }
   if (runtime_) runtime_->Stop();
   {
-    std::lock_guard l(subscribers_mu_);
+    MutexLock l(subscribers_mu_);
     for (int fd : subscribers_) close(fd);
     subscribers_.clear();
   }

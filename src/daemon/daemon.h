@@ -207,8 +207,8 @@ class Daemon {
 
   // Connections of "events" subscribers. Lock order: mounts_mu_ ->
   // subscribers_mu_ (never held across a framework call).
-  std::mutex subscribers_mu_;
-  std::vector<int> subscribers_;
+  Mutex subscribers_mu_;
+  std::vector<int> subscribers_ GPC_GUARDED_BY(subscribers_mu_);
   std::atomic<bool> stopping_{false};
 
   // Serialises mount operations. Lock order:
@@ -222,8 +222,9 @@ class Daemon {
 
   // The sessions events are forwarded to (ContainerFs::OnEvent queues and
   // returns). Held only to copy the list.
-  std::mutex notify_mu_;
-  std::vector<std::shared_ptr<ContainerFs>> notify_targets_;
+  Mutex notify_mu_;
+  std::vector<std::shared_ptr<ContainerFs>> notify_targets_
+      GPC_GUARDED_BY(notify_mu_);
 };
 
 }  // namespace gpc

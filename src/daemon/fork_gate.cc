@@ -46,7 +46,7 @@ void ForkGate::Stop() {
   if (thread_.joinable()) thread_.join();
   std::map<uint64_t, std::unique_ptr<Gate>> gates;
   {
-    std::lock_guard l(mu_);
+    MutexLock l(mu_);
     gates.swap(gates_);
   }
   for (auto& [key, gate] : gates) Release(*gate);
@@ -93,7 +93,7 @@ Status ForkGate::Adopt(int listener, int journal_fd, int conn, uid_t peer_uid,
   if (!journal.ok()) return fail(std::move(journal).error());
   gate->journal = *journal;
 
-  std::lock_guard l(mu_);
+  MutexLock l(mu_);
   uint64_t key = next_key_++;
   gate->key = key;
   // Registered before the ack; the loop cannot serve the gate before it is
@@ -127,7 +127,7 @@ Status ForkGate::Adopt(int listener, int journal_fd, int conn, uid_t peer_uid,
 ForkGateStats ForkGate::stats() const {
   ForkGateStats s;
   {
-    std::lock_guard l(mu_);
+    MutexLock l(mu_);
     s.gates = gates_.size();
   }
   s.notifications = notifications_;
@@ -150,7 +150,7 @@ void ForkGate::Loop() {
       uint64_t key = tag >> 1;
       Gate* gate;
       {
-        std::lock_guard l(mu_);
+        MutexLock l(mu_);
         auto it = gates_.find(key);
         if (it == gates_.end()) continue;  // closed earlier in this batch
         gate = it->second.get();
@@ -235,7 +235,7 @@ int ForkGate::Decide(pid_t tid) {
 void ForkGate::CloseGate(uint64_t key) {
   std::unique_ptr<Gate> gate;
   {
-    std::lock_guard l(mu_);
+    MutexLock l(mu_);
     auto it = gates_.find(key);
     if (it == gates_.end()) return;
     gate = std::move(it->second);

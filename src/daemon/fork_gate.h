@@ -35,6 +35,7 @@
 #include "core/framework.h"
 #include "linux/seccomp_gate.h"
 #include "util/result.h"
+#include "util/thread_annotations.h"
 
 namespace gpc {
 
@@ -97,9 +98,9 @@ class ForkGate {
   std::thread thread_;
   std::atomic<bool> stopping_{false};
 
-  mutable std::mutex mu_;
-  uint64_t next_key_ = 1;
-  std::map<uint64_t, std::unique_ptr<Gate>> gates_;
+  mutable Mutex mu_;
+  uint64_t next_key_ GPC_GUARDED_BY(mu_) = 1;
+  std::map<uint64_t, std::unique_ptr<Gate>> gates_ GPC_GUARDED_BY(mu_);
 
   std::atomic<uint64_t> notifications_{0}, approved_{0}, refused_{0},
       unknown_task_{0}, unlimited_{0}, service_ns_{0};

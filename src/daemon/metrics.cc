@@ -323,13 +323,13 @@ std::string MetricsText::Render() const {
 void RefusalCounter::OnEvent(const Event& e) {
   if (e.kind != EventKind::kRefused) return;
   std::string subsys = e.detail.substr(0, e.detail.find(':'));
-  std::lock_guard l(mu_);
+  MutexLock l(mu_);
   ++counts_[{e.hierarchy, e.path, subsys}];
 }
 
 std::map<std::tuple<HierarchyId, std::string, std::string>, uint64_t>
 RefusalCounter::Snapshot() const {
-  std::lock_guard l(mu_);
+  MutexLock l(mu_);
   return counts_;
 }
 

@@ -32,6 +32,7 @@
 #include "fs/container_fs.h"
 #include "linux/tracker.h"
 #include "util/result.h"
+#include "util/thread_annotations.h"
 
 namespace gpc {
 
@@ -69,8 +70,9 @@ class RefusalCounter {
   Snapshot() const;
 
  private:
-  mutable std::mutex mu_;
-  std::map<std::tuple<HierarchyId, std::string, std::string>, uint64_t> counts_;
+  mutable Mutex mu_;
+  std::map<std::tuple<HierarchyId, std::string, std::string>, uint64_t> counts_
+      GPC_GUARDED_BY(mu_);
 };
 
 struct MountMetrics {

@@ -82,10 +82,10 @@ StateStore::StateStore(std::string dir) : dir_(std::move(dir)) {}
 
 StateStore::~StateStore() {
   {
-    std::lock_guard l(stop_mu_);
+    MutexLock l(stop_mu_);
     stopping_ = true;
   }
-  stop_cv_.notify_all();
+  stop_cv_.NotifyAll();
   if (maintenance_.joinable()) maintenance_.join();
   if (journal_fd_ >= 0) close(journal_fd_);
 }
@@ -114,9 +114,12 @@ Result<DaemonState> StateStore::Load(LoadReport* report) {
     return std::move(bytes).error();
   }
   r.snapshot_generation = snapshot.generation;
-  max_generation_ = snapshot.generation;
-  for (uint64_t g : JournalGenerations(dir_)) {
-    max_generation_ = std::max(max_generation_, g);
+  {
+    MutexLock l(mu_);
+    max_generation_ = snapshot.generation;
+    for (uint64_t g : JournalGenerations(dir_)) {
+      max_generation_ = std::max(max_generation_, g);
+    }
   }
 
   StateReplayer replay(snapshot.state.framework);
@@ -170,7 +173,7 @@ Result<DaemonState> StateStore::Load(LoadReport* report) {
 Status StateStore::Start(Framework& fw, std::vector<PersistedMount> mounts) {
   fw_ = &fw;
   {
-    std::lock_guard l(mu_);
+    MutexLock l(mu_);
     mounts_ = std::move(mounts);
   }
   // Observe first: changes from now until the export below are in the
@@ -179,10 +182,15 @@ Status StateStore::Start(Framework& fw, std::vector<PersistedMount> mounts) {
   Status s;
   auto t0 = std::chrono::steady_clock::now();
   {
-    std::lock_guard c(compact_mu_);
+    MutexLock c(compact_mu_);
     s = CompactLocked(/*restart=*/true);
   }
-  Log(StrCat("journal ", generation_, " started in ",
+  uint64_t generation;
+  {
+    MutexLock l(mu_);
+    generation = generation_;
+  }
+  Log(StrCat("journal ", generation, " started in ",
              std::chrono::duration_cast<std::chrono::milliseconds>(
                  std::chrono::steady_clock::now() - t0)
                  .count(),
@@ -193,15 +201,15 @@ Status StateStore::Start(Framework& fw, std::vector<PersistedMount> mounts) {
 
 void StateStore::Stop() {
   {
-    std::lock_guard l(stop_mu_);
+    MutexLock l(stop_mu_);
     stopping_ = true;
   }
-  stop_cv_.notify_all();
+  stop_cv_.NotifyAll();
   if (maintenance_.joinable()) maintenance_.join();
   if (fw_ == nullptr) return;
   Status s = Compact();
   if (!s.ok()) Log("final snapshot: " + s.error().ToString());
-  std::lock_guard l(mu_);
+  MutexLock l(mu_);
   closed_ = true;
   if (journal_fd_ >= 0) {
     fdatasync(journal_fd_);
@@ -212,14 +220,14 @@ void StateStore::Stop() {
 }
 
 Status StateStore::Compact() {
-  std::lock_guard c(compact_mu_);
+  MutexLock c(compact_mu_);
   return CompactLocked(/*restart=*/false);
 }
 
 Status StateStore::CompactLocked(bool restart) {
   uint64_t gen;
   {
-    std::lock_guard l(mu_);
+    MutexLock l(mu_);
     gen = ++max_generation_;
   }
   // 1. The new journal, ready to take records.
@@ -247,7 +255,7 @@ Status StateStore::CompactLocked(bool restart) {
   if (!s.ok()) {
     if (fd >= 0) close(fd);
     unlink(jpath.c_str());
-    std::lock_guard l(mu_);
+    MutexLock l(mu_);
     if (restart) {
       durable_ = false;
       durable_errno_ = s.code();
@@ -263,7 +271,7 @@ Status StateStore::CompactLocked(bool restart) {
   std::vector<PersistedMount> mounts;
   Status base_written;
   FrameworkState fs = fw_->ExportState([&](const FrameworkState& now) {
-    std::lock_guard l(mu_);
+    MutexLock l(mu_);
     old_fd = journal_fd_;
     old_end = offset_;
     journal_fd_ = fd;
@@ -302,7 +310,7 @@ Status StateStore::CompactLocked(bool restart) {
   // whole state): the maintenance thread writes one soon, off the path to
   // serving the mounts.
   if (restart) {
-    std::lock_guard l(mu_);
+    MutexLock l(mu_);
     compact_soon_ = true;
     return base_written;
   }
@@ -321,7 +329,7 @@ Status StateStore::CompactLocked(bool restart) {
   if (!s.ok()) {
     unlink(tmp.c_str());
     // The new journal still loads after the old snapshot and journals.
-    std::lock_guard l(mu_);
+    MutexLock l(mu_);
     SetErrorLocked("snapshot: " + s.error().ToString() +
                    " (the previous state is intact)");
     return s;
@@ -329,7 +337,7 @@ Status StateStore::CompactLocked(bool restart) {
   for (uint64_t g : JournalGenerations(dir_)) {
     if (g < gen) unlink(JournalPath(g).c_str());
   }
-  std::lock_guard l(mu_);
+  MutexLock l(mu_);
   durable_ = true;
   ++stats_.compactions;
   stats_.last_error.clear();
@@ -366,7 +374,7 @@ Status StateStore::EnsureRoomLocked(size_t bytes) {
 }
 
 Status StateStore::BeforeChange() {
-  std::lock_guard l(mu_);
+  MutexLock l(mu_);
   if (closed_) return Err(ESHUTDOWN, "gpcd is shutting down");
   if (!durable_) {
     ++stats_.refused;
@@ -400,13 +408,13 @@ void StateStore::AppendLocked(const std::string& record) {
 
 void StateStore::Commit(const StateChange& change) {
   std::string record = EncodeJournalRecord(change);
-  std::lock_guard l(mu_);
+  MutexLock l(mu_);
   AppendLocked(record);
 }
 
 Status StateStore::RecordMounts(std::vector<PersistedMount> mounts) {
   std::string record = EncodeJournalRecord(mounts);
-  std::lock_guard l(mu_);
+  MutexLock l(mu_);
   mounts_ = std::move(mounts);
   uint64_t errors = stats_.write_errors;
   AppendLocked(record);
@@ -415,7 +423,7 @@ Status StateStore::RecordMounts(std::vector<PersistedMount> mounts) {
 }
 
 StateStoreStats StateStore::stats() {
-  std::lock_guard l(mu_);
+  MutexLock l(mu_);
   StateStoreStats out = stats_;
   out.generation = generation_;
   out.journal_bytes = offset_;
@@ -427,15 +435,18 @@ void StateStore::Maintain() {
   auto period = std::chrono::milliseconds(100);
   for (;;) {
     {
-      std::unique_lock l(stop_mu_);
-      if (stop_cv_.wait_for(l, period, [this] { return stopping_; })) {
+      MutexLock l(stop_mu_);
+      if (stop_cv_.WaitFor(stop_mu_, period, [this] {
+            stop_mu_.AssertHeld();
+            return stopping_;
+          })) {
         return;
       }
     }
     int fd = -1;
     bool compact = false;
     {
-      std::lock_guard l(mu_);
+      MutexLock l(mu_);
       if (dirty_ && journal_fd_ >= 0) fd = dup(journal_fd_);
       dirty_ = false;
       compact = !durable_ || compact_soon_ || offset_ > kCompactBytes;

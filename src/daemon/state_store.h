@@ -38,6 +38,7 @@
 #include "core/state.h"
 #include "daemon/state_format.h"
 #include "util/result.h"
+#include "util/thread_annotations.h"
 
 namespace gpc {
 
@@ -99,38 +100,42 @@ class StateStore : public StateObserver {
  private:
   // `restart`: the new journal starts with the whole state and no snapshot
   // is written (Start); else a snapshot follows the switch (Compact).
-  Status CompactLocked(bool restart);
-  Status EnsureRoomLocked(size_t bytes);
-  void AppendLocked(const std::string& record);
-  void SetErrorLocked(std::string message);
+  Status CompactLocked(bool restart) GPC_REQUIRES(compact_mu_)
+      GPC_EXCLUDES(mu_);
+  Status EnsureRoomLocked(size_t bytes) GPC_REQUIRES(mu_);
+  void AppendLocked(const std::string& record) GPC_REQUIRES(mu_);
+  void SetErrorLocked(std::string message) GPC_REQUIRES(mu_);
   void Maintain();
   std::string JournalPath(uint64_t generation) const;
 
   const std::string dir_;
   Framework* fw_ = nullptr;
   // Serialises compactions against each other (taken before mu_).
-  std::mutex compact_mu_;
+  Mutex compact_mu_;
   // The journal and counters. Lock order: Framework::mu_ -> mu_.
-  std::mutex mu_;
-  int journal_fd_ = -1;
-  uint64_t generation_ = 0;      // of the open journal
-  uint64_t max_generation_ = 0;  // seen on disk
-  uint64_t offset_ = 0;          // where the next record goes
-  uint64_t allocated_ = 0;       // preallocated up to here
-  bool dirty_ = false;           // written since the last fdatasync
-  bool compact_soon_ = false;    // a restart's journal wants a snapshot
+  Mutex mu_;
+  int journal_fd_ GPC_GUARDED_BY(mu_) = -1;
+  uint64_t generation_ GPC_GUARDED_BY(mu_) = 0;      // of the open journal
+  uint64_t max_generation_ GPC_GUARDED_BY(mu_) = 0;  // seen on disk
+  uint64_t offset_ GPC_GUARDED_BY(mu_) = 0;     // where the next record goes
+  uint64_t allocated_ GPC_GUARDED_BY(mu_) = 0;  // preallocated up to here
+  // Written since the last fdatasync.
+  bool dirty_ GPC_GUARDED_BY(mu_) = false;
+  // A restart's journal wants a snapshot.
+  bool compact_soon_ GPC_GUARDED_BY(mu_) = false;
   // False until this run's base record is written: until then a change
   // cannot be recorded in a loadable way and is refused.
-  bool durable_ = false;
-  bool closed_ = false;      // Stop() was called
-  int durable_errno_ = EIO;  // why not, for BeforeChange's refusal
-  std::vector<PersistedMount> mounts_;
-  StateStoreStats stats_;
+  bool durable_ GPC_GUARDED_BY(mu_) = false;
+  bool closed_ GPC_GUARDED_BY(mu_) = false;  // Stop() was called
+  // Why not durable, for BeforeChange's refusal.
+  int durable_errno_ GPC_GUARDED_BY(mu_) = EIO;
+  std::vector<PersistedMount> mounts_ GPC_GUARDED_BY(mu_);
+  StateStoreStats stats_ GPC_GUARDED_BY(mu_);
 
   std::thread maintenance_;
-  std::mutex stop_mu_;
-  std::condition_variable stop_cv_;
-  bool stopping_ = false;
+  Mutex stop_mu_;
+  CondVar stop_cv_;
+  bool stopping_ GPC_GUARDED_BY(stop_mu_) = false;
 };
 
 }  // namespace gpc

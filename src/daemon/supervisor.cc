@@ -100,7 +100,7 @@ Supervisor::Supervisor(Framework& fw, SupervisorOptions options)
 Supervisor::~Supervisor() {
   std::vector<Finishing> threads;
   {
-    std::lock_guard l(mu_);
+    MutexLock l(mu_);
     threads.swap(finishing_);
   }
   for (Finishing& f : threads) f.thread.join();
@@ -220,7 +220,7 @@ void Supervisor::SuperviseOne(const Framework::SupervisionRequest& r) {
   // late: the outcome is recorded when it comes.
   ++deferred_;
   int fd = report_r.release();
-  std::lock_guard l(mu_);
+  MutexLock l(mu_);
   // Those done by now are joined here, so the list stays short.
   std::erase_if(finishing_, [](Finishing& f) {
     if (!f.done->load()) return false;
@@ -279,7 +279,7 @@ void Supervisor::Record(const TaskKey& process, const Outcome& o) {
   } else if (o.state == Supervision::kImpossible) {
     ++impossible_;
   }
-  std::lock_guard l(mu_);
+  MutexLock l(mu_);
   if (o.state == Supervision::kSupervised) {
     reasons_.erase(process.tid);
   } else if (!o.reason.empty()) {
@@ -295,7 +295,7 @@ SupervisorStats Supervisor::stats() const {
 }
 
 std::string Supervisor::ReasonOf(pid_t tgid) const {
-  std::lock_guard l(mu_);
+  MutexLock l(mu_);
   auto it = reasons_.find(tgid);
   return it == reasons_.end() ? "" : it->second;
 }

@@ -32,6 +32,7 @@
 
 #include "core/framework.h"
 #include "util/result.h"
+#include "util/thread_annotations.h"
 
 namespace gpc {
 
@@ -86,13 +87,14 @@ class Supervisor {
   const SupervisorOptions options_;
   std::atomic<uint64_t> supervised_{0}, no_new_privs_{0}, impossible_{0},
       deferred_{0}, total_ns_{0};
-  mutable std::mutex mu_;
-  std::map<pid_t, std::string> reasons_;  // tgid -> why not supervised
+  mutable Mutex mu_;
+  // tgid -> why not supervised
+  std::map<pid_t, std::string> reasons_ GPC_GUARDED_BY(mu_);
   struct Finishing {
     std::thread thread;
     std::shared_ptr<std::atomic<bool>> done;
   };
-  std::vector<Finishing> finishing_;
+  std::vector<Finishing> finishing_ GPC_GUARDED_BY(mu_);
 };
 
 }  // namespace gpc

@@ -104,7 +104,7 @@ Result<size_t> Tracker::Poll(int timeout_ms) {
   if (sync) {
     // Everything queued before this point must be applied before we
     // answer the requests made so far.
-    std::lock_guard l(sync_mu_);
+    MutexLock l(sync_mu_);
     serving = sync_requested_;
   }
   if (tick) reconciler_.OnTick();
@@ -116,21 +116,23 @@ Result<size_t> Tracker::Poll(int timeout_ms) {
     GPC_ASSIGN_OR_RETURN(size_t more, reconciler_.DrainUntil(since, handled));
     handled += more;
     GPC_RETURN_IF_ERROR(reconciler_.Settle());
-    std::lock_guard l(sync_mu_);
+    MutexLock l(sync_mu_);
     sync_served_ = std::max(sync_served_, serving);
-    sync_cv_.notify_all();
+    sync_cv_.NotifyAll();
   }
   reconciler_.Periodic(host_.MonotonicNow());
   return handled;
 }
 
 void Tracker::Sync(int timeout_ms) {
-  std::unique_lock l(sync_mu_);
+  MutexLock l(sync_mu_);
   uint64_t ticket = ++sync_requested_;
   uint64_t one = 1;
   (void)!write(sync_fd_, &one, sizeof one);
-  sync_cv_.wait_for(l, std::chrono::milliseconds(timeout_ms),
-                    [&] { return sync_served_ >= ticket; });
+  sync_cv_.WaitFor(sync_mu_, std::chrono::milliseconds(timeout_ms), [&] {
+    sync_mu_.AssertHeld();
+    return sync_served_ >= ticket;
+  });
 }
 
 Status Tracker::CatchUp(int timeout_ms) {

@@ -86,10 +86,10 @@ class Tracker {
   int sync_fd_ = -1;   // eventfd: Sync() requests
   std::atomic<bool> stopping_{false};
 
-  std::mutex sync_mu_;
-  std::condition_variable sync_cv_;
-  uint64_t sync_requested_ = 0;  // guarded by sync_mu_
-  uint64_t sync_served_ = 0;     // guarded by sync_mu_
+  Mutex sync_mu_;
+  CondVar sync_cv_;
+  uint64_t sync_requested_ GPC_GUARDED_BY(sync_mu_) = 0;
+  uint64_t sync_served_ GPC_GUARDED_BY(sync_mu_) = 0;
 };
 
 }  // namespace gpc

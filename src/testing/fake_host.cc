@@ -29,24 +29,24 @@ FakeHost::FakeHost(size_t cpus, size_t nodes)
 }
 
 void FakeHost::SetTime(MonoNanos now) {
-  std::lock_guard l(mu_);
+  MutexLock l(mu_);
   now_ = now;
 }
 
 MonoNanos FakeHost::AdvanceTime(MonoNanos delta) {
-  std::lock_guard l(mu_);
+  MutexLock l(mu_);
   now_ += delta;
   return now_;
 }
 
 void FakeHost::SetNextPid(pid_t pid) {
-  std::lock_guard l(mu_);
+  MutexLock l(mu_);
   GPC_CHECK(!tasks_.contains(pid), "pid ", pid, " is live");
   next_pid_ = pid;
 }
 
 void FakeHost::SetStartTimeTick(MonoNanos tick_ns) {
-  std::lock_guard l(mu_);
+  MutexLock l(mu_);
   start_time_tick_ = tick_ns;
 }
 
@@ -62,7 +62,7 @@ pid_t FakeHost::AllocPidLocked() {
 }
 
 TaskKey FakeHost::NewProcess(pid_t ppid, uid_t uid) {
-  std::lock_guard l(mu_);
+  MutexLock l(mu_);
   FakeTask t;
   pid_t pid = AllocPidLocked();
   t.info.key = {pid, NextStartTimeLocked()};
@@ -79,7 +79,7 @@ TaskKey FakeHost::NewProcess(pid_t ppid, uid_t uid) {
 }
 
 TaskKey FakeHost::Fork(pid_t parent_tid, bool thread) {
-  std::lock_guard l(mu_);
+  MutexLock l(mu_);
   FakeTask* parent = LiveLocked(parent_tid);
   GPC_CHECK(parent != nullptr, "fork from dead task ", parent_tid);
   FakeTask t;
@@ -106,12 +106,12 @@ TaskKey FakeHost::Fork(pid_t parent_tid, bool thread) {
 }
 
 void FakeHost::KillTask(pid_t tid) {
-  std::lock_guard l(mu_);
+  MutexLock l(mu_);
   tasks_.erase(tid);
 }
 
 void FakeHost::SetCreds(pid_t tid, uid_t uid, uid_t euid, uid_t suid) {
-  std::lock_guard l(mu_);
+  MutexLock l(mu_);
   FakeTask* t = LiveLocked(tid);
   GPC_CHECK(t != nullptr);
   t->info.uid = uid;
@@ -120,7 +120,7 @@ void FakeHost::SetCreds(pid_t tid, uid_t uid, uid_t euid, uid_t suid) {
 }
 
 void FakeHost::SetKernelThread(pid_t tid, KernelThread kind) {
-  std::lock_guard l(mu_);
+  MutexLock l(mu_);
   FakeTask* t = LiveLocked(tid);
   GPC_CHECK(t != nullptr);
   t->kernel_thread = kind;
@@ -128,7 +128,7 @@ void FakeHost::SetKernelThread(pid_t tid, KernelThread kind) {
 
 void FakeHost::AddRuntime(pid_t tid, uint64_t ns, uint64_t user_ticks,
                           uint64_t system_ticks) {
-  std::lock_guard l(mu_);
+  MutexLock l(mu_);
   FakeTask* t = LiveLocked(tid);
   GPC_CHECK(t != nullptr);
   t->times.runtime_ns += ns;
@@ -137,14 +137,14 @@ void FakeHost::AddRuntime(pid_t tid, uint64_t ns, uint64_t user_ticks,
 }
 
 void FakeHost::SetLastCpu(pid_t tid, int cpu) {
-  std::lock_guard l(mu_);
+  MutexLock l(mu_);
   FakeTask* t = LiveLocked(tid);
   GPC_CHECK(t != nullptr);
   t->times.last_cpu = cpu;
 }
 
 void FakeHost::SetOpenFiles(pid_t tgid, uint64_t count) {
-  std::lock_guard l(mu_);
+  MutexLock l(mu_);
   FakeTask* t = LiveLocked(tgid);
   GPC_CHECK(t != nullptr);
   t->open_files = count;
@@ -154,7 +154,7 @@ void FakeHost::SetOpenFiles(pid_t tgid, uint64_t count) {
 }
 
 void FakeHost::SetOpenFds(pid_t tgid, std::vector<int> fds) {
-  std::lock_guard l(mu_);
+  MutexLock l(mu_);
   FakeTask* t = LiveLocked(tgid);
   GPC_CHECK(t != nullptr);
   std::sort(fds.begin(), fds.end());
@@ -163,7 +163,7 @@ void FakeHost::SetOpenFds(pid_t tgid, std::vector<int> fds) {
 }
 
 uint64_t FakeHost::OpenFiles(pid_t tgid, uint64_t count) {
-  std::lock_guard l(mu_);
+  MutexLock l(mu_);
   FakeTask* t = LiveLocked(tgid);
   GPC_CHECK(t != nullptr);
   auto it = t->rlimits.find(RLIMIT_NOFILE);
@@ -186,7 +186,7 @@ uint64_t FakeHost::OpenFiles(pid_t tgid, uint64_t count) {
 }
 
 uint64_t FakeHost::Unshare(pid_t tid, NamespaceKind kind) {
-  std::lock_guard l(mu_);
+  MutexLock l(mu_);
   FakeTask* t = LiveLocked(tid);
   GPC_CHECK(t != nullptr);
   t->namespaces.ids[kind] = next_namespace_id_++;
@@ -194,29 +194,29 @@ uint64_t FakeHost::Unshare(pid_t tid, NamespaceKind kind) {
 }
 
 void FakeHost::SetOnlineCpus(const BitMask& cpus) {
-  std::lock_guard l(mu_);
+  MutexLock l(mu_);
   online_ = cpus;
 }
 
 void FakeHost::FailEffects(int err) {
-  std::lock_guard l(mu_);
+  MutexLock l(mu_);
   fail_effects_ = err;
 }
 
 std::optional<FakeHost::FakeTask> FakeHost::Task(pid_t tid) const {
-  std::lock_guard l(mu_);
+  MutexLock l(mu_);
   auto it = tasks_.find(tid);
   if (it == tasks_.end()) return std::nullopt;
   return it->second;
 }
 
 std::vector<FakeHost::SpawnRecord> FakeHost::spawned() const {
-  std::lock_guard l(mu_);
+  MutexLock l(mu_);
   return spawned_;
 }
 
 size_t FakeHost::affinity_calls() const {
-  std::lock_guard l(mu_);
+  MutexLock l(mu_);
   return affinity_calls_;
 }
 
@@ -232,32 +232,32 @@ FakeHost::FakeTask* FakeHost::LiveKeyLocked(const TaskKey& key) {
 }
 
 MonoNanos FakeHost::MonotonicNow() {
-  std::lock_guard l(mu_);
+  MutexLock l(mu_);
   return now_;
 }
 
 BitMask FakeHost::OnlineCpus() {
-  std::lock_guard l(mu_);
+  MutexLock l(mu_);
   return online_;
 }
 
 BitMask FakeHost::MemoryNodes() {
-  std::lock_guard l(mu_);
+  MutexLock l(mu_);
   return BitMask::Full(nodes_);
 }
 
 size_t FakeHost::CpuMaskBits() {
-  std::lock_guard l(mu_);
+  MutexLock l(mu_);
   return cpus_;
 }
 
 size_t FakeHost::NodeMaskBits() {
-  std::lock_guard l(mu_);
+  MutexLock l(mu_);
   return nodes_;
 }
 
 Result<std::vector<pid_t>> FakeHost::ListProcesses() {
-  std::lock_guard l(mu_);
+  MutexLock l(mu_);
   std::vector<pid_t> out;
   for (const auto& [tid, t] : tasks_) {
     if (t.info.tgid == tid) out.push_back(tid);
@@ -266,7 +266,7 @@ Result<std::vector<pid_t>> FakeHost::ListProcesses() {
 }
 
 Result<std::vector<pid_t>> FakeHost::ListThreads(pid_t tgid) {
-  std::lock_guard l(mu_);
+  MutexLock l(mu_);
   std::vector<pid_t> out;
   for (const auto& [tid, t] : tasks_) {
     if (t.info.tgid == tgid) out.push_back(tid);
@@ -276,61 +276,61 @@ Result<std::vector<pid_t>> FakeHost::ListThreads(pid_t tgid) {
 }
 
 Result<TaskInfo> FakeHost::GetTaskInfo(pid_t tid) {
-  std::lock_guard l(mu_);
+  MutexLock l(mu_);
   FakeTask* t = LiveLocked(tid);
   if (t == nullptr) return Err(ESRCH, "no task ", tid);
   return t->info;
 }
 
 bool FakeHost::TaskExists(pid_t tid) {
-  std::lock_guard l(mu_);
+  MutexLock l(mu_);
   return tasks_.contains(tid);
 }
 
 Result<KernelThread> FakeHost::GetKernelThread(const TaskKey& key) {
-  std::lock_guard l(mu_);
+  MutexLock l(mu_);
   FakeTask* t = LiveKeyLocked(key);
   if (t == nullptr) return Err(ESRCH, "no task ", key.tid);
   return t->kernel_thread;
 }
 
 Result<CpuTimes> FakeHost::GetCpuTimes(const TaskKey& key) {
-  std::lock_guard l(mu_);
+  MutexLock l(mu_);
   FakeTask* t = LiveKeyLocked(key);
   if (t == nullptr) return Err(ESRCH, "no task ", key.tid);
   return t->times;
 }
 
 Result<uint64_t> FakeHost::CountOpenFiles(pid_t tgid) {
-  std::lock_guard l(mu_);
+  MutexLock l(mu_);
   FakeTask* t = LiveLocked(tgid);
   if (t == nullptr) return Err(ESRCH, "no process ", tgid);
   return t->open_files;
 }
 
 Result<std::vector<int>> FakeHost::ListOpenFds(pid_t tgid) {
-  std::lock_guard l(mu_);
+  MutexLock l(mu_);
   FakeTask* t = LiveLocked(tgid);
   if (t == nullptr) return Err(ESRCH, "no process ", tgid);
   return t->fds;
 }
 
 Result<NamespaceIds> FakeHost::GetNamespaces(const TaskKey& key) {
-  std::lock_guard l(mu_);
+  MutexLock l(mu_);
   FakeTask* t = LiveKeyLocked(key);
   if (t == nullptr) return Err(ESRCH, "no task ", key.tid);
   return t->namespaces;
 }
 
 Result<BitMask> FakeHost::GetAffinity(const TaskKey& key) {
-  std::lock_guard l(mu_);
+  MutexLock l(mu_);
   FakeTask* t = LiveKeyLocked(key);
   if (t == nullptr) return Err(ESRCH, "no task ", key.tid);
   return t->affinity;
 }
 
 Status FakeHost::SetAffinity(const TaskKey& key, const BitMask& cpus) {
-  std::lock_guard l(mu_);
+  MutexLock l(mu_);
   ++affinity_calls_;
   if (fail_effects_ != 0) return Err(fail_effects_, "injected failure");
   FakeTask* t = LiveKeyLocked(key);
@@ -341,7 +341,7 @@ Status FakeHost::SetAffinity(const TaskKey& key, const BitMask& cpus) {
 }
 
 Result<RLimit> FakeHost::GetRlimit(pid_t tgid, int resource) {
-  std::lock_guard l(mu_);
+  MutexLock l(mu_);
   FakeTask* t = LiveLocked(tgid);
   if (t == nullptr) return Err(ESRCH, "no process ", tgid);
   auto it = t->rlimits.find(resource);
@@ -351,7 +351,7 @@ Result<RLimit> FakeHost::GetRlimit(pid_t tgid, int resource) {
 
 Status FakeHost::SetRlimit(const TaskKey& key, int resource,
                            const RLimit& limit) {
-  std::lock_guard l(mu_);
+  MutexLock l(mu_);
   if (fail_effects_ != 0) return Err(fail_effects_, "injected failure");
   FakeTask* t = LiveKeyLocked(key);
   if (t == nullptr) return Err(ESRCH, "no process ", key.tid);
@@ -362,14 +362,14 @@ Status FakeHost::SetRlimit(const TaskKey& key, int resource,
 
 Status FakeHost::MigratePages(const TaskKey& key, const BitMask& from,
                               const BitMask& to) {
-  std::lock_guard l(mu_);
+  MutexLock l(mu_);
   if (fail_effects_ != 0) return Err(fail_effects_, "injected failure");
   if (LiveKeyLocked(key) == nullptr) return Err(ESRCH, "no task ", key.tid);
   return OkStatus();
 }
 
 Status FakeHost::SendSignal(const TaskKey& key, int signal) {
-  std::lock_guard l(mu_);
+  MutexLock l(mu_);
   FakeTask* t = LiveKeyLocked(key);
   if (t == nullptr) return Err(ESRCH, "no task ", key.tid);
   t->signals.push_back(signal);
@@ -378,7 +378,7 @@ Status FakeHost::SendSignal(const TaskKey& key, int signal) {
 
 Status FakeHost::Spawn(const std::vector<std::string>& argv,
                        const std::vector<std::string>& env) {
-  std::lock_guard l(mu_);
+  MutexLock l(mu_);
   spawned_.push_back({argv, env});
   return OkStatus();
 }

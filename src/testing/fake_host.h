@@ -17,6 +17,7 @@
 #include <vector>
 
 #include "host/host.h"
+#include "util/thread_annotations.h"
 
 namespace gpc {
 
@@ -114,7 +115,9 @@ class FakeHost : public Host {
   FakeTask* LiveLocked(pid_t tid);
   FakeTask* LiveKeyLocked(const TaskKey& key);
 
-  mutable std::mutex mu_;
+  // Every member below; the methods lock it whole (a fake needs no finer
+  // locking, and its members are not annotated).
+  mutable Mutex mu_;
   MonoNanos now_ = 1'000'000'000;
   uint64_t next_start_time_ = 100;
   MonoNanos start_time_tick_ = 0;

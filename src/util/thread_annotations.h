@@ -7,7 +7,10 @@
 // Under gcc the macros expand to nothing.
 #pragma once
 
+#include <chrono>
+#include <condition_variable>
 #include <mutex>
+#include <utility>
 
 #if defined(__clang__)
 #define GPC_TSA_(x) __attribute__((x))
@@ -37,6 +40,31 @@ class GPC_CAPABILITY("mutex") Mutex {
 
  private:
   std::mutex mu_;
+};
+
+// A condition variable for gpc::Mutex. Predicates run with the mutex held
+// but are lambdas, which clang's analysis reads afresh: they start with
+// mu.AssertHeld() when they read guarded members.
+class CondVar {
+ public:
+  // Waits until `done()` or `timeout`; the result of done(). mu is held
+  // on return, as on entry.
+  template <typename Rep, typename Period, typename Pred>
+  bool WaitFor(Mutex& mu, std::chrono::duration<Rep, Period> timeout, Pred done)
+      GPC_REQUIRES(mu) {
+    Unlocker u{mu};
+    return cv_.wait_for(u, timeout, std::move(done));
+  }
+  void NotifyAll() { cv_.notify_all(); }
+
+ private:
+  // What std::condition_variable_any releases and retakes while waiting.
+  struct Unlocker {
+    Mutex& mu;
+    void lock() GPC_NO_THREAD_SAFETY_ANALYSIS { mu.Lock(); }
+    void unlock() GPC_NO_THREAD_SAFETY_ANALYSIS { mu.Unlock(); }
+  };
+  std::condition_variable_any cv_;
 };
 
 class GPC_SCOPED_CAPABILITY MutexLock {
