@@ -71,13 +71,7 @@ std::vector<ScannedTask> ProcScanner::Scan() {
   }
   closedir(proc);
   // Parents start before their children, leaders before their threads.
-  std::sort(out.begin(), out.end(),
-            [](const ScannedTask& a, const ScannedTask& b) {
-              if (a.start_ticks != b.start_ticks) {
-                return a.start_ticks < b.start_ticks;
-              }
-              return a.tid < b.tid;
-            });
+  std::sort(out.begin(), out.end(), ScanOrder);
   return out;
 }
 

@@ -75,13 +75,7 @@ std::vector<ScannedTask> FakeTaskScanner::Scan() {
       out.push_back({tid, info->tgid, info->ppid, info->key.start_time});
     }
   }
-  std::sort(out.begin(), out.end(),
-            [](const ScannedTask& a, const ScannedTask& b) {
-              if (a.start_ticks != b.start_ticks) {
-                return a.start_ticks < b.start_ticks;
-              }
-              return a.tid < b.tid;
-            });
+  std::sort(out.begin(), out.end(), ScanOrder);
   return out;
 }
 

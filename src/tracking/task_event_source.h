@@ -88,6 +88,12 @@ struct ScannedTask {
   uint64_t start_ticks;  // TaskKey::start_time
 };
 
+// The order TaskScanner::Scan returns: by start time, then tid.
+inline bool ScanOrder(const ScannedTask& a, const ScannedTask& b) {
+  if (a.start_ticks != b.start_ticks) return a.start_ticks < b.start_ticks;
+  return a.tid < b.tid;
+}
+
 class TaskScanner {
  public:
   virtual ~TaskScanner() = default;
