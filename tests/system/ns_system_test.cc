@@ -164,7 +164,11 @@ TEST_F(NsSystemTest, UnshareUtsSleepAppearsInNodePid) {
   ASSERT_GT(p.pid(), 0);
   const std::string node = "/node_" + std::to_string(p.pid());
   EXPECT_TRUE(WaitUntilIn(p.pid(), node)) << "in " << stack_.PathOf(p.pid());
-  EXPECT_EQ(Comm(p.pid()), "sleep");
+  // ns may see the new namespace (its periodic check) before unshare has
+  // exec'd sleep: the node is unshare's first, and sleep's after the exec.
+  EXPECT_TRUE(WaitUntil([&] { return Comm(p.pid()) == "sleep"; }))
+      << Comm(p.pid());
+  EXPECT_EQ(stack_.PathOf(p.pid()), node);
   EXPECT_EQ(stack_.PathOf(getpid()), "/");  // the test itself stays
 }
 
