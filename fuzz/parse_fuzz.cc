@@ -12,6 +12,7 @@
 
 #include "fuzz_check.h"
 #include "util/parse.h"
+#include "util/pid_dir.h"
 
 namespace {
 
@@ -96,6 +97,15 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   Result<int64_t> s = gpc::ParseKernelS64(text);
   Result<int32_t> pid = gpc::ParsePid(text);
   Result<uint64_t> strict = gpc::ParseStrictDecimalU64(text);
+  // A /proc entry name: exactly the strict decimals from 1 to 2^30 without
+  // a leading zero, and then the same value.
+  pid_t entry = 0;
+  const bool is_entry = gpc::ParsePidName(text, &entry);
+  CHECK_PROP(
+      is_entry == (text.find('\0') == std::string::npos && strict.ok() &&
+                   *strict >= 1 && *strict <= (1u << 30) && text[0] != '0'),
+      text);
+  CHECK_PROP(!is_entry || static_cast<uint64_t>(entry) == *strict, text);
 
   // Only EINVAL and ERANGE, always with a message; pids only EINVAL.
   CHECK_PROP(u.ok() || u.code() == EINVAL || u.code() == ERANGE, text);

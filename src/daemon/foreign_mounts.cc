@@ -1,6 +1,5 @@
 #include "daemon/foreign_mounts.h"
 
-#include <dirent.h>
 #include <fcntl.h>
 #include <sched.h>
 #include <sys/mount.h>
@@ -13,6 +12,7 @@
 #include <cstring>
 
 #include "daemon/fd_store_payload.h"
+#include "util/pid_dir.h"
 #include "util/str_cat.h"
 #include "util/unique_fd.h"
 
@@ -24,21 +24,11 @@ constexpr const char* kFuseControl = "/sys/fs/fuse/connections";
 // A process living in mount namespace `mntns`, found by a /proc scan; 0 if
 // none (the namespace is gone, or kept only by a descriptor or bind mount).
 pid_t ProcessInNamespace(uint64_t mntns) {
-  DIR* d = opendir("/proc");
-  if (d == nullptr) return 0;
-  pid_t found = 0;
-  while (dirent* e = readdir(d)) {
-    char* end = nullptr;
-    long pid = std::strtol(e->d_name, &end, 10);
-    if (pid <= 0 || *end != '\0') continue;
-    auto ns = MountNamespaceOf(static_cast<pid_t>(pid));
-    if (ns.ok() && *ns == mntns) {
-      found = static_cast<pid_t>(pid);
-      break;
-    }
+  for (pid_t pid : ListPidEntries("/proc")) {
+    auto ns = MountNamespaceOf(pid);
+    if (ns.ok() && *ns == mntns) return pid;
   }
-  closedir(d);
-  return found;
+  return 0;
 }
 
 // Runs `child` in a forked process and returns whether it exited 0. The

@@ -1,6 +1,5 @@
 #include "daemon/gate_holder.h"
 
-#include <dirent.h>
 #include <poll.h>
 #include <signal.h>
 #include <sys/socket.h>
@@ -17,6 +16,7 @@
 
 #include "control/control_protocol.h"
 #include "linux/seccomp_gate.h"
+#include "util/pid_dir.h"
 #include "util/read_file.h"
 
 namespace gpc {
@@ -51,17 +51,14 @@ char StateOf(pid_t pid) {
 
 bool BlockedInCreation(pid_t pid) {
   std::string dir = "/proc/" + std::to_string(pid) + "/task";
-  DIR* d = opendir(dir.c_str());
-  if (d == nullptr) return false;
   bool blocked = false;
-  while (dirent* e = readdir(d)) {
-    if (e->d_name[0] < '0' || e->d_name[0] > '9') continue;
-    std::string sc = ReadFileOrEmpty(dir + "/" + e->d_name + "/syscall");
+  for (pid_t tid : ListPidEntries(dir.c_str())) {
+    std::string sc =
+        ReadFileOrEmpty(dir + "/" + std::to_string(tid) + "/syscall");
     char* end = nullptr;
     long nr = std::strtol(sc.c_str(), &end, 10);
     if (end != sc.c_str() && IsTaskCreationSyscall(nr)) blocked = true;
   }
-  closedir(d);
   return blocked;
 }
 
@@ -101,13 +98,8 @@ Result<int> HandGateToGpcd(const std::string& socket_path, pid_t root,
 int RestartBlockedCreations(pid_t root) {
   // The tree: root and every descendant reachable through ppid links.
   std::multimap<pid_t, pid_t> children;
-  if (DIR* d = opendir("/proc")) {
-    while (dirent* e = readdir(d)) {
-      if (e->d_name[0] < '1' || e->d_name[0] > '9') continue;
-      pid_t pid = static_cast<pid_t>(std::atoi(e->d_name));
-      children.emplace(ParentOf(pid), pid);
-    }
-    closedir(d);
+  for (pid_t pid : ListPidEntries("/proc")) {
+    children.emplace(ParentOf(pid), pid);
   }
   std::vector<pid_t> tree{root};
   for (size_t i = 0; i < tree.size(); ++i) {

@@ -1,6 +1,5 @@
 #include "daemon/supervisor.h"
 
-#include <dirent.h>
 #include <fcntl.h>
 #include <poll.h>
 #include <spawn.h>
@@ -12,6 +11,7 @@
 #include <cstdlib>
 #include <cstring>
 
+#include "util/pid_dir.h"
 #include "util/read_file.h"
 #include "util/str_cat.h"
 #include "util/unique_fd.h"
@@ -47,15 +47,7 @@ char StateOf(pid_t pid) {
 }
 
 std::vector<pid_t> ThreadsOf(pid_t tgid) {
-  std::vector<pid_t> out;
-  if (DIR* d = opendir(StrCat("/proc/", tgid, "/task").c_str())) {
-    while (dirent* e = readdir(d)) {
-      pid_t t = std::atoi(e->d_name);
-      if (t > 0) out.push_back(t);
-    }
-    closedir(d);
-  }
-  return out;
+  return ListPidEntries(StrCat("/proc/", tgid, "/task").c_str());
 }
 
 // One line of gpc-gate's report, by `until`. ETIMEDOUT, or EPIPE when it

@@ -27,6 +27,7 @@
 
 #include "linux/proc_files.h"
 #include "util/parse.h"
+#include "util/pid_dir.h"
 #include "util/read_file.h"
 #include "util/unique_fd.h"
 
@@ -114,14 +115,6 @@ using CpuSetPtr = std::unique_ptr<cpu_set_t, CpuSetFree>;
 // Exit status of the intermediate Spawn() child for a failed step: the
 // errno, so the parent can report it (async-signal-safe).
 int ChildExitCode(int err) { return (err & 0xff) != 0 ? (err & 0xff) : 1; }
-
-bool AllDigits(const char* s) {
-  if (*s == '\0') return false;
-  for (; *s != '\0'; ++s) {
-    if (*s < '0' || *s > '9') return false;
-  }
-  return true;
-}
 
 // Names in a directory, "." and ".." excluded. For a task's directory
 // (`task_dir`), ENOENT/ESRCH become ESRCH: the task vanished.
@@ -244,17 +237,8 @@ size_t LinuxHost::CpuMaskBits() { return cpu_bits_; }
 size_t LinuxHost::NodeMaskBits() { return node_bits_; }
 
 Result<std::vector<pid_t>> LinuxHost::ListProcesses() {
-  GPC_ASSIGN_OR_RETURN(std::vector<std::string> names,
-                       ListDirAt(AT_FDCWD, proc_.c_str(), proc_, false));
-  std::vector<pid_t> pids;
-  pids.reserve(names.size());
-  for (const std::string& name : names) {
-    if (!AllDigits(name.c_str())) continue;
-    pid_t pid = 0;
-    auto [ptr, ec] =
-        std::from_chars(name.data(), name.data() + name.size(), pid, 10);
-    if (ec == std::errc() && pid > 0) pids.push_back(pid);
-  }
+  GPC_ASSIGN_OR_RETURN(std::vector<pid_t> pids,
+                       ListPidEntriesAt(AT_FDCWD, proc_.c_str(), proc_));
   std::sort(pids.begin(), pids.end());
   return pids;
 }
@@ -262,22 +246,15 @@ Result<std::vector<pid_t>> LinuxHost::ListProcesses() {
 Result<std::vector<pid_t>> LinuxHost::ListThreads(pid_t tgid) {
   if (tgid <= 0) return Err(ESRCH, "no process ", tgid);
   std::string path = StrCat(proc_, "/", tgid, "/task");
-  GPC_ASSIGN_OR_RETURN(std::vector<std::string> names,
-                       ListDirAt(AT_FDCWD, path.c_str(), path, true));
-  std::vector<pid_t> tids;
-  tids.reserve(names.size());
-  for (const std::string& name : names) {
-    pid_t tid = 0;
-    auto [ptr, ec] =
-        std::from_chars(name.data(), name.data() + name.size(), tid, 10);
-    if (ec == std::errc() && ptr == name.data() + name.size() && tid > 0) {
-      tids.push_back(tid);
-    }
+  Result<std::vector<pid_t>> tids =
+      ListPidEntriesAt(AT_FDCWD, path.c_str(), path);
+  if (!tids.ok()) {
+    return Err(TaskErrno(tids.error().code()), tids.error().message());
   }
   // A process whose last thread exited while we read has an empty list.
-  if (tids.empty()) return Err(ESRCH, "process ", tgid, " has no threads");
-  std::sort(tids.begin(), tids.end());
-  return tids;
+  if (tids->empty()) return Err(ESRCH, "process ", tgid, " has no threads");
+  std::sort(tids->begin(), tids->end());
+  return std::move(*tids);
 }
 
 namespace {
@@ -375,23 +352,6 @@ bool LinuxHost::TaskExists(pid_t tid) {
   // kill(2) with signal 0 checks existence only; it accepts a thread's id.
   return ::kill(tid, 0) == 0 || errno == EPERM;
 }
-
-namespace {
-
-// One read(2) of a small /proc file into `buf`: the byte count, or -errno.
-ssize_t ReadSmallFile(const char* path, char* buf, size_t size) {
-  int fd = ::open(path, O_RDONLY | O_CLOEXEC);
-  if (fd < 0) return -errno;
-  ssize_t n;
-  do {
-    n = ::read(fd, buf, size);
-  } while (n < 0 && errno == EINTR);
-  int err = errno;
-  ::close(fd);
-  return n < 0 ? -err : n;
-}
-
-}  // namespace
 
 Result<CpuTimes> LinuxHost::GetCpuTimes(const TaskKey& task) {
   // cpuacct reads this for every thread of a container, so it is lean: two

@@ -14,6 +14,7 @@
 #include <string>
 
 #include "linux/proc_files.h"
+#include "util/read_file.h"
 
 namespace gpc {
 namespace {
@@ -107,17 +108,7 @@ Result<std::unique_ptr<ProcConnector>> ProcConnector::Open(
 }
 
 Result<bool> ProcConnector::CheckDrops() {
-  int fd = open("/proc/net/netlink", O_RDONLY | O_CLOEXEC);
-  if (fd < 0) return Err(errno, "/proc/net/netlink");
-  std::string text;
-  char buf[4096];
-  for (;;) {
-    ssize_t n = read(fd, buf, sizeof buf);
-    if (n < 0 && errno == EINTR) continue;
-    if (n <= 0) break;
-    text.append(buf, static_cast<size_t>(n));
-  }
-  close(fd);
+  GPC_ASSIGN_OR_RETURN(std::string text, ReadWholeFile("/proc/net/netlink"));
   GPC_ASSIGN_OR_RETURN(uint64_t drops, ParseNetlinkDrops(text, inode_));
   bool more = drops > counters_.socket_drops;
   counters_.socket_drops = drops;

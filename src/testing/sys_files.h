@@ -1,8 +1,9 @@
 // System-call helpers for system tests and benchmarks (as root, on the real
 // machine): whole-file reads and single writes that report the errno, the
 // /proc facts tests use as ground truth, mounts, waiting with a deadline,
-// and running a program to its exit. Header-only, system calls and the
-// standard library only, so any test or benchmark can include it.
+// and running a program to its exit. Header-only over system calls, the
+// standard library and util's whole-file reader, so any test or benchmark
+// can include it (gpc_test_support).
 #pragma once
 
 #include <dirent.h>
@@ -22,41 +23,27 @@
 #include <thread>
 #include <vector>
 
+#include "util/read_file.h"
+
 namespace gpc {
 
 // 0, or the errno of a call that returned -1 (or any negative value).
 inline int ErrnoOf(long result) { return result < 0 ? errno : 0; }
 
-// The rest of a descriptor; `*err` gets 0 or the errno of read(2).
+// The rest of a descriptor; `*err` gets 0 or the errno of read(2). On an
+// error, "" (util/read_file.h's reader, with a test's signature).
 inline std::string ReadFd(int fd, int* err = nullptr) {
-  std::string out;
-  char buf[4096];
-  int local = 0;
-  int* e = err != nullptr ? err : &local;
-  *e = 0;
-  for (;;) {
-    ssize_t n = read(fd, buf, sizeof buf);
-    if (n < 0) {
-      *e = errno;
-      break;
-    }
-    if (n == 0) break;
-    out.append(buf, static_cast<size_t>(n));
-  }
-  return out;
+  Result<std::string> text = ReadWholeFd(fd, "descriptor");
+  if (err != nullptr) *err = text.code();
+  return text.ok() ? std::move(*text) : std::string();
 }
 
 // The whole file ("" when it cannot be opened); `*err` gets 0 or the errno
 // of open(2) or read(2).
 inline std::string ReadFile(const std::string& path, int* err = nullptr) {
-  int fd = open(path.c_str(), O_RDONLY | O_CLOEXEC);
-  if (fd < 0) {
-    if (err != nullptr) *err = errno;
-    return {};
-  }
-  std::string out = ReadFd(fd, err);
-  close(fd);
-  return out;
+  Result<std::string> text = ReadWholeFile(path);
+  if (err != nullptr) *err = text.code();
+  return text.ok() ? std::move(*text) : std::string();
 }
 
 // One write(2) of `data` on a fresh O_WRONLY descriptor: 0 or the errno (of

@@ -36,6 +36,16 @@ Result<std::string> ReadWholeFile(const std::string& path, size_t max_bytes) {
   return ReadWholeFd(fd.get(), path, max_bytes);
 }
 
+ssize_t ReadSmallFile(const char* path, char* buf, size_t size) {
+  UniqueFd fd(::open(path, O_RDONLY | O_CLOEXEC));
+  if (!fd.valid()) return -errno;
+  ssize_t n;
+  do {
+    n = ::read(fd.get(), buf, size);
+  } while (n < 0 && errno == EINTR);
+  return n < 0 ? -errno : n;
+}
+
 std::string ReadFileOrEmpty(const std::string& path) {
   Result<std::string> text = ReadWholeFile(path);
   return text.ok() ? std::move(*text) : std::string();

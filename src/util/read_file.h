@@ -2,6 +2,8 @@
 // configuration gpc reads at once.
 #pragma once
 
+#include <sys/types.h>
+
 #include <cstddef>
 #include <cstdint>
 #include <string>
@@ -23,6 +25,11 @@ Result<std::string> ReadWholeFd(int fd, std::string_view what,
 // "open PATH", then as ReadWholeFd.
 Result<std::string> ReadWholeFile(const std::string& path,
                                   size_t max_bytes = kNoReadLimit);
+
+// For files read on hot paths (a thread's /proc stat for each cpuacct
+// read): one read(2) into the caller's buffer, no allocation. The byte
+// count, or -errno of open(2) or read(2). A file longer than `size` is cut.
+ssize_t ReadSmallFile(const char* path, char* buf, size_t size);
 
 // For best-effort reads (a task's /proc files, which vanish with it): the
 // file's text, or "" when it cannot be read.
