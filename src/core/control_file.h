@@ -17,6 +17,7 @@
 #include <sys/types.h>
 
 #include <cstdint>
+#include <memory>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -41,6 +42,22 @@ enum class Enforcement : uint8_t {
 };
 const char* EnforcementName(Enforcement e);
 
+// Work a file's handler needs done without the framework lock: reading the
+// machine for every task of a subtree (cpuacct's /proc reads), which under
+// the lock would stall every attach, mkdir and the tracker for as long as
+// it takes. The file's `gather` runs under the lock and says what to read;
+// the framework releases the lock, calls Run(), takes the lock again and
+// calls the reader or writer with FileContext::gathered pointing at the job.
+// What the job found may be stale by then (a task moved or exited): the
+// handler re-validates each figure under the lock before it commits.
+class GatherJob {
+ public:
+  virtual ~GatherJob() = default;
+  // No framework lock is held: this may block on I/O, never on the
+  // framework.
+  virtual void Run() = 0;
+};
+
 // Everything a handler may need. The framework lock is held during a call.
 struct FileContext {
   // What a handler may ask of the framework (core/subsystem_api.h).
@@ -49,6 +66,10 @@ struct FileContext {
   // The subsystem's state in `container`; null for the framework's own files.
   SubsysState* state;
   const Credentials& writer;
+  // The file's GatherJob after its Run(), or null: the file has no
+  // `gather`, or the handler is called from elsewhere (a state export) and
+  // must do the work itself.
+  GatherJob* gathered = nullptr;
 
   template <typename S>
   S& state_as() const {
@@ -80,6 +101,10 @@ struct ControlFile {
   // A pid list rendered "%d\n" per entry, streamed from a snapshot taken at
   // open (tasks, cgroup.procs).
   std::vector<pid_t> (*read_pids)(const FileContext&) = nullptr;
+
+  // Optional: the work a read or a write of this file needs done outside
+  // the lock (see GatherJob). Null from gather: nothing to do.
+  std::unique_ptr<GatherJob> (*gather)(const FileContext&) = nullptr;
 
   Status (*write)(const FileContext&, std::string_view data) = nullptr;
   Status (*write_u64)(const FileContext&, uint64_t value) = nullptr;

@@ -420,15 +420,26 @@ class Framework {
     Framework* fw_;
   };
   void Deliver(std::vector<Event>& events);
-  // One try of ReadFile/WriteFile. A file that needs the task view caught
-  // up first (pid lists, kSyncBeforeWrite) sets *wants_sync, unless
-  // `synced`, and its error means nothing: the caller syncs and tries again.
+  // What one try of ReadFile/WriteFile had and what it asks for before the
+  // next. A try that sets wants_sync or to_run did nothing, and its error
+  // means nothing: the caller syncs (pid lists, kSyncBeforeWrite), or runs
+  // the file's GatherJob without the lock, and tries again. Said out of
+  // band, so no errno of a handler is mistaken for either; each is asked
+  // at most once, so a call makes at most three tries.
+  struct FileRound {
+    bool synced = false;                  // the task view has caught up
+    std::unique_ptr<GatherJob> gathered;  // the file's job, already run
+    bool wants_sync = false;
+    std::unique_ptr<GatherJob> to_run;
+    // Prepares the next try; false when this one was the answer.
+    bool Advance(Framework& fw);
+  };
   Result<FileSnapshot> ReadFileOnce(ContainerId dir, std::string_view file,
-                                    const Credentials& reader, bool synced,
-                                    bool* wants_sync) GPC_EXCLUDES(mu_);
+                                    const Credentials& reader, FileRound& round)
+      GPC_EXCLUDES(mu_);
   Status WriteFileOnce(ContainerId dir, std::string_view file,
                        std::string_view data, const Credentials& writer,
-                       bool synced, bool* wants_sync) GPC_EXCLUDES(mu_);
+                       FileRound& round) GPC_EXCLUDES(mu_);
   // The process of `tid`, if a subsystem of `dest`'s hierarchy refuses
   // forks there and it is not supervised yet; it is then marked kPending.
   std::optional<SupervisionRequest> NeedsSupervisionLocked(

@@ -68,33 +68,50 @@ FileAttr Framework::FileAttrLocked(const Container& c, std::string_view name,
   return FileAttr{c.file_uid_, c.file_gid_, file.default_mode()};
 }
 
+bool Framework::FileRound::Advance(Framework& fw) {
+  if (wants_sync) {
+    wants_sync = false;
+    fw.Sync();
+    synced = true;
+    return true;
+  }
+  if (to_run) {
+    to_run->Run();  // no lock held: the job's I/O stalls no one
+    gathered = std::move(to_run);
+    return true;
+  }
+  return false;
+}
+
 Result<FileSnapshot> Framework::ReadFile(ContainerId dir, std::string_view file,
                                          const Credentials& reader) {
-  bool wants_sync = false;
-  auto r = ReadFileOnce(dir, file, reader, /*synced=*/!sync_hook_, &wants_sync);
-  if (wants_sync) {
-    // A pid list: catch up with the machine first, then snapshot.
-    Sync();
-    return ReadFileOnce(dir, file, reader, /*synced=*/true, &wants_sync);
+  FileRound round;
+  round.synced = !sync_hook_;
+  for (;;) {
+    auto r = ReadFileOnce(dir, file, reader, round);
+    if (!round.Advance(*this)) return r;
   }
-  return r;
 }
 
 Result<FileSnapshot> Framework::ReadFileOnce(ContainerId dir,
                                              std::string_view file,
                                              const Credentials& reader,
-                                             bool synced, bool* wants_sync) {
+                                             FileRound& round) {
   OpLock l(this);
   GPC_ASSIGN_OR_RETURN(Container * c, FindDirLocked(dir, ENODEV));
   auto ref = FindFileLocked(*c, file);
   if (!ref) return Err(ENOENT, "no file '", file, "' in ", c->Path());
   const ControlFile& f = *ref->file;
-  if (f.read_pids && !synced) {
-    // Said out of band: no errno a handler could return means "sync".
-    *wants_sync = true;
+  if (f.read_pids && !round.synced) {
+    // A pid list: catch up with the machine first, then snapshot.
+    round.wants_sync = true;
     return Err(EINPROGRESS, "sync first");
   }
-  FileContext ctx{api_, *c, ref->state, reader};
+  FileContext ctx{api_, *c, ref->state, reader, round.gathered.get()};
+  if (f.gather && !round.gathered) {
+    round.to_run = f.gather(ctx);
+    if (round.to_run) return Err(EINPROGRESS, "gather first");
+  }
   if (f.read_pids) return FileSnapshot::Pids(f.read_pids(ctx));
   if (f.read_u64) return FileSnapshot::Text(StrCat(f.read_u64(ctx), "\n"));
   if (f.read_s64) return FileSnapshot::Text(StrCat(f.read_s64(ctx), "\n"));
@@ -108,15 +125,16 @@ Result<FileSnapshot> Framework::ReadFileOnce(ContainerId dir,
 Status Framework::WriteFile(ContainerId dir, std::string_view file,
                             std::string_view data, const Credentials& writer) {
   SupervisionSink sink;  // a write to `tasks` attaches
-  bool synced = !sync_hook_;
-  bool wants_sync = false;
-  Status s = WriteFileOnce(dir, file, data, writer, synced, &wants_sync);
-  // A task forked (or exited) a moment ago may be what ESRCH is about; a
-  // file may want an up-to-date view before it is written (cgroup.procs:
-  // threads just created). A handler's other errnos are its answer.
-  if (!synced && (wants_sync || s.code() == ESRCH)) {
-    Sync();
-    s = WriteFileOnce(dir, file, data, writer, /*synced=*/true, &wants_sync);
+  FileRound round;
+  round.synced = !sync_hook_;
+  Status s;
+  for (;;) {
+    s = WriteFileOnce(dir, file, data, writer, round);
+    // A task forked (or exited) a moment ago may be what ESRCH is about; a
+    // file may want an up-to-date view before it is written (cgroup.procs:
+    // threads just created). A handler's other errnos are its answer.
+    if (s.code() == ESRCH && !round.synced) round.wants_sync = true;
+    if (!round.Advance(*this)) break;
   }
   if (s.ok()) SuperviseCollected(sink);
   return s;
@@ -124,15 +142,14 @@ Status Framework::WriteFile(ContainerId dir, std::string_view file,
 
 Status Framework::WriteFileOnce(ContainerId dir, std::string_view file,
                                 std::string_view data,
-                                const Credentials& writer, bool synced,
-                                bool* wants_sync) {
+                                const Credentials& writer, FileRound& round) {
   OpLock l(this);
   GPC_ASSIGN_OR_RETURN(Container * c, FindDirLocked(dir, ENODEV));
   auto ref = FindFileLocked(*c, file);
   if (!ref) return Err(ENOENT, "no file '", file, "' in ", c->Path());
   const ControlFile& f = *ref->file;
-  if ((f.flags & kSyncBeforeWrite) && !synced) {
-    *wants_sync = true;
+  if ((f.flags & kSyncBeforeWrite) && !round.synced) {
+    round.wants_sync = true;
     return Err(EINPROGRESS, "sync first");
   }
   // Every refusal below names the file, as "/a/b/file: why".
@@ -147,17 +164,19 @@ Status Framework::WriteFileOnce(ContainerId dir, std::string_view file,
   if (Status s = BeforeChangeLocked(); !s.ok()) {
     return std::move(s).error().WithContext(where);
   }
-  FileContext ctx{api_, *c, ref->state, writer};
-  Status s;
-  if (f.write) {
-    s = f.write(ctx, data);
-  } else if (f.write_u64) {
-    auto v = ParseKernelU64(data);
-    s = v.ok() ? f.write_u64(ctx, *v) : Status(std::move(v).error());
-  } else {
-    auto v = ParseKernelS64(data);
-    s = v.ok() ? f.write_s64(ctx, *v) : Status(std::move(v).error());
+  // An integer that does not parse is refused before any gathering.
+  Result<uint64_t> u64 = f.write_u64 ? ParseKernelU64(data) : uint64_t{0};
+  Result<int64_t> s64 = f.write_s64 ? ParseKernelS64(data) : int64_t{0};
+  if (!u64.ok()) return std::move(u64).error().WithContext(where);
+  if (!s64.ok()) return std::move(s64).error().WithContext(where);
+  FileContext ctx{api_, *c, ref->state, writer, round.gathered.get()};
+  if (f.gather && !round.gathered) {
+    round.to_run = f.gather(ctx);
+    if (round.to_run) return Err(EINPROGRESS, "gather first");
   }
+  Status s = f.write       ? f.write(ctx, data)
+             : f.write_u64 ? f.write_u64(ctx, *u64)
+                           : f.write_s64(ctx, *s64);
   if (!s.ok()) return std::move(s).error().WithContext(where);
   // A pid list's writes are moves, recorded task by task.
   if (!f.read_pids) MarkContainerLocked(*c);

@@ -31,7 +31,10 @@
 // approximation.
 #pragma once
 
+#include <atomic>
 #include <cstdint>
+#include <memory>
+#include <optional>
 #include <unordered_map>
 #include <vector>
 
@@ -70,17 +73,23 @@ class CpuacctSubsystem : public Subsystem {
   void Exit(SubsysState& state, Task& task) override;
   std::span<const ControlFile> files() const override;
 
-  // Reads every task of `c`'s subtree and charges what it used since its
-  // baseline. Framework lock held.
-  void SettleSubtree(Container& c);
+  // The /proc reads a read (or reset) of `c`'s figures needs, to be run
+  // without the framework lock: every task of its subtree.
+  std::unique_ptr<GatherJob> GatherSubtree(const Container& c);
+  // Charges what `c`'s subtree used since the baselines, from the figures
+  // `gathered` read (re-checked here: a task that exited or moved since is
+  // charged where it is now, or not at all), or, without a job (a caller
+  // other than the framework's file dispatch), reading each task here.
+  // Framework lock held.
+  void Settle(Container& c, GatherJob* gathered);
   // Zeroes usage and usage_percpu of `c` (not of its ancestors or
   // children), after settling so nothing used before the reset lands after.
-  void Reset(Container& c);
+  void Reset(Container& c, GatherJob* gathered);
 
   // How many tasks have a baseline (for tests).
   size_t tracked_tasks() const { return baselines_.size(); }
   // GetCpuTimes calls made so far (tests prove there is no polling).
-  uint64_t host_reads() const { return host_reads_; }
+  uint64_t host_reads() const { return host_reads_.load(); }
 
  private:
   struct KeyHash {
@@ -102,11 +111,16 @@ class CpuacctSubsystem : public Subsystem {
   void Charge(Baseline& b, const CpuTimes& now, Container& c);
   Baseline& BaselineOf(const Task& t);
   void SettleTask(const Task& t, Container& c);
+  // As SettleTask, with a figure read earlier (nullopt: unreadable then).
+  void SettleTaskWith(const Task& t, Container& c,
+                      const std::optional<CpuTimes>& now);
+  void SettleSubtreeHere(Container& c);
 
   Host& host_;
   const size_t cpus_;
   std::unordered_map<TaskKey, Baseline, KeyHash> baselines_;
-  uint64_t host_reads_ = 0;
+  // Counted by gather jobs too, which run without the framework lock.
+  std::atomic<uint64_t> host_reads_{0};
 };
 
 }  // namespace gpc

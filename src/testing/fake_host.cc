@@ -294,7 +294,12 @@ Result<KernelThread> FakeHost::GetKernelThread(const TaskKey& key) {
   return t->kernel_thread;
 }
 
+void FakeHost::OnGetCpuTimes(std::function<void(const TaskKey&)> probe) {
+  cpu_times_probe_ = std::move(probe);
+}
+
 Result<CpuTimes> FakeHost::GetCpuTimes(const TaskKey& key) {
+  if (cpu_times_probe_) cpu_times_probe_(key);
   MutexLock l(mu_);
   FakeTask* t = LiveKeyLocked(key);
   if (t == nullptr) return Err(ESRCH, "no task ", key.tid);

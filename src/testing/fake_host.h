@@ -9,6 +9,7 @@
 // Thread-safe: every method takes an internal lock.
 #pragma once
 
+#include <functional>
 #include <map>
 #include <mutex>
 #include <optional>
@@ -66,6 +67,10 @@ class FakeHost : public Host {
                   uint64_t system_ticks = 0);
   // The CPU the task last ran on, as GetCpuTimes reports it (-1 unknown).
   void SetLastCpu(pid_t tid, int cpu);
+  // Called at the start of every GetCpuTimes, outside the fake's lock (a
+  // test's probe of what the caller holds while it reads the machine).
+  // Set before the framework runs; not changed while it reads.
+  void OnGetCpuTimes(std::function<void(const TaskKey&)> probe);
   // The process holds descriptors 0..count-1 (or exactly `fds`).
   void SetOpenFiles(pid_t tgid, uint64_t count);
   void SetOpenFds(pid_t tgid, std::vector<int> fds);
@@ -117,6 +122,7 @@ class FakeHost : public Host {
 
   // Every member below; the methods lock it whole (a fake needs no finer
   // locking, and its members are not annotated).
+  std::function<void(const TaskKey&)> cpu_times_probe_;
   mutable Mutex mu_;
   MonoNanos now_ = 1'000'000'000;
   uint64_t next_start_time_ = 100;

@@ -5,7 +5,10 @@
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
+#include <chrono>
+#include <future>
 #include <string>
+#include <vector>
 
 #include "subsys_scenario.h"
 
@@ -243,6 +246,89 @@ TEST_F(CpuacctTest, NothingReadsTheMachineWhenNobodyReads) {
   EXPECT_EQ(Usage(a), 500u);
   // A read costs one host call per task of the subtree.
   EXPECT_EQ(ss_->host_reads(), reads + 1);
+}
+
+TEST_F(CpuacctTest, ReadsAndResetsReadTheMachineWithoutTheFrameworkLock) {
+  ContainerId a = Mkdir(root_, "a");
+  TaskKey t = Scanned();
+  Move(t.tid, a);
+  TaskKey u = Fork(t.tid, /*thread=*/true);
+  host_.AddRuntime(t.tid, 40);
+  host_.AddRuntime(u.tid, 2);
+  // While the read reads a task's figures, another thread makes a
+  // container: it cannot finish if the reader holds the framework lock.
+  int probes = 0;
+  int stalled = 0;
+  std::vector<std::future<bool>> mkdirs;
+  host_.OnGetCpuTimes([&](const TaskKey&) {
+    auto made = std::async(std::launch::async, [this, n = probes++] {
+      return fw_.Mkdir(root_, "during_" + std::to_string(n), {}, 0755).ok();
+    });
+    if (made.wait_for(std::chrono::seconds(10)) != std::future_status::ready) {
+      ++stalled;
+    }
+    mkdirs.push_back(std::move(made));
+  });
+  EXPECT_EQ(Usage(root_), 42u);
+  ASSERT_TRUE(fw_.WriteFile(a, "cpuacct.usage", "0", {}).ok());
+  host_.OnGetCpuTimes(nullptr);
+  for (auto& made : mkdirs) EXPECT_TRUE(made.get());
+  EXPECT_EQ(probes, 4);  // two tasks, a read and a reset
+  EXPECT_EQ(stalled, 0);
+  EXPECT_EQ(Usage(a), 0u);
+  EXPECT_EQ(Usage(root_), 42u);
+}
+
+TEST_F(CpuacctTest, AFigureReadBeforeAMoveIsChargedWhereTheTaskIsNow) {
+  ContainerId a = Mkdir(root_, "a");
+  ContainerId b = Mkdir(root_, "b");
+  TaskKey t = Scanned();
+  Move(t.tid, a);
+  host_.AddRuntime(t.tid, 10);
+  // Between the unlocked read of a's figures and their commit, the task
+  // runs more and moves to b (the move charges a with 10 + 5): the older
+  // figure the read took adds nothing to either.
+  bool moved = false;
+  host_.OnGetCpuTimes([&](const TaskKey&) {
+    if (moved) return;
+    moved = true;
+    std::async(std::launch::async, [&] {
+      host_.AddRuntime(t.tid, 5);
+      ASSERT_TRUE(fw_.Attach(b, t.tid, false, {}).ok());
+    }).get();
+  });
+  // The move charged a up to the move; the read's older figure adds
+  // nothing, to a or to b.
+  EXPECT_EQ(Usage(a), 15u);
+  host_.OnGetCpuTimes(nullptr);
+  EXPECT_EQ(Usage(a), 15u);
+  EXPECT_EQ(Usage(b), 0u);
+  host_.AddRuntime(t.tid, 1);
+  EXPECT_EQ(Usage(b), 1u);
+  EXPECT_EQ(Usage(root_), 16u);
+}
+
+TEST_F(CpuacctTest, ATaskThatExitedBeforeTheCommitIsChargedByItsExit) {
+  ContainerId a = Mkdir(root_, "a");
+  TaskKey t = Scanned();
+  Move(t.tid, a);
+  TaskKey c = Fork(t.tid);
+  host_.AddRuntime(c.tid, 7);
+  bool exited = false;
+  host_.OnGetCpuTimes([&](const TaskKey& key) {
+    if (exited || !(key == c)) return;
+    exited = true;
+    std::async(std::launch::async, [&] {
+      host_.AddRuntime(c.tid, 3);
+      CpuTimes final_times = *host_.GetCpuTimes(c);
+      host_.KillTask(c.tid);
+      fw_.Exit(c, &final_times);
+    }).get();
+  });
+  // The read found c already dead (ESRCH); its exit charged all 10.
+  EXPECT_EQ(Usage(a), 10u);
+  host_.OnGetCpuTimes(nullptr);
+  EXPECT_EQ(Usage(a), 10u);
 }
 
 TEST_F(CpuacctTest, RecycledPidIsANewTask) {
