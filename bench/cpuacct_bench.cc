@@ -4,6 +4,7 @@
 // gpc's CPU cost of accounting at rest.
 //
 //   cpuacct_bench [--threads=N] [--reads=N] [--rounds=R] [--idle-seconds=S]
+//                 [--attach-seconds=S]
 //
 // The kernel side: the cgroup v1 hierarchy that has cpuacct, if one is
 // mounted (/proc/mounts); else a temporary mount of the cpuacct controller
@@ -22,18 +23,31 @@
 // and the task events the tracker handled meanwhile (other processes of
 // the machine keep it busy; that work is the tracker's, not cpuacct's).
 //
+// Attach while a reader loops: a process is moved between two containers
+// (open+write+close of `tasks`, every 2 ms for S seconds, default 3) first
+// with nobody else using gpc,
+// then while another thread reads the root's cpuacct.usage in a loop (what
+// `gpc top`, a Prometheus scrape or a monitoring agent does). The root
+// holds every task of the machine. The reads do their /proc work outside
+// the framework lock, so the attaches should barely notice.
+//
 // Last lines:
 //   cpuacct_bench usage_read: threads=N kernel_us=K gpc_us=G ratio=R
+//   cpuacct_bench attach_under_reads: threads=N idle_p50_us= idle_p99_us=
+//       loaded_p50_us= loaded_p99_us= p99_ratio= root_reads= root_read_us=
 //   cpuacct_bench at_rest: seconds=S host_reads=H process_cpu_ms=P
 //       tracker_cpu_ms=T tracker_events=E
 #include <fcntl.h>
 #include <pthread.h>
+#include <signal.h>
 #include <sys/mount.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
 #include <algorithm>
+#include <atomic>
 #include <cerrno>
 #include <chrono>
 #include <cstdio>
@@ -58,6 +72,7 @@ struct Args {
   int reads = 400;
   int rounds = 10;
   int idle_seconds = 5;
+  int attach_seconds = 3;
 };
 
 bool ParseArgs(int argc, char** argv, Args* a) {
@@ -70,7 +85,8 @@ bool ParseArgs(int argc, char** argv, Args* a) {
       return *out > 0;
     };
     if (!num("threads", &a->threads) && !num("reads", &a->reads) &&
-        !num("rounds", &a->rounds) && !num("idle-seconds", &a->idle_seconds)) {
+        !num("rounds", &a->rounds) && !num("idle-seconds", &a->idle_seconds) &&
+        !num("attach-seconds", &a->attach_seconds)) {
       std::fprintf(stderr, "cpuacct_bench: bad argument %s\n", s.c_str());
       return false;
     }
@@ -88,6 +104,30 @@ double Quantile(std::vector<double> v, double q) {
   if (v.empty()) return 0;
   std::sort(v.begin(), v.end());
   return v[static_cast<size_t>(q * static_cast<double>(v.size() - 1))];
+}
+
+// One timed open+write+close: microseconds, or -1.
+double TimedWrite(const std::string& path, const std::string& data) {
+  int64_t t0 = ClockNs(CLOCK_MONOTONIC);
+  int err = WriteFile(path, data);
+  int64_t t1 = ClockNs(CLOCK_MONOTONIC);
+  return err == 0 ? static_cast<double>(t1 - t0) / 1e3 : -1;
+}
+
+// Moves of `pid` between containers `a` and `b` for `seconds`, one every
+// 2 ms (as a job launcher would, not back to back): each one's time.
+std::vector<double> TimedMoves(const std::string& a, const std::string& b,
+                               const std::string& pid, int seconds) {
+  std::vector<double> us;
+  const auto until =
+      std::chrono::steady_clock::now() + std::chrono::seconds(seconds);
+  for (int i = 0; std::chrono::steady_clock::now() < until; ++i) {
+    double t = TimedWrite((i % 2 == 0 ? b : a) + "/tasks", pid);
+    if (t < 0) break;
+    us.push_back(t);
+    std::this_thread::sleep_for(std::chrono::milliseconds(2));
+  }
+  return us;
 }
 
 // One timed read of a small file: microseconds, or -1.
@@ -287,6 +327,70 @@ int Run(const Args& args) {
   std::printf("GetCpuTimes: %.2f us CPU per thread (%zu of %zu read)\n",
               per_thread_us, ok_reads, keys.size());
 
+  // ---- attach while a reader loops on the root's usage ----
+  const std::string move_a = stack.Path("move_a");
+  const std::string move_b = stack.Path("move_b");
+  pid_t mover = -1;
+  double idle_p50 = 0, idle_p99 = 0, loaded_p50 = 0, loaded_p99 = 0;
+  double root_read_us = 0;
+  size_t root_reads = 0;
+  if (mkdir(move_a.c_str(), 0755) == 0 && mkdir(move_b.c_str(), 0755) == 0) {
+    mover = fork();
+    if (mover == 0) {
+      for (;;) pause();  // killed by pid below
+    }
+  }
+  if (mover > 0 && WriteFile(move_a + "/tasks", std::to_string(mover)) == 0) {
+    const std::string mpid = std::to_string(mover);
+    std::vector<double> idle =
+        TimedMoves(move_a, move_b, mpid, args.attach_seconds);
+    std::atomic<bool> stop{false};
+    std::atomic<size_t> read_count{0};
+    std::vector<double> reads;
+    std::thread reader([&] {
+      const std::string root_usage = stack.Path("cpuacct.usage");
+      while (!stop.load()) {
+        double us = TimedRead(root_usage);
+        if (us < 0) break;
+        reads.push_back(us);
+        ++read_count;
+      }
+    });
+    // The first timed attach waits for the reader's first read (10 s at
+    // most).
+    for (int i = 0; i < 10000 && read_count.load() == 0; ++i) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(1));
+    }
+    std::vector<double> loaded =
+        TimedMoves(move_a, move_b, mpid, args.attach_seconds);
+    stop = true;
+    reader.join();
+    idle_p50 = Quantile(idle, 0.5);
+    idle_p99 = Quantile(idle, 0.99);
+    loaded_p50 = Quantile(loaded, 0.5);
+    loaded_p99 = Quantile(loaded, 0.99);
+    root_reads = reads.size();
+    root_read_us = Quantile(reads, 0.5);
+    std::printf(
+        "\nattach (open+write+close of tasks), %zu idle, %zu while a reader "
+        "looped on the root's cpuacct.usage (%zu reads, median %.0f us):\n"
+        "%-22s %10s %10s\n%-22s %10.1f %10.1f\n%-22s %10.1f %10.1f\n",
+        idle.size(), loaded.size(), root_reads, root_read_us, "", "p50_us",
+        "p99_us", "idle", idle_p50, idle_p99, "under reads", loaded_p50,
+        loaded_p99);
+  } else {
+    std::fprintf(stderr, "cpuacct_bench: attach phase not set up: %s\n",
+                 std::strerror(errno));
+    rc = 1;
+  }
+  if (mover > 0) {
+    kill(mover, SIGKILL);
+    waitpid(mover, nullptr, 0);
+  }
+  stack.Sync();
+  RemoveDir(move_a);
+  RemoveDir(move_b);
+
   // ---- at rest ----
   uint64_t reads_before;
   {
@@ -330,6 +434,12 @@ int Run(const Args& args) {
     std::printf("cpuacct_bench usage_read: threads=%d gpc_us=%.1f\n",
                 args.threads, g50);
   }
+  std::printf(
+      "cpuacct_bench attach_under_reads: threads=%d idle_p50_us=%.1f "
+      "idle_p99_us=%.1f loaded_p50_us=%.1f loaded_p99_us=%.1f "
+      "p99_ratio=%.2f root_reads=%zu root_read_us=%.0f\n",
+      args.threads, idle_p50, idle_p99, loaded_p50, loaded_p99,
+      idle_p99 > 0 ? loaded_p99 / idle_p99 : 0, root_reads, root_read_us);
   std::printf(
       "cpuacct_bench at_rest: seconds=%d host_reads=%llu process_cpu_ms=%.2f "
       "tracker_cpu_ms=%.2f tracker_events=%llu\n",

@@ -7,7 +7,7 @@
 # interval (0: no polling).
 #
 #   bench/run_cpuacct_bench.sh [--repeat=N] [cpuacct_bench options...]
-#     options: --threads=N --reads=N --rounds=R --idle-seconds=S
+#     options: --threads=N --reads=N --rounds=R --idle-seconds=S --attach-seconds=S
 #
 # Needs root (FUSE mount, proc connector, cgroup v1). Prints each run, then
 # the medians over runs. Reports only: exits nonzero when the build or a
@@ -27,7 +27,7 @@ done
 
 echo
 echo "median over $repeat run(s):"
-for what in usage_read at_rest; do
+for what in usage_read attach_under_reads at_rest; do
   grep "^cpuacct_bench $what:" "$out" | awk -v what="$what" "$bench_awk_median"'
     {
       for (f = 3; f <= NF; ++f) {

@@ -35,6 +35,7 @@
 #include <cstdint>
 #include <memory>
 #include <optional>
+#include <span>
 #include <unordered_map>
 #include <vector>
 
@@ -76,12 +77,18 @@ class CpuacctSubsystem : public Subsystem {
   // The /proc reads a read (or reset) of `c`'s figures needs, to be run
   // without the framework lock: every task of its subtree.
   std::unique_ptr<GatherJob> GatherSubtree(const Container& c);
-  // Charges what `c`'s subtree used since the baselines, from the figures
-  // `gathered` read (re-checked here: a task that exited or moved since is
-  // charged where it is now, or not at all), or, without a job (a caller
-  // other than the framework's file dispatch), reading each task here.
-  // Framework lock held.
+  // Charges what `c`'s subtree used since the baselines: nothing to do
+  // when `gathered` (GatherSubtree's job) ran, which committed its figures;
+  // without a job (a caller other than the framework's file dispatch),
+  // reading each task here. Framework lock held.
   void Settle(Container& c, GatherJob* gathered);
+  // The gather job's commit of figures it read without the lock, one batch
+  // at a time; each is re-checked here (a task that exited since is
+  // skipped, its exit charged it; one that moved is charged where it is
+  // now). `figures[i]` is keys[i]'s, nullopt if it was unreadable.
+  // Framework lock held.
+  void CommitFigures(std::span<const TaskKey> keys,
+                     std::span<const std::optional<CpuTimes>> figures);
   // Zeroes usage and usage_percpu of `c` (not of its ancestors or
   // children), after settling so nothing used before the reset lands after.
   void Reset(Container& c, GatherJob* gathered);
