@@ -15,6 +15,8 @@ packages=(
   nlohmann-json3-dev
   # The gpc command line (CLI11) and the seccomp fork gate of `gpc exec`.
   libcli11-dev libseccomp-dev
+  # cpuacct's kernel-side accounting: a BPF program (clang above builds it).
+  libbpf-dev bpftool
   # `gpc top` is tested in a real terminal (tmux); `unshare` for ns tests.
   tmux util-linux
 )

@@ -36,11 +36,13 @@ Result<DaemonConfig> ParseConfig(std::string_view text) {
       }
       config.defaults = w[1] == "on";
       explicit_defaults = true;
-    } else if (w[0] == "ns_remove_empty_nodes") {
+    } else if (w[0] == "ns_remove_empty_nodes" || w[0] == "cpuacct_in_kernel") {
       if (w.size() != 2 || (w[1] != "on" && w[1] != "off")) {
-        return bad("ns_remove_empty_nodes takes on or off");
+        return bad(StrCat(w[0], " takes on or off"));
       }
-      config.ns_remove_empty_nodes = w[1] == "on";
+      (w[0] == "ns_remove_empty_nodes" ? config.ns_remove_empty_nodes
+                                       : config.cpuacct_in_kernel) =
+          w[1] == "on";
     } else if (w[0] == "supervise" || w[0] == "supervise_unprivileged") {
       if (w.size() != 2 || (w[1] != "on" && w[1] != "off")) {
         return bad(StrCat(w[0], " takes on or off"));

@@ -31,6 +31,10 @@
 //                                      # gone, unless a user changed it
 //                                      # (default on; off keeps them all,
 //                                      # as 2.6.24 did; subsys/ns.h)
+//   cpuacct_in_kernel on               # cpuacct charged in the kernel by
+//                                      # a BPF program when it loads
+//                                      # (default on; off, or when it
+//                                      # cannot load: read from /proc)
 //
 // `hierarchy` lines turn the defaults off unless `defaults on` is also
 // given. Without a file the built-in values above apply (defaults on).
@@ -70,6 +74,7 @@ struct DaemonConfig {
   bool supervise = true;
   bool supervise_unprivileged = true;
   bool ns_remove_empty_nodes = true;
+  bool cpuacct_in_kernel = true;
 
   // The hierarchies to mount at start: the explicit ones, plus one per
   // subsystem when defaults are on.

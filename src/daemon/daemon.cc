@@ -42,10 +42,12 @@ Status Daemon::Start() {
   // A late answer beats a false ESRCH for a live task when the tracker is
   // starved of CPU (100 ms was too short on an overloaded 2-CPU machine).
   options.sync_hook_ms = 1000;
+  options.kernel_cpu_accounting = config_.cpuacct_in_kernel;
   options.on_tracker_error = [](const Error& e) {
     Log("tracker stopped: " + e.ToString());
   };
   runtime_ = std::make_unique<Runtime>(std::move(options));
+  Log("cpuacct: " + runtime_->cpu_accounting_status());
   fw_ = &runtime_->fw();
   runtime_->AddEventListener([this](const Event& e) { OnEvent(e); });
   // Hierarchies, containers and settings from the state directory, before
@@ -614,18 +616,24 @@ std::string Daemon::StatusJson() {
                             {"seq_missing", t.seq_missing},
                             {"resyncs", t.resyncs},
                             {"lag_p99_ns", t.lag_p99_ns}};
-  return OkReply({{"pid", getpid()},
-                  {"mounts", mounts},
-                  {"hierarchies", hierarchies},
-                  {"tasks", fw_->LiveTaskCount()},
-                  {"tracker", tracker},
-                  {"fork_gate", ForkGateJson()},
-                  {"fd_store",
-                   {{"pid", fd_store_ ? fd_store_->store_pid() : 0},
-                    {"epoch", fs_epoch_},
-                    {"adopted", adopted_.load()}}},
-                  {"state", StateStatusJson(state_.get())},
-                  {"metrics", metrics_ ? metrics_->address() : ""}});
+  return OkReply(
+      {{"pid", getpid()},
+       {"mounts", mounts},
+       {"hierarchies", hierarchies},
+       {"tasks", fw_->LiveTaskCount()},
+       {"tracker", tracker},
+       {"cpuacct",
+        {{"accounting", runtime_->cpu_accounting_status()},
+         {"kernel_missed", runtime_->host().cpu_accounting()
+                               ? runtime_->host().cpu_accounting()->Missed()
+                               : 0}}},
+       {"fork_gate", ForkGateJson()},
+       {"fd_store",
+        {{"pid", fd_store_ ? fd_store_->store_pid() : 0},
+         {"epoch", fs_epoch_},
+         {"adopted", adopted_.load()}}},
+       {"state", StateStatusJson(state_.get())},
+       {"metrics", metrics_ ? metrics_->address() : ""}});
 }
 
 std::string Daemon::MetricsExposition() {

@@ -93,9 +93,45 @@ struct NamespaceIds {
   friend bool operator==(const NamespaceIds&, const NamespaceIds&) = default;
 };
 
+// CPU time the kernel charges to accounting groups by itself: cpuacct's
+// fast path, the kernel's own cpuacct_charge(). The caller names each
+// task's group; every stretch a task runs is added, in the kernel, to its
+// group's counters on the CPU it ran on, and a child made by fork or clone
+// joins its creator's group at that instant. Reading a group is one lookup,
+// however many tasks it has. LinuxHost offers it when its BPF program
+// loads (linux/bpf_cpu_accounting.h); elsewhere Host::cpu_accounting() is
+// null and cpuacct reads /proc.
+class KernelCpuAccounting {
+ public:
+  // One group's totals on one CPU, in nanoseconds.
+  struct Charge {
+    uint64_t runtime_ns = 0;  // what cpuacct.usage counts
+    uint64_t user_ns = 0;     // user time (cpuacct.stat)
+    uint64_t system_ns = 0;   // system time (cpuacct.stat)
+  };
+
+  virtual ~KernelCpuAccounting() = default;
+  // The group's counters exist from now on, at zero. ENOSPC: the kernel's
+  // table is full.
+  virtual Status AddGroup(uint32_t group) = 0;
+  virtual void RemoveGroup(uint32_t group) = 0;
+  // From now on, `task` runs for `group`. ESRCH: the task is gone.
+  virtual Status SetGroup(const TaskKey& task, uint32_t group) = 0;
+  // What `group` has been charged, one entry per CPU the kernel may have.
+  // ENOENT: no such group.
+  virtual Result<std::vector<Charge>> GroupCharges(uint32_t group) = 0;
+  // Charges the kernel side could not make (a group without counters,
+  // storage it could not allocate): nonzero means figures may be low.
+  virtual uint64_t Missed() = 0;
+};
+
 class Host {
  public:
   virtual ~Host() = default;
+
+  // --- accounting in the kernel ---
+  // Null when the kernel does not charge groups for gpc (see above).
+  virtual KernelCpuAccounting* cpu_accounting() { return nullptr; }
 
   // --- clock ---
   virtual MonoNanos MonotonicNow() = 0;

@@ -555,19 +555,19 @@ Status LinuxHost::MigratePages(const TaskKey& process, const BitMask& from,
   return CheckIdentity(process);
 }
 
-Status LinuxHost::SendSignal(const TaskKey& process, int signal) {
-  // Why this cannot signal a recycled pid: the pidfd is opened FIRST and
-  // names one task (struct pid) for good; the kernel delivers through it
-  // only to that task, or fails with ESRCH once it has exited. The /proc
-  // check comes AFTER the open: if the task that number names now started
-  // at process.start_time, it is the task the caller means. Could the
-  // pidfd still name another task? That one would have held the number at
-  // open time, before the /proc read, while the caller's task (started
-  // before this call, since the caller knew its start time) was already
-  // alive; two live tasks never share a number, so the caller's task would
-  // have had to exit before the open, and then /proc could not show it
-  // alive afterwards. So the pidfd names the caller's task, and a signal
-  // through it cannot reach whoever gets the number later.
+Result<UniqueFd> LinuxHost::OpenPidfd(const TaskKey& process) {
+  // Why this cannot name a recycled pid: the pidfd is opened FIRST and
+  // names one task (struct pid) for good; the kernel acts through it only
+  // on that task, or fails with ESRCH once it has exited. The /proc check
+  // comes AFTER the open: if the task that number names now started at
+  // process.start_time, it is the task the caller means. Could the pidfd
+  // still name another task? That one would have held the number at open
+  // time, before the /proc read, while the caller's task (started before
+  // this call, since the caller knew its start time) was already alive;
+  // two live tasks never share a number, so the caller's task would have
+  // had to exit before the open, and then /proc could not show it alive
+  // afterwards. So the pidfd names the caller's task, and nothing done
+  // through it can reach whoever gets the number later.
   if (process.tid <= 0) return Err(ESRCH, "no task ", process.tid);
   UniqueFd pidfd(static_cast<int>(
       ::syscall(SYS_pidfd_open, static_cast<long>(process.tid), 0u)));
@@ -586,6 +586,12 @@ Status LinuxHost::SendSignal(const TaskKey& process, int signal) {
     return Err(TaskErrno(err), "pidfd_open ", process.tid);
   }
   GPC_RETURN_IF_ERROR(CheckIdentity(process));
+  return pidfd;
+}
+
+Status LinuxHost::SendSignal(const TaskKey& process, int signal) {
+  // Through a pidfd (OpenPidfd): a signal cannot reach a recycled pid.
+  GPC_ASSIGN_OR_RETURN(UniqueFd pidfd, OpenPidfd(process));
   if (::syscall(SYS_pidfd_send_signal, pidfd.get(), signal, nullptr, 0u) != 0) {
     return Err(errno, "pidfd_send_signal ", process.tid, " signal ", signal);
   }

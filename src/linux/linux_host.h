@@ -14,9 +14,11 @@
 // checked, so they can never reach a recycled pid.
 #pragma once
 
+#include <memory>
 #include <string>
 
 #include "host/host.h"
+#include "util/unique_fd.h"
 
 namespace gpc {
 
@@ -63,6 +65,20 @@ class LinuxHost : public Host {
   Status Spawn(const std::vector<std::string>& argv,
                const std::vector<std::string>& env) override;
 
+  // A pidfd for `process` (a thread's own pidfd when it is no leader),
+  // checked against its start time: ESRCH if the number names another task
+  // by now. What is done through it reaches that task or fails.
+  Result<UniqueFd> OpenPidfd(const TaskKey& process);
+
+  // The kernel-side CPU accounting cpuacct uses, when one could be set up
+  // (Runtime does, before the framework exists); null otherwise.
+  void SetCpuAccounting(std::unique_ptr<KernelCpuAccounting> accounting) {
+    cpu_accounting_ = std::move(accounting);
+  }
+  KernelCpuAccounting* cpu_accounting() override {
+    return cpu_accounting_.get();
+  }
+
  private:
   // ESRCH unless `key` names the live task with key.tid.
   Status CheckIdentity(const TaskKey& key);
@@ -74,6 +90,7 @@ class LinuxHost : public Host {
   MonoNanos boot_offset_ns_;
   size_t cpu_bits_;
   size_t node_bits_;
+  std::unique_ptr<KernelCpuAccounting> cpu_accounting_;
 };
 
 }  // namespace gpc

@@ -3,9 +3,22 @@
 #include <algorithm>
 #include <cstdio>
 
+#include "linux/bpf_cpu_accounting.h"
+#include "util/str_cat.h"
+
 namespace gpc {
 
 Runtime::Runtime(RuntimeOptions options) : options_(std::move(options)) {
+  // Before the subsystems are made: cpuacct chooses its path at birth.
+  if (!options_.kernel_cpu_accounting) {
+    cpu_accounting_status_ = "/proc (kernel accounting turned off)";
+  } else if (auto bpf = BpfCpuAccounting::Open(host_); bpf.ok()) {
+    host_.SetCpuAccounting(std::move(*bpf));
+    cpu_accounting_status_ = StrCat("kernel, ", BpfCpuAccounting::kDescription);
+  } else {
+    cpu_accounting_status_ = StrCat(
+        "/proc (kernel accounting unavailable: ", bpf.error().ToString(), ")");
+  }
   std::vector<std::unique_ptr<Subsystem>> subsystems;
   if (options_.subsystems) subsystems = options_.subsystems(host_);
   fw_ = std::make_unique<Framework>(host_, std::move(subsystems),

@@ -16,6 +16,7 @@
 
 #include <functional>
 #include <memory>
+#include <string>
 #include <thread>
 #include <vector>
 
@@ -40,6 +41,9 @@ struct RuntimeOptions {
   // Run the tracker on a thread of the runtime (Tracker::Run). Off, the
   // caller drives tracker() itself (a benchmark measuring its own thread).
   bool tracker_thread = true;
+  // cpuacct charges in the kernel (BpfCpuAccounting) when it can be set
+  // up; off, or when it cannot, cpuacct reads /proc.
+  bool kernel_cpu_accounting = true;
   // Told when the tracker thread's Run() fails (the default prints it).
   std::function<void(const Error&)> on_tracker_error;
 };
@@ -71,6 +75,10 @@ class Runtime {
   void RemoveEventListener(ListenerId id) GPC_EXCLUDES(listeners_mu_);
 
   LinuxHost& host() { return host_; }
+  // How cpuacct gets its figures: "kernel, BPF (...)" or "/proc (why)".
+  const std::string& cpu_accounting_status() const {
+    return cpu_accounting_status_;
+  }
   Framework& fw() { return *fw_; }
   Tracker& tracker() { return *tracker_; }
   // The tracker thread (for its CPU clock); only while it runs.
@@ -83,6 +91,7 @@ class Runtime {
 
   const RuntimeOptions options_;
   LinuxHost host_;
+  std::string cpu_accounting_status_;
   std::unique_ptr<Framework> fw_;
   std::unique_ptr<Tracker> tracker_;
   std::thread tracker_thread_;

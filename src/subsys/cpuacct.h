@@ -29,6 +29,18 @@
 // seen at the previous read when none is known (an exit record), or to CPU 0
 // for a thread never read. The row sums to usage, the split is an
 // approximation.
+//
+// In the kernel, when the host offers it (Host::cpu_accounting(): gpcd's
+// BPF program). Each container has a group; the kernel adds every runtime
+// charge of a task to its group's per-CPU counters where it charges the
+// task itself, and a forked child joins its creator's group at the fork.
+// gpcd names a task's group when it is found by a scan, when it moves, and
+// when a fork raced a move of its parent. A read sums the groups of the
+// subtree (one lookup each, outside the framework lock) and what removed
+// descendants had been charged: exact, per CPU exact, O(containers), no
+// /proc. cpuacct.stat comes from the task's utime/stime growth seen at the
+// same moments (in ns, shown in USER_HZ ticks). A reset remembers the
+// usage at that moment and shows what came after.
 #pragma once
 
 #include <atomic>
@@ -57,6 +69,11 @@ class CpuacctState : public SubsysState {
   std::vector<uint64_t> usage_percpu_ns;
   uint64_t user_ticks = 0;
   uint64_t system_ticks = 0;
+  // Kernel accounting: this container's group; what its removed
+  // descendants had been charged, per CPU; usage per CPU at the last reset.
+  uint32_t group = 0;
+  std::vector<KernelCpuAccounting::Charge> carried;
+  std::vector<uint64_t> reset_base_ns;
   // Table handlers get only a FileContext; this leads them to the
   // baselines.
   CpuacctSubsystem* const owner;
@@ -66,17 +83,33 @@ class CpuacctSubsystem : public Subsystem {
  public:
   explicit CpuacctSubsystem(Host& host);
   std::string_view description() const override {
-    return "CPU time of each container's tasks (schedstat, taskstats)";
+    return kernel_ != nullptr
+               ? "CPU time of each container's tasks (charged in the kernel)"
+               : "CPU time of each container's tasks (schedstat, taskstats)";
   }
   Result<std::unique_ptr<SubsysState>> Create(const CreateArgs& args) override;
+  void Destroy(SubsysState& state) override;
   void Attach(SubsysState& dest, std::span<const AttachEntry> tasks) override;
   void Fork(SubsysState& state, Task& child, const Task* parent) override;
   void Exit(SubsysState& state, Task& task) override;
   std::span<const ControlFile> files() const override;
 
-  // The /proc reads a read (or reset) of `c`'s figures needs, to be run
-  // without the framework lock: every task of its subtree.
+  // The reads a read (or reset) of `c`'s figures needs, to be run without
+  // the framework lock: every task of its subtree (/proc), or every group
+  // (kernel accounting).
   std::unique_ptr<GatherJob> GatherSubtree(const Container& c);
+  // Whether the kernel charges the groups (Host::cpu_accounting()).
+  bool kernel_accounting() const { return kernel_ != nullptr; }
+
+  // What `c` shows, whichever the path: usage (after the last reset) per
+  // CPU, and user/system ticks. Settled or summed first; framework lock
+  // held.
+  struct Figures {
+    std::vector<uint64_t> usage_percpu_ns;
+    uint64_t user_ticks = 0;
+    uint64_t system_ticks = 0;
+  };
+  Figures Read(Container& c, GatherJob* gathered);
   // Charges what `c`'s subtree used since the baselines: nothing to do
   // when `gathered` (GatherSubtree's job) ran, which committed its figures;
   // without a job (a caller other than the framework's file dispatch),
@@ -122,8 +155,14 @@ class CpuacctSubsystem : public Subsystem {
   void SettleTaskWith(const Task& t, Container& c,
                       const std::optional<CpuTimes>& now);
   void SettleSubtreeHere(Container& c);
+  // Kernel accounting: what `c`'s subtree has been charged, per CPU (the
+  // groups `gathered` read where it has them, the others read now).
+  std::vector<KernelCpuAccounting::Charge> SumGroups(const Container& c,
+                                                     GatherJob* gathered);
 
   Host& host_;
+  KernelCpuAccounting* const kernel_;
+  uint32_t next_group_ = 1;
   const size_t cpus_;
   std::unordered_map<TaskKey, Baseline, KeyHash> baselines_;
   // Counted by gather jobs too, which run without the framework lock.

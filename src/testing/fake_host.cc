@@ -100,6 +100,8 @@ TaskKey FakeHost::Fork(pid_t parent_tid, bool thread) {
   }
   t.affinity = parent->affinity;
   t.namespaces = parent->namespaces;
+  // The kernel side's fork hook: the child runs for its creator's group.
+  t.acct_group = parent->acct_group;
   TaskKey key = t.info.key;
   tasks_.emplace(pid, std::move(t));
   return key;
@@ -134,6 +136,72 @@ void FakeHost::AddRuntime(pid_t tid, uint64_t ns, uint64_t user_ticks,
   t->times.runtime_ns += ns;
   t->times.user_ticks += user_ticks;
   t->times.system_ticks += system_ticks;
+  if (!accounting_on_ || t->acct_group == 0) return;
+  auto g = groups_.find(t->acct_group);
+  if (g == groups_.end()) {
+    ++accounting_missed_;
+    return;
+  }
+  const size_t cpu = t->times.last_cpu >= 0
+                         ? static_cast<size_t>(t->times.last_cpu) % cpus_
+                         : 0;
+  constexpr uint64_t kNanosPerTick = 10'000'000;  // USER_HZ 100
+  g->second[cpu].runtime_ns += ns;
+  g->second[cpu].user_ns += user_ticks * kNanosPerTick;
+  g->second[cpu].system_ns += system_ticks * kNanosPerTick;
+}
+
+void FakeHost::EnableKernelCpuAccounting(size_t max_groups) {
+  MutexLock l(mu_);
+  accounting_on_ = true;
+  accounting_max_groups_ = max_groups;
+}
+
+KernelCpuAccounting* FakeHost::cpu_accounting() {
+  MutexLock l(mu_);
+  return accounting_on_ ? &accounting_ : nullptr;
+}
+
+uint64_t FakeHost::accounting_missed() const {
+  MutexLock l(mu_);
+  return accounting_missed_;
+}
+
+Status FakeHost::FakeAccounting::AddGroup(uint32_t group) {
+  MutexLock l(host_.mu_);
+  if (host_.groups_.size() >= host_.accounting_max_groups_) {
+    return Err(ENOSPC, "fake kernel group table full");
+  }
+  if (!host_.groups_.emplace(group, std::vector<Charge>(host_.cpus_)).second) {
+    return Err(EEXIST, "group ", group, " exists");
+  }
+  return OkStatus();
+}
+
+void FakeHost::FakeAccounting::RemoveGroup(uint32_t group) {
+  MutexLock l(host_.mu_);
+  host_.groups_.erase(group);
+}
+
+Status FakeHost::FakeAccounting::SetGroup(const TaskKey& task, uint32_t group) {
+  MutexLock l(host_.mu_);
+  FakeTask* t = host_.LiveKeyLocked(task);
+  if (t == nullptr) return Err(ESRCH, "no task ", task.tid);
+  t->acct_group = group;
+  return OkStatus();
+}
+
+Result<std::vector<KernelCpuAccounting::Charge>>
+FakeHost::FakeAccounting::GroupCharges(uint32_t group) {
+  MutexLock l(host_.mu_);
+  auto g = host_.groups_.find(group);
+  if (g == host_.groups_.end()) return Err(ENOENT, "no group ", group);
+  return g->second;
+}
+
+uint64_t FakeHost::FakeAccounting::Missed() {
+  MutexLock l(host_.mu_);
+  return host_.accounting_missed_;
 }
 
 void FakeHost::SetLastCpu(pid_t tid, int cpu) {

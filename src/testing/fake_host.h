@@ -9,6 +9,7 @@
 // Thread-safe: every method takes an internal lock.
 #pragma once
 
+#include <cstdint>
 #include <functional>
 #include <map>
 #include <mutex>
@@ -36,6 +37,8 @@ class FakeHost : public Host {
     NamespaceIds namespaces;
     KernelThread kernel_thread = KernelThread::kNo;
     std::vector<int> signals;  // received, in order
+    // Kernel CPU accounting: the group the fake kernel charges it to.
+    uint32_t acct_group = 0;
   };
   struct SpawnRecord {
     std::vector<std::string> argv;
@@ -94,6 +97,16 @@ class FakeHost : public Host {
   BitMask MemoryNodes() override;
   size_t CpuMaskBits() override;
   size_t NodeMaskBits() override;
+  // ---- CPU accounting in the (fake) kernel ----
+  // From now on cpu_accounting() is a fake of the kernel side: AddRuntime
+  // charges the task's group (on its last CPU), a Fork's child joins its
+  // parent's group. At most `max_groups` groups (ENOSPC beyond). Call
+  // before the framework is made (cpuacct picks its path at birth).
+  void EnableKernelCpuAccounting(size_t max_groups = SIZE_MAX);
+  KernelCpuAccounting* cpu_accounting() override;
+  // Charges the fake kernel could not make (the group had no counters).
+  uint64_t accounting_missed() const;
+
   Result<std::vector<pid_t>> ListProcesses() override;
   Result<std::vector<pid_t>> ListThreads(pid_t tgid) override;
   Result<TaskInfo> GetTaskInfo(pid_t tid) override;
@@ -120,6 +133,20 @@ class FakeHost : public Host {
   FakeTask* LiveLocked(pid_t tid);
   FakeTask* LiveKeyLocked(const TaskKey& key);
 
+  class FakeAccounting : public KernelCpuAccounting {
+   public:
+    explicit FakeAccounting(FakeHost& host) : host_(host) {}
+    Status AddGroup(uint32_t group) override;
+    void RemoveGroup(uint32_t group) override;
+    Status SetGroup(const TaskKey& task, uint32_t group) override;
+    Result<std::vector<Charge>> GroupCharges(uint32_t group) override;
+    uint64_t Missed() override;
+
+   private:
+    FakeHost& host_;
+  };
+  friend class FakeAccounting;
+
   // Every member below; the methods lock it whole (a fake needs no finer
   // locking, and its members are not annotated).
   std::function<void(const TaskKey&)> cpu_times_probe_;
@@ -134,6 +161,11 @@ class FakeHost : public Host {
   size_t affinity_calls_ = 0;
   uint64_t next_namespace_id_ = 4026532000;
   std::map<pid_t, FakeTask> tasks_;  // live tasks only
+  FakeAccounting accounting_{*this};
+  bool accounting_on_ = false;
+  size_t accounting_max_groups_ = 0;
+  std::map<uint32_t, std::vector<KernelCpuAccounting::Charge>> groups_;
+  uint64_t accounting_missed_ = 0;
   std::vector<SpawnRecord> spawned_;
 };
 

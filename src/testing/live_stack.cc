@@ -18,6 +18,7 @@ Status LiveStack::Start(const LiveStackOptions& options) {
   runtime.subsystems = [](Host& host) { return MakeAllSubsystems(host); };
   runtime.tracker = options.tracker;
   runtime.sync_hook_ms = options.sync_hook_ms;
+  runtime.kernel_cpu_accounting = options.kernel_cpu_accounting;
   runtime_ = std::make_unique<Runtime>(std::move(runtime));
   // Before any concurrent use: events go to the mounted file system.
   runtime_->AddEventListener([this](const Event& e) {

@@ -33,6 +33,8 @@ struct LiveStackOptions {
   // waits at most this long; 0 leaves the hook unset, so the test syncs
   // the tracker itself (Sync()).
   int sync_hook_ms = 1000;
+  // cpuacct charges in the kernel (BPF) when it can; off: /proc.
+  bool kernel_cpu_accounting = true;
 };
 
 class LiveStack {
@@ -52,6 +54,10 @@ class LiveStack {
   LinuxHost& host() { return runtime_->host(); }
   Framework& fw() { return runtime_->fw(); }
   Tracker& tracker() { return runtime_->tracker(); }
+  // "kernel, BPF (...)" or "/proc (why)" (Runtime::cpu_accounting_status).
+  const std::string& cpu_accounting_status() const {
+    return runtime_->cpu_accounting_status();
+  }
   HierarchyId hierarchy() const { return hierarchy_; }
   ContainerId root() const { return root_; }
   // The container a task is in, as a path ("" if none).

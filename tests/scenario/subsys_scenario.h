@@ -5,6 +5,7 @@
 
 #include <gtest/gtest.h>
 
+#include <cstdint>
 #include <memory>
 #include <string>
 #include <vector>
@@ -18,12 +19,24 @@ namespace gpc {
 
 class SubsysScenarioTest : public ::testing::Test {
  protected:
+  // How the machine is made before the framework sees it.
+  struct Machine {
+    size_t cpus = 4;
+    // The fake kernel charges CPU time to groups (Host::cpu_accounting),
+    // with room for this many groups.
+    bool kernel_cpu_accounting = false;
+    size_t accounting_groups = SIZE_MAX;
+  };
   // Mounts `options` over a machine of `cpus` CPUs; `extra` subsystems come
   // after the compiled-in ones.
   explicit SubsysScenarioTest(
       const char* options, size_t cpus = 4,
       std::vector<std::unique_ptr<Subsystem>> extra = {})
-      : host_(cpus), fw_(host_, AllAnd(host_, std::move(extra))) {
+      : SubsysScenarioTest(options, WithCpus(cpus), std::move(extra)) {}
+  SubsysScenarioTest(const char* options, Machine machine,
+                     std::vector<std::unique_ptr<Subsystem>> extra = {})
+      : host_(machine.cpus),
+        fw_(host_, AllAnd(Prepared(host_, machine), std::move(extra))) {
     auto h = fw_.Mount(options);
     GPC_CHECK(h.ok(), h.ok() ? "" : h.error().ToString());
     hierarchy_ = *h;
@@ -76,6 +89,17 @@ class SubsysScenarioTest : public ::testing::Test {
   ContainerId root_ = kNoContainer;
 
  private:
+  static Machine WithCpus(size_t cpus) {
+    Machine m;
+    m.cpus = cpus;
+    return m;
+  }
+  static FakeHost& Prepared(FakeHost& host, const Machine& machine) {
+    if (machine.kernel_cpu_accounting) {
+      host.EnableKernelCpuAccounting(machine.accounting_groups);
+    }
+    return host;
+  }
   static std::vector<std::unique_ptr<Subsystem>> AllAnd(
       Host& host, std::vector<std::unique_ptr<Subsystem>> extra) {
     auto list = MakeAllSubsystems(host);

@@ -23,6 +23,7 @@
 #include <atomic>
 #include <chrono>
 #include <cstdint>
+#include <cstdio>
 #include <cstring>
 #include <functional>
 #include <map>
@@ -229,14 +230,26 @@ struct Segment {
   uint64_t since = 0;
 };
 
-class CpuacctSystemTest : public ::testing::Test {
+// Both ways cpuacct gets its figures: charged in the kernel by gpcd's BPF
+// program (true), and read from /proc (false).
+class CpuacctSystemTest : public ::testing::TestWithParam<bool> {
  protected:
   void SetUp() override {
-    Status s = stack_.Start({.mount_options = "cpuacct"});
+    LiveStackOptions options;
+    options.mount_options = "cpuacct";
+    options.kernel_cpu_accounting = GetParam();
+    Status s = stack_.Start(options);
     if (!s.ok() && (s.code() == EPERM || s.code() == ENODEV)) {
       GTEST_SKIP() << s.error().ToString();
     }
     ASSERT_TRUE(s.ok()) << s.error().ToString();
+    std::printf("cpuacct: %s\n", stack_.cpu_accounting_status().c_str());
+    const bool in_kernel = stack_.host().cpu_accounting() != nullptr;
+    if (GetParam() && !in_kernel) {
+      GTEST_SKIP() << "kernel accounting unavailable here: "
+                   << stack_.cpu_accounting_status();
+    }
+    ASSERT_EQ(in_kernel, GetParam()) << stack_.cpu_accounting_status();
   }
 
   std::string P(const std::string& rel) const { return stack_.Path(rel); }
@@ -268,7 +281,7 @@ class CpuacctSystemTest : public ::testing::Test {
   Truth truth_;
 };
 
-TEST_F(CpuacctSystemTest, UsageMatchesEachBurnersOwnClock) {
+TEST_P(CpuacctSystemTest, UsageMatchesEachBurnersOwnClock) {
   for (const char* d : {"p", "p/c1", "p/c2", "q"}) {
     ASSERT_EQ(mkdir(P(d).c_str(), 0755), 0) << d;
   }
@@ -429,6 +442,11 @@ TEST_F(CpuacctSystemTest, UsageMatchesEachBurnersOwnClock) {
     EXPECT_EQ(err, 0) << d << ": " << strerror(err);
   }
 }
+
+INSTANTIATE_TEST_SUITE_P(BothPaths, CpuacctSystemTest, ::testing::Bool(),
+                         [](const ::testing::TestParamInfo<bool>& info) {
+                           return info.param ? "Kernel" : "Proc";
+                         });
 
 }  // namespace
 }  // namespace gpc

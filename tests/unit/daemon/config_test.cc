@@ -60,6 +60,8 @@ TEST(Config, ErrorsNameTheLine) {
       {"ns_remove_empty_nodes\n", "line 1"},
       {"ns_remove_empty_nodes 0\n", "line 1"},
       {"\nns_remove_empty_nodes on off\n", "line 2"},
+      {"cpuacct_in_kernel yes\n", "line 1"},
+      {"cpuacct_in_kernel\n", "line 1"},
   };
   for (const auto& c : kCases) {
     auto r = ParseConfig(c.text);
@@ -84,6 +86,14 @@ TEST(Config, NsRemoveEmptyNodesIsOnUnlessTurnedOff) {
       ParseConfig("ns_remove_empty_nodes off\nns_remove_empty_nodes on\n");
   ASSERT_TRUE(on.ok()) << on.error().ToString();
   EXPECT_TRUE(on->ns_remove_empty_nodes);
+}
+
+TEST(Config, CpuacctInKernelIsOnUnlessTurnedOff) {
+  EXPECT_TRUE(ParseConfig("")->cpuacct_in_kernel);
+  auto off = ParseConfig("cpuacct_in_kernel off\n");
+  ASSERT_TRUE(off.ok()) << off.error().ToString();
+  EXPECT_FALSE(off->cpuacct_in_kernel);
+  EXPECT_TRUE(off->ns_remove_empty_nodes);  // the other switch untouched
 }
 
 }  // namespace
