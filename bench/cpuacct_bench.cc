@@ -4,7 +4,7 @@
 // gpc's CPU cost of accounting at rest.
 //
 //   cpuacct_bench [--threads=N] [--reads=N] [--rounds=R] [--idle-seconds=S]
-//                 [--attach-seconds=S]
+//                 [--attach-seconds=S] [--proc]
 //
 // The kernel side: the cgroup v1 hierarchy that has cpuacct, if one is
 // mounted (/proc/mounts); else a temporary mount of the cpuacct controller
@@ -73,6 +73,8 @@ struct Args {
   int rounds = 10;
   int idle_seconds = 5;
   int attach_seconds = 3;
+  // cpuacct reads /proc even where the kernel could charge (the fallback).
+  bool proc = false;
 };
 
 bool ParseArgs(int argc, char** argv, Args* a) {
@@ -84,6 +86,10 @@ bool ParseArgs(int argc, char** argv, Args* a) {
       *out = std::atoi(s.c_str() + k.size());
       return *out > 0;
     };
+    if (s == "--proc") {
+      a->proc = true;
+      continue;
+    }
     if (!num("threads", &a->threads) && !num("reads", &a->reads) &&
         !num("rounds", &a->rounds) && !num("idle-seconds", &a->idle_seconds) &&
         !num("attach-seconds", &a->attach_seconds)) {
@@ -227,12 +233,15 @@ int Run(const Args& args) {
   LiveStack stack;
   LiveStackOptions options;
   options.mount_options = "cpuacct";
+  options.kernel_cpu_accounting = !args.proc;
   if (Status s = stack.Start(options); !s.ok()) {
     std::fprintf(stderr, "cpuacct_bench: %s\n", s.error().ToString().c_str());
     TearDownKernel(kernel);
     return 2;
   }
   int rc = 0;
+  const bool in_kernel = stack.host().cpu_accounting() != nullptr;
+  std::printf("gpc cpuacct: %s\n", stack.cpu_accounting_status().c_str());
   const std::string gdir = stack.Path("t");
   auto cleanup = [&] {
     crowd.Kill();
@@ -283,6 +292,19 @@ int Run(const Args& args) {
         }
         (gpc_side ? gpc_us : kernel_us).push_back(us);
       }
+    }
+  }
+
+  // The roots: every task of the machine (the kernel keeps hierarchical
+  // counters; gpc sums its containers' groups, or reads every task).
+  std::vector<double> kernel_root_us, gpc_root_us;
+  for (int r = 0; r < args.rounds; ++r) {
+    for (int i = 0; i < per_round; ++i) {
+      double g = TimedRead(stack.Path("cpuacct.usage"));
+      if (g >= 0) gpc_root_us.push_back(g);
+      if (kernel.dir.empty()) continue;
+      double k = TimedRead(kernel.root + "/cpuacct.usage");
+      if (k >= 0) kernel_root_us.push_back(k);
     }
   }
 
@@ -424,15 +446,19 @@ int Run(const Args& args) {
       static_cast<unsigned long long>(reads_after - reads_before), process_ms,
       tracker_ms, static_cast<unsigned long long>(e1 - e0));
 
-  std::printf("\n");
+  std::printf("\ncpuacct_bench accounting: %s\n",
+              in_kernel ? "kernel (BPF)" : "proc");
   if (!kernel_us.empty()) {
     std::printf(
-        "cpuacct_bench usage_read: threads=%d kernel_us=%.1f gpc_us=%.1f "
-        "ratio=%.1f\n",
-        args.threads, k50, g50, k50 > 0 ? g50 / k50 : 0);
+        "cpuacct_bench usage_read: threads=%d kernel_us=%.1f "
+        "gpc_us=%.1f ratio=%.1f root_kernel_us=%.1f root_gpc_us=%.1f\n",
+        args.threads, k50, g50, k50 > 0 ? g50 / k50 : 0,
+        Quantile(kernel_root_us, 0.5), Quantile(gpc_root_us, 0.5));
   } else {
-    std::printf("cpuacct_bench usage_read: threads=%d gpc_us=%.1f\n",
-                args.threads, g50);
+    std::printf(
+        "cpuacct_bench usage_read: threads=%d gpc_us=%.1f "
+        "root_gpc_us=%.1f\n",
+        args.threads, g50, Quantile(gpc_root_us, 0.5));
   }
   std::printf(
       "cpuacct_bench attach_under_reads: threads=%d idle_p50_us=%.1f "

@@ -52,6 +52,11 @@ Result<DaemonConfig> ParseConfig(std::string_view text) {
     } else if (w[0] == "metrics") {
       if (w.size() != 2) return bad("metrics takes one HOST:PORT");
       config.metrics_address = std::string(w[1]);
+    } else if (w[0] == "task_events") {
+      if (w.size() != 2 || (w[1] != "bpf" && w[1] != "connector")) {
+        return bad("task_events takes bpf or connector");
+      }
+      config.bpf_task_events = w[1] == "bpf";
     } else if (w[0] == "connector_buffer") {
       // The kernel doubles the value and enforces its own minimum; below
       // 4 KiB nothing but a test would ask for it.

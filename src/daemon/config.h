@@ -31,6 +31,10 @@
 //                                      # gone, unless a user changed it
 //                                      # (default on; off keeps them all,
 //                                      # as 2.6.24 did; subsys/ns.h)
+//   task_events bpf                    # the tracker's events: from BPF
+//                                      # tracepoints through a ring buffer
+//                                      # (default; the proc connector when
+//                                      # BPF cannot load), or `connector`
 //   cpuacct_in_kernel on               # cpuacct charged in the kernel by
 //                                      # a BPF program when it loads
 //                                      # (default on; off, or when it
@@ -75,6 +79,7 @@ struct DaemonConfig {
   bool supervise_unprivileged = true;
   bool ns_remove_empty_nodes = true;
   bool cpuacct_in_kernel = true;
+  bool bpf_task_events = true;
 
   // The hierarchies to mount at start: the explicit ones, plus one per
   // subsystem when defaults are on.

@@ -43,6 +43,7 @@ Status Daemon::Start() {
   // starved of CPU (100 ms was too short on an overloaded 2-CPU machine).
   options.sync_hook_ms = 1000;
   options.kernel_cpu_accounting = config_.cpuacct_in_kernel;
+  options.tracker.bpf_events = config_.bpf_task_events;
   options.on_tracker_error = [](const Error& e) {
     Log("tracker stopped: " + e.ToString());
   };
@@ -55,6 +56,7 @@ Status Daemon::Start() {
   state_ = std::make_unique<StateStore>(config_.StateDir());
   GPC_ASSIGN_OR_RETURN(RestartState restart, LoadAndRestore(*state_, *fw_));
   GPC_RETURN_IF_ERROR(runtime_->Start());
+  Log("task events: " + runtime_->tracker().event_source());
   fork_gate_ = std::make_unique<ForkGate>(*fw_);
   GPC_RETURN_IF_ERROR(fork_gate_->Start());
   if (config_.supervise) {
@@ -609,7 +611,8 @@ std::string Daemon::StatusJson() {
                            {"containers", h.container_count}});
   }
   TrackerStats t = runtime_->tracker().stats();
-  nlohmann::json tracker = {{"events", t.events},
+  nlohmann::json tracker = {{"source", runtime_->tracker().event_source()},
+                            {"events", t.events},
                             {"forks", t.forks},
                             {"exits", t.exits},
                             {"overflows", t.overflows},

@@ -34,8 +34,23 @@ Tracker::~Tracker() {
 }
 
 Status Tracker::Start() {
-  GPC_RETURN_IF_ERROR(source_.Open(
-      options_.rcvbuf_bytes, options_.exit_accounting, host_.CpuMaskBits()));
+  if (options_.bpf_events) {
+    auto bpf = BpfEventSource::Open(options_.ring_bytes);
+    if (bpf.ok()) {
+      source_.bpf = std::move(*bpf);
+      event_source_ = BpfEventSource::kDescription;
+    } else {
+      event_source_ =
+          "proc connector (BPF events unavailable: " + bpf.error().ToString() +
+          ")";
+    }
+  } else {
+    event_source_ = "proc connector";
+  }
+  if (!source_.bpf) {
+    GPC_RETURN_IF_ERROR(source_.connector.Open(
+        options_.rcvbuf_bytes, options_.exit_accounting, host_.CpuMaskBits()));
+  }
   epoll_fd_ = epoll_create1(EPOLL_CLOEXEC);
   stop_fd_ = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
   sync_fd_ = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
@@ -63,7 +78,7 @@ Status Tracker::Start() {
     }
   }
   // Subscribed: now every task that exists or will exist is seen.
-  return reconciler_.Start(source_.rcvbuf_bytes());
+  return reconciler_.Start(source_.buffer_bytes());
 }
 
 void Tracker::Stop() {

@@ -6,8 +6,10 @@
 // fork, exit and exec event is applied as it arrives, from one epoll loop.
 // The decisions (where a child goes, what a loss costs, which events are
 // stale) are TaskReconciler's (tracking/task_reconciler.h), fed here by a
-// ConnectorEventSource and a ProcScanner; this class adds the loop, the
-// timer, Stop() and Sync().
+// BpfEventSource (tracepoints through a ring buffer, lossless while it has
+// room) or a ConnectorEventSource (the proc connector and taskstats: the
+// fallback, and the default until bpf_events is set), and a ProcScanner;
+// this class adds the loop, the timer, Stop() and Sync().
 //
 // Threading: Start/Poll/Run/Resync/CatchUp run on one thread (gpcd's
 // tracker thread); Stop(), Sync() and stats() may be called from any thread.
@@ -17,8 +19,10 @@
 #include <condition_variable>
 #include <memory>
 #include <mutex>
+#include <string>
 
 #include "core/framework.h"
+#include "linux/bpf_event_source.h"
 #include "linux/connector_source.h"
 #include "linux/linux_host.h"
 #include "linux/proc_scanner.h"
@@ -35,6 +39,10 @@ struct TrackerOptions {
   bool exit_accounting = true;
   // How often the framework's fork history is pruned.
   MonoNanos prune_interval_ns = 1'000'000'000;
+  // Task events from BPF tracepoints (BpfEventSource) when they load, with
+  // a ring buffer of `ring_bytes`; else, or off, from the proc connector.
+  bool bpf_events = false;
+  size_t ring_bytes = BpfEventSource::kDefaultRingBytes;
   // Events handled per loop iteration at most.
   size_t batch = 1024;
   // Disables the resync after a loss (tests that count losses only).
@@ -73,12 +81,45 @@ class Tracker {
   void Sync(int timeout_ms);
 
   TrackerStats stats() const { return reconciler_.stats(); }
+  // Where task events come from: "BPF ring buffer (...)" or "proc
+  // connector" (with why, when BPF was asked for). Set by Start().
+  const std::string& event_source() const { return event_source_; }
 
  private:
   LinuxHost& host_;
   const TrackerOptions options_;
+  // The source Start() chose, behind the one interface the reconciler
+  // holds from construction.
+  class ChosenSource : public TaskEventSource {
+   public:
+    ConnectorEventSource connector;
+    std::unique_ptr<BpfEventSource> bpf;
+    TaskEventSource& active() {
+      return bpf ? static_cast<TaskEventSource&>(*bpf) : connector;
+    }
+    const TaskEventSource& active() const {
+      return bpf ? static_cast<const TaskEventSource&>(*bpf) : connector;
+    }
+    int fd() const { return bpf ? bpf->fd() : connector.fd(); }
+    size_t buffer_bytes() const {
+      return bpf ? bpf->ring_bytes() : connector.rcvbuf_bytes();
+    }
+    Result<bool> Read(std::vector<ProcEvent>* out, size_t max) override {
+      return active().Read(out, max);
+    }
+    Result<bool> CheckDrops() override { return active().CheckDrops(); }
+    TaskEventCounters counters() const override { return active().counters(); }
+    bool has_exit_records() const override {
+      return active().has_exit_records();
+    }
+    void ReadExitRecords(std::vector<TaskExitStats>* out) override {
+      active().ReadExitRecords(out);
+    }
+  };
+
   ProcScanner scanner_;
-  ConnectorEventSource source_;
+  ChosenSource source_;
+  std::string event_source_;
   TaskReconciler reconciler_;
   int epoll_fd_ = -1;
   int stop_fd_ = -1;   // eventfd

@@ -418,6 +418,7 @@ void CpuacctSubsystem::Attach(SubsysState& dest,
 void CpuacctSubsystem::Fork(SubsysState& state, Task& child,
                             const Task* parent) {
   if (kernel_ != nullptr) {
+    framework().mu().AssertHeld();
     const uint32_t group = static_cast<CpuacctState&>(state).group;
     // A forked child joined its creator's group in the kernel at the fork.
     // Named here: a task found by a scan, and a child whose parent moved

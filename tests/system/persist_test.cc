@@ -203,7 +203,8 @@ uint64_t Overflows(const std::string& socket) {
 }
 
 TEST_F(PersistTest, KillNineDuringForkStormLosesNothingAcknowledged) {
-  WriteConfig("connector_buffer 8192\n");
+  // The proc connector (not the lossless BPF ring) with a small buffer.
+  WriteConfig("task_events connector\nconnector_buffer 8192\n");
   StartGpcd();
   ASSERT_GT(gpcd_.pid(), 0);
   const std::string root = dir_ + "/h/";

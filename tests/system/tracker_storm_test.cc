@@ -406,6 +406,78 @@ TEST_F(TrackerStormTest, ForkStormWithMovesMatchesTheKernel) {
   EXPECT_GT(c.kernel_tasks, static_cast<size_t>(kParents));
 }
 
+// The BPF event source under a starved tracker: for the first 2 s of a
+// 20,000-task storm with moves nobody reads the ring buffer (as a gpcd
+// stopped by SIGSTOP would not), then the tracker catches up. Nothing may
+// be lost, so nothing is rescanned, and every task is where the kernel has
+// it, with no ambiguity left to the start tick.
+TEST_F(TrackerStormTest, BpfEventsLoseNothingWhileTheTrackerIsStarved) {
+  TrackerOptions options;
+  options.bpf_events = true;
+  StartTracker(options);
+  if (tracker_->event_source() != BpfEventSource::kDescription) {
+    GTEST_SKIP() << tracker_->event_source();
+  }
+  SharedHolder shared;
+  StormShared* sh = shared.get();
+  ASSERT_NE(sh, nullptr);
+  constexpr int kParents = 4;
+  constexpr uint64_t kTasks = 20'000;
+  constexpr int kMoves = 200;
+  constexpr int64_t kStarvedNs = 2'000'000'000;
+  SpawnParents(sh, kParents, 40);
+  ASSERT_FALSE(HasFatalFailure());
+  TrackerStats before = tracker_->stats();
+  std::vector<pid_t> parents = reaper_.pids();
+  sh->go.store(1);
+
+  std::mt19937 rng(static_cast<unsigned>(getpid()));
+  int moves = 0;
+  uint64_t created_while_starved = 0;
+  Deadline d(180'000);
+  const int64_t start = storm::NowNs();
+  while (sh->created() < kTasks || moves < kMoves) {
+    ASSERT_FALSE(d.passed()) << "storm too slow: " << sh->created()
+                             << " tasks, " << moves << " moves";
+    const bool starved = storm::NowNs() - start < kStarvedNs;
+    if (starved) created_while_starved = sh->created();
+    uint64_t due = static_cast<uint64_t>(moves) * (kTasks / kMoves);
+    if (sh->created() < due) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(1));
+      continue;
+    }
+    MoveStopped(parents[rng() % kParents], static_cast<int>(rng() % 3));
+    ASSERT_FALSE(HasFatalFailure());
+    ++moves;
+    if (!starved && moves % 2 == 0) {
+      ASSERT_TRUE(tracker_->Poll(0).ok());
+    }
+  }
+  StopAndSettle(sh, kParents, /*poll=*/true);
+  ASSERT_FALSE(HasFatalFailure());
+  int rounds = 0;
+  Comparison c = CatchUpAndCompare(&rounds);
+  TrackerStats st = tracker_->stats();
+  std::printf(
+      "bpf events, starved %.1f s: created=%llu (%llu while starved), "
+      "moves=%d, alive=%zu, misplaced=%zu (ambiguous %zu), dead_in_gpc=%zu, "
+      "events=%llu, overflows=%llu, drops=%llu, resyncs=%llu, "
+      "lag_p99=%.2f ms\n",
+      kStarvedNs / 1e9, (unsigned long long)sh->created(),
+      (unsigned long long)created_while_starved, moves, c.kernel_tasks,
+      c.misplaced, c.ambiguous, c.dead_in_gpc, (unsigned long long)st.events,
+      (unsigned long long)st.overflows, (unsigned long long)st.socket_drops,
+      (unsigned long long)st.resyncs, st.lag_p99_ns / 1e6);
+  EXPECT_GE(sh->created(), kTasks);
+  EXPECT_GT(created_while_starved, 1000u) << "the storm did not run while "
+                                             "the tracker was starved";
+  EXPECT_EQ(st.overflows, before.overflows);
+  EXPECT_EQ(st.socket_drops, before.socket_drops);
+  EXPECT_EQ(st.resyncs, before.resyncs);
+  EXPECT_EQ(c.misplaced, 0u) << c.detail;
+  EXPECT_EQ(c.dead_in_gpc, 0u);
+}
+
 TEST_F(TrackerStormTest, ForcedOverflowIsRepairedByResync) {
   StartTracker(TrackerOptions{.rcvbuf_bytes = 4096});
   SharedHolder shared;

@@ -62,6 +62,7 @@ TEST(Config, ErrorsNameTheLine) {
       {"\nns_remove_empty_nodes on off\n", "line 2"},
       {"cpuacct_in_kernel yes\n", "line 1"},
       {"cpuacct_in_kernel\n", "line 1"},
+      {"task_events netlink\n", "line 1"},
   };
   for (const auto& c : kCases) {
     auto r = ParseConfig(c.text);
@@ -86,6 +87,14 @@ TEST(Config, NsRemoveEmptyNodesIsOnUnlessTurnedOff) {
       ParseConfig("ns_remove_empty_nodes off\nns_remove_empty_nodes on\n");
   ASSERT_TRUE(on.ok()) << on.error().ToString();
   EXPECT_TRUE(on->ns_remove_empty_nodes);
+}
+
+TEST(Config, TaskEventsComeFromBpfUnlessTheConnectorIsAsked) {
+  EXPECT_TRUE(ParseConfig("")->bpf_task_events);
+  auto c = ParseConfig("task_events connector\n");
+  ASSERT_TRUE(c.ok()) << c.error().ToString();
+  EXPECT_FALSE(c->bpf_task_events);
+  EXPECT_TRUE(ParseConfig("task_events bpf\n")->bpf_task_events);
 }
 
 TEST(Config, CpuacctInKernelIsOnUnlessTurnedOff) {
