@@ -57,5 +57,6 @@ void AddPs(CLI::App& app, GlobalOptions& g, int& rc);          // views
 void AddSubsystems(CLI::App& app, GlobalOptions& g, int& rc);  // views
 void AddTop(CLI::App& app, GlobalOptions& g, int& rc);         // views
 void AddEvents(CLI::App& app, GlobalOptions& g, int& rc);      // views
+void AddStatus(CLI::App& app, GlobalOptions& g, int& rc);      // views
 
 }  // namespace gpc::cli

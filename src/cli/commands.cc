@@ -81,6 +81,7 @@ void RegisterCommands(CLI::App& app, GlobalOptions& g, int& rc) {
   AddSubsystems(app, g, rc);
   AddTop(app, g, rc);
   AddEvents(app, g, rc);
+  AddStatus(app, g, rc);
 }
 
 std::string ManPage(const CLI::App& app) {

@@ -195,6 +195,62 @@ void AddPs(CLI::App& app, GlobalOptions& g, int& rc) {
   });
 }
 
+// ---- status ----------------------------------------------------------------
+
+void AddStatus(CLI::App& app, GlobalOptions& g, int& rc) {
+  auto* cmd = app.add_subcommand(
+      "status",
+      "gpcd's state: where task events and CPU times come from (BPF or the "
+      "fallbacks, and why), the tracker's counts and losses, hierarchies "
+      "and mounts");
+  cmd->footer(
+      "Examples:\n"
+      "  gpc status\n"
+      "  gpc status --json");
+  cmd->callback([&g, &rc] {
+    auto reply = CallOp(g.socket_path, ControlOp::kStatus);
+    if (!reply.ok()) {
+      rc = Report("status", "", "", reply.error());
+      return;
+    }
+    Json j = Json::parse(*reply, nullptr, false);
+    if (j.is_discarded() || !j.is_object()) {
+      rc = Report("status", "", "", Error(EPROTO, "bad reply from gpcd"));
+      return;
+    }
+    j.erase("ok");
+    if (g.json) {
+      Print(j.dump(2) + "\n");
+      return;
+    }
+    const Json tracker = j.value("tracker", Json::object());
+    const Json cpuacct = j.value("cpuacct", Json::object());
+    std::string text =
+        StrCat("gpcd pid ", j.value("pid", 0), ", ", j.value("tasks", 0),
+               " tasks\n", "task events: ", tracker.value("source", "?"), "\n",
+               "  events ", tracker.value("events", 0), ", forks ",
+               tracker.value("forks", 0), ", exits ", tracker.value("exits", 0),
+               ", lost (overflows) ", tracker.value("overflows", 0),
+               ", resyncs ", tracker.value("resyncs", 0), ", lag p99 ",
+               tracker.value("lag_p99_ns", 0) / 1000, " us\n",
+               "cpuacct: ", cpuacct.value("accounting", "?"), "\n");
+    if (uint64_t missed = cpuacct.value("kernel_missed", uint64_t{0})) {
+      text +=
+          StrCat("  charges the kernel side could not make: ", missed, "\n");
+    }
+    for (const Json& h : j.value("hierarchies", Json::array())) {
+      text += StrCat("hierarchy ", h.value("id", 0), ": ",
+                     h.value("options", ""), " (", h.value("containers", 0),
+                     " containers, ", h.value("mounts", 0), " mounts)\n");
+    }
+    for (const Json& m : j.value("mounts", Json::array())) {
+      text += StrCat("mount ", m.value("dir", ""), " (hierarchy ",
+                     m.value("hierarchy", 0), ")\n");
+    }
+    Print(text);
+  });
+}
+
 // ---- subsystems ------------------------------------------------------------
 
 void AddSubsystems(CLI::App& app, GlobalOptions& g, int& rc) {

@@ -97,7 +97,8 @@ struct NamespaceIds {
 // fast path, the kernel's own cpuacct_charge(). The caller names each
 // task's group; every stretch a task runs is added, in the kernel, to its
 // group's counters on the CPU it ran on, and a child made by fork or clone
-// joins its creator's group at that instant. Reading a group is one lookup,
+// joins its creator's group at that instant; a task never named runs for
+// kRootGroup. Reading a group is one lookup,
 // however many tasks it has. LinuxHost offers it when its BPF program
 // loads (linux/bpf_cpu_accounting.h); elsewhere Host::cpu_accounting() is
 // null and cpuacct reads /proc.
@@ -109,6 +110,10 @@ class KernelCpuAccounting {
     uint64_t user_ns = 0;     // user time (cpuacct.stat)
     uint64_t system_ns = 0;   // system time (cpuacct.stat)
   };
+
+  // A task never named (nor forked from a named one) runs for this group:
+  // the root container's, which gpc's first group must be.
+  static constexpr uint32_t kRootGroup = 1;
 
   virtual ~KernelCpuAccounting() = default;
   // The group's counters exist from now on, at zero. ENOSPC: the kernel's

@@ -174,6 +174,11 @@ Result<std::unique_ptr<SubsysState>> CpuacctSubsystem::Create(
     // (a task that moved out a moment ago) finds nothing rather than
     // another container's counters.
     state->group = next_group_++;
+    // The first state made is the root's, for the framework's life.
+    if (args.parent == nullptr &&
+        state->group != KernelCpuAccounting::kRootGroup) {
+      return Err(EINVAL, "cpuacct: the root's state must be made first");
+    }
     GPC_RETURN_IF_ERROR(kernel_->AddGroup(state->group));
     state->reset_base_ns.assign(cpus_, 0);
   }
@@ -425,8 +430,11 @@ void CpuacctSubsystem::Fork(SubsysState& state, Task& child,
     // between the fork and this event (the framework places it by the
     // parent's group at the fork instant; the kernel may have copied the
     // group before gpcd renamed the parent's).
-    if (parent == nullptr ||
-        framework().ContainerOfLocked(*parent, id()).state(id()) != &state) {
+    // A task found by a scan in the root needs nothing: unnamed tasks run
+    // for the root's group (KernelCpuAccounting::kRootGroup).
+    if ((parent == nullptr && group != KernelCpuAccounting::kRootGroup) ||
+        (parent != nullptr &&
+         framework().ContainerOfLocked(*parent, id()).state(id()) != &state)) {
       (void)kernel_->SetGroup(child.key, group);
     }
     return;

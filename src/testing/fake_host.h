@@ -37,8 +37,9 @@ class FakeHost : public Host {
     NamespaceIds namespaces;
     KernelThread kernel_thread = KernelThread::kNo;
     std::vector<int> signals;  // received, in order
-    // Kernel CPU accounting: the group the fake kernel charges it to.
-    uint32_t acct_group = 0;
+    // Kernel CPU accounting: the group the fake kernel charges it to
+    // (never named: the root's, as in the kernel side).
+    uint32_t acct_group = KernelCpuAccounting::kRootGroup;
   };
   struct SpawnRecord {
     std::vector<std::string> argv;

@@ -27,7 +27,7 @@ struct task_struct {
   __u64 stime;
 } __attribute__((preserve_access_index));
 
-// A task's group, written by gpcd (0: in none; unset: not tracked).
+// A task's group, written by gpcd (0: in none; unset: the root's).
 struct {
   __uint(type, BPF_MAP_TYPE_TASK_STORAGE);
   __uint(map_flags, BPF_F_NO_PREALLOC);
@@ -70,8 +70,10 @@ static void count_miss(__u32 kind) {
 
 SEC("tp_btf/sched_stat_runtime")
 int BPF_PROG(gpc_charge, struct task_struct* task, __u64 runtime) {
+  __u32 root = GPC_CPUACCT_ROOT_GROUP;
   __u32* group = bpf_task_storage_get(&task_group, task, 0, 0);
-  if (!group || *group == 0) return 0;
+  if (!group) group = &root;  // never named: in the root container
+  if (*group == 0) return 0;
   struct gpc_cpu_charge* charge = bpf_map_lookup_elem(&group_charge, group);
   if (!charge) {
     count_miss(GPC_CPUACCT_MISS_GROUP);

@@ -8,6 +8,11 @@
 // included. A mkdir beyond it fails with ENOSPC.
 #define GPC_CPUACCT_MAX_GROUPS 131072
 
+// The group of every task never named (nor born of a named one): the root
+// container's, where gpc has every task it was not told to move. Naming
+// only the tasks outside the root keeps gpcd's start cheap.
+#define GPC_CPUACCT_ROOT_GROUP 1
+
 // One group's charges on one CPU, in nanoseconds.
 struct gpc_cpu_charge {
   __u64 runtime_ns;  // sched_stat_runtime: what cpuacct.usage counts
