@@ -332,9 +332,27 @@ void CpuacctSubsystem::SettleTaskWith(const Task& t, Container& c,
   Charge(b, *now, c);
 }
 
+void CpuacctSubsystem::RenameAfterMisses() {
+  framework().mu().AssertHeld();
+  const uint64_t missed = kernel_->Missed();
+  if (missed == missed_seen_) return;
+  missed_seen_ = missed;
+  ++renames_;
+  // Rare (the kernel side could not allocate a task's storage): O(tasks
+  // outside the root) system calls, so that no figure stays wrong.
+  framework().ForEachContainerLocked(*this, [&](Container& c) {
+    framework().mu().AssertHeld();  // (not visible through the lambda)
+    if (c.is_root()) return;
+    const uint32_t group = static_cast<CpuacctState*>(c.state(id()))->group;
+    framework().ForEachTaskLocked(
+        c, [&](Task& t) { (void)kernel_->SetGroup(t.key, group); });
+  });
+}
+
 std::unique_ptr<GatherJob> CpuacctSubsystem::GatherSubtree(const Container& c) {
   framework().mu().AssertHeld();
   if (kernel_ != nullptr) {
+    RenameAfterMisses();
     std::vector<uint32_t> groups;
     std::vector<const Container*> pending{&c};
     while (!pending.empty()) {

@@ -126,6 +126,9 @@ class CpuacctSubsystem : public Subsystem {
   // children), after settling so nothing used before the reset lands after.
   void Reset(Container& c, GatherJob* gathered);
 
+  // Times every task outside the root was named again after the kernel
+  // side missed a charge or a fork (tests, status).
+  uint64_t renames() const { return renames_; }
   // How many tasks have a baseline (for tests).
   size_t tracked_tasks() const { return baselines_.size(); }
   // GetCpuTimes calls made so far (tests prove there is no polling).
@@ -163,6 +166,12 @@ class CpuacctSubsystem : public Subsystem {
   Host& host_;
   KernelCpuAccounting* const kernel_;
   uint32_t next_group_ = 1;
+  // KernelCpuAccounting::Missed() when last looked at: a miss may have
+  // left a forked child without its group (it then runs for the root's),
+  // so when it grows every task outside the root is named again.
+  uint64_t missed_seen_ = 0;
+  uint64_t renames_ = 0;
+  void RenameAfterMisses();
   const size_t cpus_;
   std::unordered_map<TaskKey, Baseline, KeyHash> baselines_;
   // Counted by gather jobs too, which run without the framework lock.

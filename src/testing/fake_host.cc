@@ -102,6 +102,11 @@ TaskKey FakeHost::Fork(pid_t parent_tid, bool thread) {
   t.namespaces = parent->namespaces;
   // The kernel side's fork hook: the child runs for its creator's group.
   t.acct_group = parent->acct_group;
+  if (fail_next_inheritance_) {
+    fail_next_inheritance_ = false;
+    t.acct_group = KernelCpuAccounting::kRootGroup;
+    ++accounting_missed_;
+  }
   TaskKey key = t.info.key;
   tasks_.emplace(pid, std::move(t));
   return key;
@@ -160,6 +165,11 @@ void FakeHost::EnableKernelCpuAccounting(size_t max_groups) {
 KernelCpuAccounting* FakeHost::cpu_accounting() {
   MutexLock l(mu_);
   return accounting_on_ ? &accounting_ : nullptr;
+}
+
+void FakeHost::FailNextGroupInheritance() {
+  MutexLock l(mu_);
+  fail_next_inheritance_ = true;
 }
 
 uint64_t FakeHost::accounting_missed() const {

@@ -107,6 +107,10 @@ class FakeHost : public Host {
   KernelCpuAccounting* cpu_accounting() override;
   // Charges the fake kernel could not make (the group had no counters).
   uint64_t accounting_missed() const;
+  // The next Fork's child gets no group storage (as when the kernel side
+  // cannot allocate it): it runs for the root's group, and it is counted
+  // as missed.
+  void FailNextGroupInheritance();
 
   Result<std::vector<pid_t>> ListProcesses() override;
   Result<std::vector<pid_t>> ListThreads(pid_t tgid) override;
@@ -167,6 +171,7 @@ class FakeHost : public Host {
   size_t accounting_max_groups_ = 0;
   std::map<uint32_t, std::vector<KernelCpuAccounting::Charge>> groups_;
   uint64_t accounting_missed_ = 0;
+  bool fail_next_inheritance_ = false;
   std::vector<SpawnRecord> spawned_;
 };
 

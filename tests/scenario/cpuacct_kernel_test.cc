@@ -149,6 +149,21 @@ TEST_F(CpuacctKernelTest, StatSplitsTheRuntimeByUserAndSystemTime) {
   EXPECT_EQ(Read(a, "cpuacct.stat"), "user 6\nsystem 2\n");
 }
 
+TEST_F(CpuacctKernelTest, AMissedInheritanceIsRepairedAtTheNextRead) {
+  ContainerId a = Mkdir(root_, "a");
+  TaskKey parent = Scanned();
+  Move(parent.tid, a);
+  host_.FailNextGroupInheritance();
+  TaskKey child = Fork(parent.tid);
+  host_.AddRuntime(child.tid, 5);  // charged to the root's group: missed
+  EXPECT_EQ(Usage(a), 0u);         // this read names every task again
+  EXPECT_EQ(ss_->renames(), 1u);
+  host_.AddRuntime(child.tid, 7);
+  EXPECT_EQ(Usage(a), 7u);
+  EXPECT_EQ(Usage(root_), 12u);
+  EXPECT_EQ(ss_->renames(), 1u);  // nothing missed since
+}
+
 class CpuacctKernelFullTableTest : public CpuacctKernelTest {
  protected:
   CpuacctKernelFullTableTest() : CpuacctKernelTest(/*groups=*/2) {}
