@@ -298,6 +298,8 @@ class Framework {
   void Exec(pid_t tid) GPC_EXCLUDES(mu_);
   // Every subsystem's Periodic(now); the owner calls it about once a second.
   void RunPeriodic(MonoNanos now) GPC_EXCLUDES(mu_);
+  // One operation running `fn` under the lock (SubsystemApi::RunLocked).
+  void RunLocked(const std::function<void()>& fn) GPC_EXCLUDES(mu_);
   // The key of the live task with this tid, if any.
   std::optional<TaskKey> FindTask(pid_t tid) GPC_EXCLUDES(mu_);
   // Every live task the framework knows, in no particular order.

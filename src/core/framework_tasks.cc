@@ -314,8 +314,21 @@ void Framework::Exec(pid_t tid) {
 }
 
 void Framework::RunPeriodic(MonoNanos now) {
+  std::vector<std::unique_ptr<GatherJob>> jobs;
+  {
+    OpLock l(this);
+    for (Subsystem* ss : subsys_ptrs_) {
+      ss->Periodic(now);
+      if (auto job = ss->GatherPeriodic(now)) jobs.push_back(std::move(job));
+    }
+  }
+  // Without the lock: their reads of the machine stall no operation.
+  for (auto& job : jobs) job->Run();
+}
+
+void Framework::RunLocked(const std::function<void()>& fn) {
   OpLock l(this);
-  for (Subsystem* ss : subsys_ptrs_) ss->Periodic(now);
+  fn();
 }
 
 std::optional<TaskKey> Framework::FindTask(pid_t tid) {

@@ -160,6 +160,14 @@ class Subsystem {
   // About once a second; `now` is CLOCK_MONOTONIC. Must stay cheap for
   // tasks it has nothing to check (no polling of idle state).
   virtual void Periodic(MonoNanos now) {}
+  // Periodic work that reads the machine for many tasks (cpuset's check of
+  // every member's affinity): asked under the lock right after Periodic(),
+  // run by the framework without it (GatherJob, core/control_file.h). The
+  // job commits what it found with SubsystemApi::RunLocked, re-checking
+  // each finding. Null: nothing to do this time.
+  virtual std::unique_ptr<GatherJob> GatherPeriodic(MonoNanos now) {
+    return nullptr;
+  }
 
   // The subsystem moved to `hierarchy` (its dummy hierarchy when unbound).
   virtual void Bind(SubsysState& root, Hierarchy& hierarchy) {}

@@ -105,6 +105,10 @@ void SubsystemApi::DeferLocked(std::function<void()> action) {
   fw_.DeferLocked(std::move(action));
 }
 
+void SubsystemApi::RunLocked(const std::function<void()>& fn) {
+  fw_.RunLocked(fn);
+}
+
 void SubsystemApi::EmitRefusedLocked(const Container& c, std::string detail) {
   fw_.mu_.AssertHeld();
   fw_.EmitRefusedLocked(c, std::move(detail));

@@ -85,6 +85,10 @@ class SubsystemApi {
   // membership (an attach) while the framework is iterating subsystems.
   // Actions may defer more actions; they run in order.
   void DeferLocked(std::function<void()> action) GPC_REQUIRES(mu_);
+  // For a GatherJob, which runs without the lock: runs `fn` as one
+  // operation of the framework (mu held; events it queues delivered after).
+  // `fn` should assert mu().AssertHeld() for the analysis.
+  void RunLocked(const std::function<void()>& fn) GPC_EXCLUDES(mu_);
 
   // ---- reports ----------------------------------------------------------
   // Reports a refusal (EventKind::kRefused) on `c` to the event listener,

@@ -115,6 +115,10 @@ class CpusetSubsystem : public Subsystem {
   void Attach(SubsysState& dest, std::span<const AttachEntry> tasks) override;
   void Fork(SubsysState& state, Task& child, const Task* parent) override;
   void Periodic(MonoNanos now) override;
+  // The clamp check: every member of a cpuset narrower than the machine
+  // has its affinity read without the lock; a member found wider than its
+  // cpuset is set back (and counted in `clamps`) under it.
+  std::unique_ptr<GatherJob> GatherPeriodic(MonoNanos now) override;
   void Bind(SubsysState& root, Hierarchy& hierarchy) override;
   std::span<const ControlFile> files() const override;
 
@@ -150,6 +154,11 @@ class CpusetSubsystem : public Subsystem {
   // `to` (once per process).
   void MigrateMembers(CpusetState& s, const BitMask& from, const BitMask& to);
   TaskKey ProcessKey(const Task& t) const;
+  // The clamp job's commit: `key` was seen with affinity `seen`, wider
+  // than `cpus`, while in container `where`. Set back if all still holds.
+  void ClampIfStillWide(const TaskKey& key, ContainerId where,
+                        const BitMask& cpus, const BitMask& seen);
+  friend class ClampCheckJob;
 
   Host& host_;
   BitMask online_cpus_;

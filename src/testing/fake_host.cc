@@ -405,7 +405,12 @@ Result<NamespaceIds> FakeHost::GetNamespaces(const TaskKey& key) {
   return t->namespaces;
 }
 
+void FakeHost::OnGetAffinity(std::function<void(const TaskKey&)> probe) {
+  affinity_probe_ = std::move(probe);
+}
+
 Result<BitMask> FakeHost::GetAffinity(const TaskKey& key) {
+  if (affinity_probe_) affinity_probe_(key);
   MutexLock l(mu_);
   FakeTask* t = LiveKeyLocked(key);
   if (t == nullptr) return Err(ESRCH, "no task ", key.tid);

@@ -75,6 +75,8 @@ class FakeHost : public Host {
   // test's probe of what the caller holds while it reads the machine).
   // Set before the framework runs; not changed while it reads.
   void OnGetCpuTimes(std::function<void(const TaskKey&)> probe);
+  // The same for GetAffinity.
+  void OnGetAffinity(std::function<void(const TaskKey&)> probe);
   // The process holds descriptors 0..count-1 (or exactly `fds`).
   void SetOpenFiles(pid_t tgid, uint64_t count);
   void SetOpenFds(pid_t tgid, std::vector<int> fds);
@@ -155,6 +157,7 @@ class FakeHost : public Host {
   // Every member below; the methods lock it whole (a fake needs no finer
   // locking, and its members are not annotated).
   std::function<void(const TaskKey&)> cpu_times_probe_;
+  std::function<void(const TaskKey&)> affinity_probe_;
   mutable Mutex mu_;
   MonoNanos now_ = 1'000'000'000;
   uint64_t next_start_time_ = 100;

@@ -7,6 +7,8 @@
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
+#include <chrono>
+#include <future>
 #include <mutex>
 #include <string>
 #include <vector>
@@ -443,6 +445,43 @@ TEST_F(CpusetTest, PeriodicClampsTasksThatWidenTheirAffinity) {
   EXPECT_EQ(clamps[0].path, "/a");
   EXPECT_EQ(clamps[0].detail, "cpuset: clamped tid " + std::to_string(t.tid) +
                                   " from 0-3 to 1-2");
+}
+
+TEST_F(CpusetTest, ThePeriodicCheckReadsAffinitiesWithoutTheFrameworkLock) {
+  ContainerId a = MakeCpuset(root_, "a", "1-2");
+  ContainerId b = MakeCpuset(root_, "b", "1-2");
+  TaskKey t = NewProcess();
+  TaskKey u = NewProcess();
+  ASSERT_EQ(Attach(a, t.tid), 0);
+  ASSERT_EQ(Attach(a, u.tid), 0);
+  SetAff(t.tid, "0-3");
+  SetAff(u.tid, "0-3");
+  // While t's mask is read, another thread makes a container (it could not
+  // if the check held the lock) and moves u to b, whose attach sets u's
+  // mask itself: the check's finding about u is stale and dropped.
+  int stalled = 0;
+  bool raced = false;
+  std::future<bool> other;
+  host_.OnGetAffinity([&](const TaskKey& key) {
+    if (raced || !(key == t)) return;
+    raced = true;
+    other = std::async(std::launch::async, [&] {
+      return fw_.Mkdir(root_, "made_meanwhile", {}, 0755).ok() &&
+             Attach(b, u.tid) == 0;
+    });
+    // Not get(): under the lock that would never return.
+    if (other.wait_for(std::chrono::seconds(10)) != std::future_status::ready) {
+      ++stalled;
+    }
+  });
+  fw_.RunPeriodic(host_.MonotonicNow());
+  host_.OnGetAffinity(nullptr);
+  ASSERT_TRUE(other.valid());
+  EXPECT_TRUE(other.get());
+  EXPECT_EQ(stalled, 0);
+  EXPECT_EQ(Aff(t.tid), "1-2");
+  EXPECT_EQ(R(a, "clamps"), "1\n");  // t only: u left a before the commit
+  EXPECT_EQ(R(b, "clamps"), "0\n");
 }
 
 TEST_F(CpusetTest, PeriodicDoesNothingWhereCpusetsAreNotNarrower) {
