@@ -144,7 +144,8 @@ uint64_t BcSubsystem::Measure(BcState& state) {
   return held;
 }
 
-void BcSubsystem::Rebalance(BcState& state, pid_t skip_tgid) {
+void BcSubsystem::Rebalance(BcState& state, pid_t skip_tgid,
+                            const FdTables* measured) {
   if (state.is_root) return;
   SubsystemApi& fw = framework();
   fw.mu().AssertHeld();
@@ -153,7 +154,10 @@ void BcSubsystem::Rebalance(BcState& state, pid_t skip_tgid) {
 
   std::vector<Member> members;
   ForEachProcess(fw, c, skip_tgid, [&](pid_t tgid, const TaskKey& key) {
-    Result<std::vector<int>> fds = host_.ListOpenFds(tgid);
+    auto ahead = measured ? measured->find(tgid) : FdTables::const_iterator();
+    Result<std::vector<int>> fds = measured && ahead != measured->end()
+                                       ? Result<std::vector<int>>(ahead->second)
+                                       : host_.ListOpenFds(tgid);
     if (!fds.ok()) return;  // gone; its exit is on the way
     auto it = procs_.find(tgid);
     if (it == procs_.end()) {
@@ -364,14 +368,65 @@ void BcSubsystem::Exec(SubsysState& state, Task& task) {
   if (info.ok()) it->second.privileged = info->euid == 0;
 }
 
-void BcSubsystem::Periodic(MonoNanos now) {
+namespace {
+
+// The descriptor tables of every process of every container with tasks,
+// listed (/proc/PID/fd) without the framework lock, then the budgets redone
+// under it from those tables.
+class RebalanceJob final : public GatherJob {
+ public:
+  struct Target {
+    ContainerId container;
+    std::vector<pid_t> tgids;
+  };
+  RebalanceJob(BcSubsystem& owner, Host& host, std::vector<Target> targets)
+      : owner_(owner), host_(host), targets_(std::move(targets)) {}
+
+  void Run() override {
+    BcSubsystem::FdTables tables;
+    for (const Target& t : targets_) {
+      for (pid_t tgid : t.tgids) {
+        if (auto fds = host_.ListOpenFds(tgid); fds.ok()) {
+          tables.emplace(tgid, std::move(*fds));
+        }
+      }
+    }
+    SubsystemApi& fw = owner_.framework();
+    fw.RunLocked([&] {
+      fw.mu().AssertHeld();
+      for (const Target& t : targets_) {
+        // Removed meanwhile: nothing to budget.
+        Container* c = fw.FindContainerLocked(t.container);
+        if (c == nullptr || c->task_count() == 0) continue;
+        if (auto* s = static_cast<BcState*>(c->state(owner_.id()))) {
+          owner_.Rebalance(*s, 0, &tables);
+        }
+      }
+    });
+  }
+
+ private:
+  BcSubsystem& owner_;
+  Host& host_;
+  std::vector<Target> targets_;
+};
+
+}  // namespace
+
+std::unique_ptr<GatherJob> BcSubsystem::GatherPeriodic(MonoNanos now) {
   SubsystemApi& fw = framework();
   fw.mu().AssertHeld();
+  std::vector<RebalanceJob::Target> targets;
   fw.ForEachContainerLocked(*this, [&](Container& c) {
+    fw.mu().AssertHeld();  // (not visible through the lambda)
     if (c.is_root() || c.task_count() == 0) return;
-    auto* s = static_cast<BcState*>(c.state(id()));
-    if (s != nullptr) Rebalance(*s);
+    RebalanceJob::Target t{c.id(), {}};
+    ForEachProcess(
+        fw, c, 0, [&](pid_t tgid, const TaskKey&) { t.tgids.push_back(tgid); });
+    targets.push_back(std::move(t));
   });
+  if (targets.empty()) return nullptr;
+  return std::make_unique<RebalanceJob>(*this, host_, std::move(targets));
 }
 
 void BcSubsystem::Bind(SubsysState& root, Hierarchy& hierarchy) {

@@ -117,13 +117,20 @@ class BcSubsystem : public Subsystem {
   void Fork(SubsysState& state, Task& child, const Task* parent) override;
   void Exit(SubsysState& state, Task& task) override;
   void Exec(SubsysState& state, Task& task) override;
-  void Periodic(MonoNanos now) override;
+  // Once a second, every container's budgets are redone; the descriptor
+  // tables they start from are read without the framework lock.
+  std::unique_ptr<GatherJob> GatherPeriodic(MonoNanos now) override;
   void Bind(SubsysState& root, Hierarchy& hierarchy) override;
   std::span<const ControlFile> files() const override;
 
+  // Descriptor tables read ahead (without the lock), by process.
+  using FdTables = std::unordered_map<pid_t, std::vector<int>>;
   // Measures the container's processes and sets their budgets.
-  // `skip_tgid`: a process on its way out (its exit callback).
-  void Rebalance(BcState& state, pid_t skip_tgid = 0);
+  // `skip_tgid`: a process on its way out (its exit callback). `measured`:
+  // tables read a moment ago, used instead of reading again (a process
+  // that opened files since is caught by the re-measure after lowering).
+  void Rebalance(BcState& state, pid_t skip_tgid = 0,
+                 const FdTables* measured = nullptr);
   // Open descriptors of the container's processes now (updates held,
   // maxheld, minheld).
   uint64_t Measure(BcState& state);

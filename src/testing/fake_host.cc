@@ -372,12 +372,12 @@ Result<KernelThread> FakeHost::GetKernelThread(const TaskKey& key) {
   return t->kernel_thread;
 }
 
-void FakeHost::OnGetCpuTimes(std::function<void(const TaskKey&)> probe) {
-  cpu_times_probe_ = std::move(probe);
+void FakeHost::OnMachineRead(ReadProbe probe) {
+  read_probe_ = std::move(probe);
 }
 
 Result<CpuTimes> FakeHost::GetCpuTimes(const TaskKey& key) {
-  if (cpu_times_probe_) cpu_times_probe_(key);
+  if (read_probe_) read_probe_("GetCpuTimes", key.tid);
   MutexLock l(mu_);
   FakeTask* t = LiveKeyLocked(key);
   if (t == nullptr) return Err(ESRCH, "no task ", key.tid);
@@ -392,6 +392,7 @@ Result<uint64_t> FakeHost::CountOpenFiles(pid_t tgid) {
 }
 
 Result<std::vector<int>> FakeHost::ListOpenFds(pid_t tgid) {
+  if (read_probe_) read_probe_("ListOpenFds", tgid);
   MutexLock l(mu_);
   FakeTask* t = LiveLocked(tgid);
   if (t == nullptr) return Err(ESRCH, "no process ", tgid);
@@ -405,12 +406,8 @@ Result<NamespaceIds> FakeHost::GetNamespaces(const TaskKey& key) {
   return t->namespaces;
 }
 
-void FakeHost::OnGetAffinity(std::function<void(const TaskKey&)> probe) {
-  affinity_probe_ = std::move(probe);
-}
-
 Result<BitMask> FakeHost::GetAffinity(const TaskKey& key) {
-  if (affinity_probe_) affinity_probe_(key);
+  if (read_probe_) read_probe_("GetAffinity", key.tid);
   MutexLock l(mu_);
   FakeTask* t = LiveKeyLocked(key);
   if (t == nullptr) return Err(ESRCH, "no task ", key.tid);

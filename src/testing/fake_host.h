@@ -16,6 +16,7 @@
 #include <optional>
 #include <set>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "host/host.h"
@@ -71,12 +72,13 @@ class FakeHost : public Host {
                   uint64_t system_ticks = 0);
   // The CPU the task last ran on, as GetCpuTimes reports it (-1 unknown).
   void SetLastCpu(pid_t tid, int cpu);
-  // Called at the start of every GetCpuTimes, outside the fake's lock (a
-  // test's probe of what the caller holds while it reads the machine).
-  // Set before the framework runs; not changed while it reads.
-  void OnGetCpuTimes(std::function<void(const TaskKey&)> probe);
-  // The same for GetAffinity.
-  void OnGetAffinity(std::function<void(const TaskKey&)> probe);
+  // Called at the start of every per-task read of the machine that the
+  // framework keeps out of its lock (GetCpuTimes, GetAffinity, ListOpenFds),
+  // outside the fake's lock, with the call's name and the task (a test's
+  // probe of what the caller holds while it reads). Set it while no other
+  // thread uses the fake.
+  using ReadProbe = std::function<void(std::string_view call, pid_t tid)>;
+  void OnMachineRead(ReadProbe probe);
   // The process holds descriptors 0..count-1 (or exactly `fds`).
   void SetOpenFiles(pid_t tgid, uint64_t count);
   void SetOpenFds(pid_t tgid, std::vector<int> fds);
@@ -156,8 +158,7 @@ class FakeHost : public Host {
 
   // Every member below; the methods lock it whole (a fake needs no finer
   // locking, and its members are not annotated).
-  std::function<void(const TaskKey&)> cpu_times_probe_;
-  std::function<void(const TaskKey&)> affinity_probe_;
+  ReadProbe read_probe_;
   mutable Mutex mu_;
   MonoNanos now_ = 1'000'000'000;
   uint64_t next_start_time_ = 100;

@@ -5,6 +5,8 @@
 #include <gtest/gtest.h>
 #include <sys/resource.h>
 
+#include <chrono>
+#include <future>
 #include <string>
 #include <vector>
 
@@ -100,6 +102,34 @@ TEST_F(BcTest, WriteRules) {
   EXPECT_EQ(Write(c_, "limit", "9223372036854775807"), 0);
   EXPECT_EQ(Write(c_, "barrier", "0"), 0);
   EXPECT_EQ(Write(c_, "limit", "0"), 0);
+}
+
+TEST_F(BcTest, ThePeriodicRebalanceListsDescriptorsWithoutTheFrameworkLock) {
+  TaskKey p = ProcessIn(c_, 10);
+  ProcessIn(c_, 20);
+  // While the periodic pass lists p's descriptors, another thread makes a
+  // container: it could not if the pass held the framework lock.
+  int listed = 0;
+  int stalled = 0;
+  std::future<bool> other;
+  host_.OnMachineRead([&](std::string_view call, pid_t tid) {
+    if (call != "ListOpenFds" || tid != p.tid || listed++ > 0) return;
+    other = std::async(std::launch::async, [&] {
+      return fw_->Mkdir(root_, "made_meanwhile", {}, 0755).ok();
+    });
+    // Not get(): under the lock that would never return.
+    if (other.wait_for(std::chrono::seconds(10)) != std::future_status::ready) {
+      ++stalled;
+    }
+  });
+  const uint64_t before = bc_->rebalances();
+  Tick();
+  host_.OnMachineRead(nullptr);
+  ASSERT_TRUE(other.valid());
+  EXPECT_TRUE(other.get());
+  EXPECT_EQ(stalled, 0);
+  EXPECT_EQ(bc_->rebalances(), before + 1);
+  EXPECT_EQ(ReadNum(c_, "held"), 30u);
 }
 
 TEST_F(BcTest, LimitForHeadroomCountsFreeNumbers) {

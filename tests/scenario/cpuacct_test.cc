@@ -260,7 +260,7 @@ TEST_F(CpuacctTest, ReadsAndResetsReadTheMachineWithoutTheFrameworkLock) {
   int probes = 0;
   int stalled = 0;
   std::vector<std::future<bool>> mkdirs;
-  host_.OnGetCpuTimes([&](const TaskKey&) {
+  host_.OnMachineRead([&](std::string_view, pid_t) {
     auto made = std::async(std::launch::async, [this, n = probes++] {
       return fw_.Mkdir(root_, "during_" + std::to_string(n), {}, 0755).ok();
     });
@@ -271,7 +271,7 @@ TEST_F(CpuacctTest, ReadsAndResetsReadTheMachineWithoutTheFrameworkLock) {
   });
   EXPECT_EQ(Usage(root_), 42u);
   ASSERT_TRUE(fw_.WriteFile(a, "cpuacct.usage", "0", {}).ok());
-  host_.OnGetCpuTimes(nullptr);
+  host_.OnMachineRead(nullptr);
   for (auto& made : mkdirs) EXPECT_TRUE(made.get());
   EXPECT_EQ(probes, 4);  // two tasks, a read and a reset
   EXPECT_EQ(stalled, 0);
@@ -289,7 +289,7 @@ TEST_F(CpuacctTest, AFigureReadBeforeAMoveIsChargedWhereTheTaskIsNow) {
   // runs more and moves to b (the move charges a with 10 + 5): the older
   // figure the read took adds nothing to either.
   bool moved = false;
-  host_.OnGetCpuTimes([&](const TaskKey&) {
+  host_.OnMachineRead([&](std::string_view, pid_t) {
     if (moved) return;
     moved = true;
     std::async(std::launch::async, [&] {
@@ -300,7 +300,7 @@ TEST_F(CpuacctTest, AFigureReadBeforeAMoveIsChargedWhereTheTaskIsNow) {
   // The move charged a up to the move; the read's older figure adds
   // nothing, to a or to b.
   EXPECT_EQ(Usage(a), 15u);
-  host_.OnGetCpuTimes(nullptr);
+  host_.OnMachineRead(nullptr);
   EXPECT_EQ(Usage(a), 15u);
   EXPECT_EQ(Usage(b), 0u);
   host_.AddRuntime(t.tid, 1);
@@ -315,8 +315,8 @@ TEST_F(CpuacctTest, ATaskThatExitedBeforeTheCommitIsChargedByItsExit) {
   TaskKey c = Fork(t.tid);
   host_.AddRuntime(c.tid, 7);
   bool exited = false;
-  host_.OnGetCpuTimes([&](const TaskKey& key) {
-    if (exited || !(key == c)) return;
+  host_.OnMachineRead([&](std::string_view, pid_t tid) {
+    if (exited || tid != c.tid) return;
     exited = true;
     std::async(std::launch::async, [&] {
       host_.AddRuntime(c.tid, 3);
@@ -327,7 +327,7 @@ TEST_F(CpuacctTest, ATaskThatExitedBeforeTheCommitIsChargedByItsExit) {
   });
   // The read found c already dead (ESRCH); its exit charged all 10.
   EXPECT_EQ(Usage(a), 10u);
-  host_.OnGetCpuTimes(nullptr);
+  host_.OnMachineRead(nullptr);
   EXPECT_EQ(Usage(a), 10u);
 }
 

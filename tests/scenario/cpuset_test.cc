@@ -462,8 +462,8 @@ TEST_F(CpusetTest, ThePeriodicCheckReadsAffinitiesWithoutTheFrameworkLock) {
   int stalled = 0;
   bool raced = false;
   std::future<bool> other;
-  host_.OnGetAffinity([&](const TaskKey& key) {
-    if (raced || !(key == t)) return;
+  host_.OnMachineRead([&](std::string_view call, pid_t tid) {
+    if (raced || call != "GetAffinity" || tid != t.tid) return;
     raced = true;
     other = std::async(std::launch::async, [&] {
       return fw_.Mkdir(root_, "made_meanwhile", {}, 0755).ok() &&
@@ -475,7 +475,7 @@ TEST_F(CpusetTest, ThePeriodicCheckReadsAffinitiesWithoutTheFrameworkLock) {
     }
   });
   fw_.RunPeriodic(host_.MonotonicNow());
-  host_.OnGetAffinity(nullptr);
+  host_.OnMachineRead(nullptr);
   ASSERT_TRUE(other.valid());
   EXPECT_TRUE(other.get());
   EXPECT_EQ(stalled, 0);
