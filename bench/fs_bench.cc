@@ -18,6 +18,9 @@
 // one line per operation:
 //   fs_bench <op>: kernel_us=K gpc_us=G ratio=R target=T PASS|MISS
 //   requests_per_op=Q
+// and, for attach and mkdir_rmdir, gpc against a FUSE server that does no
+// work at all (bench/fuse_floor.h), measured in the same rounds:
+//   fs_bench <op>_vs_floor: floor_us=F gpc_us=G ratio=R target=1.25
 // Needs root. Every child is killed by its pid and reaped, every container
 // removed and every mount undone, also when a step fails.
 #include <fcntl.h>
@@ -42,6 +45,7 @@
 #include <thread>
 #include <vector>
 
+#include "fuse_floor.h"
 #include "testing/kernel_cgroup.h"
 #include "testing/live_stack.h"
 #include "testing/sys_files.h"
@@ -156,8 +160,9 @@ struct OpResult {
   std::string op;
   double target;
   double kernel_p50 = 0, kernel_p90 = 0, gpc_p50 = 0, gpc_p90 = 0;
-  RequestCounts requests;  // gpc, over all measured ops
-  size_t ops = 0;          // gpc ops measured
+  double floor_p50 = 0, floor_p90 = 0;  // 0: not measured on the floor
+  RequestCounts requests;               // gpc, over all measured ops
+  size_t ops = 0;                       // gpc ops measured
 };
 
 RequestCounts Diff(const RequestCounts& after, const RequestCounts& before) {
@@ -173,13 +178,16 @@ RequestCounts Diff(const RequestCounts& after, const RequestCounts& before) {
 // failure) `n` times per side in `rounds` rounds, alternating which side
 // goes first. Sets `*failed` and stops at the first failure.
 OpResult Measure(bool* failed, const std::string& name, double target, int n,
-                 int rounds, Side& kernel, Side& gpcs, ContainerFs& fs,
+                 int rounds, Side& kernel, Side& gpcs, Side* floor,
+                 ContainerFs& fs,
                  const std::function<double(const std::string&, int)>& op) {
-  kernel.us.clear();
-  gpcs.us.clear();
+  std::vector<Side*> sides = {&kernel, &gpcs};
+  if (floor != nullptr) sides.push_back(floor);
+  for (Side* s : sides) s->us.clear();
   // Warm-up: dentries, attributes and first-ENOSYS answers settle.
   for (int i = 0; i < std::max(2, n / 50); ++i) {
-    if (op(kernel.root, i) < 0 || op(gpcs.root, i) < 0) {
+    if (op(kernel.root, i) < 0 || op(gpcs.root, i) < 0 ||
+        (floor != nullptr && op(floor->root, i) < 0)) {
       std::fprintf(stderr, "fs_bench: %s failed: %s\n", name.c_str(),
                    std::strerror(errno));
       *failed = true;
@@ -191,8 +199,9 @@ OpResult Measure(bool* failed, const std::string& name, double target, int n,
   int done = 0;
   for (int r = 0; done < n; ++r) {
     int count = std::min(per_round, n - done);
-    Side* order[2] = {&kernel, &gpcs};
-    if (r % 2 == 1) std::swap(order[0], order[1]);
+    // Each round starts with the next side: all share the machine's drift.
+    std::vector<Side*> order = sides;
+    std::rotate(order.begin(), order.begin() + (r % order.size()), order.end());
     for (Side* s : order) {
       RequestCounts before = fs.counts();
       for (int i = 0; i < count; ++i) {
@@ -222,6 +231,10 @@ OpResult Measure(bool* failed, const std::string& name, double target, int n,
   res.kernel_p90 = Quantile(kernel.us, 0.9);
   res.gpc_p50 = Quantile(gpcs.us, 0.5);
   res.gpc_p90 = Quantile(gpcs.us, 0.9);
+  if (floor != nullptr) {
+    res.floor_p50 = Quantile(floor->us, 0.5);
+    res.floor_p90 = Quantile(floor->us, 0.9);
+  }
   res.requests = total;
   res.ops = gpcs.us.size();
   return res;
@@ -269,6 +282,17 @@ int Main(int argc, char** argv) {
     Die("mount cgroup");
   }
 
+  // ---- the FUSE floor: a server that does nothing, in this process ----
+  char ftmpl[] = "/tmp/fs_bench_floor.XXXXXX";
+  if (mkdtemp(ftmpl) == nullptr) Die("mkdtemp");
+  std::string fdir = ftmpl;
+  FuseFloor floor_fs;
+  const bool have_floor = floor_fs.Start(fdir);
+  if (!have_floor) {
+    std::fprintf(stderr, "fs_bench: the FUSE floor did not mount at %s\n",
+                 fdir.c_str());
+  }
+
   // ---- gpc in this process ----
   LiveStack stack;
   std::string gdir;  // its FUSE mount
@@ -290,6 +314,8 @@ int Main(int argc, char** argv) {
     }
     ReleaseKernelHierarchy(tag, kdir);
     rmdir(kdir.c_str());
+    floor_fs.Stop();
+    rmdir(fdir.c_str());
   };
   auto fail = [&](const std::string& what, int err) {
     std::fprintf(stderr, "fs_bench: %s: %s\n", what.c_str(),
@@ -358,13 +384,15 @@ int Main(int argc, char** argv) {
 
     Side kernel{"kernel", kdir, {}};
     Side gpcs{"gpc", gdir, {}};
+    Side floor{"floor", fdir, {}};
+    Side* floor_side = have_floor ? &floor : nullptr;
     std::string victim_pid = std::to_string(victim.pid());
 
     // attach: even i to a, odd i to b, so every write moves the victim.
     bool failed = false;
     results.push_back(Measure(
-        &failed, "attach", 2.5, args.attach, args.rounds, kernel, gpcs, *fs,
-        [&](const std::string& root, int i) -> double {
+        &failed, "attach", 2.5, args.attach, args.rounds, kernel, gpcs,
+        floor_side, *fs, [&](const std::string& root, int i) -> double {
           std::string path = root + ((i % 2) == 0 ? "/a/tasks" : "/b/tasks");
           int64_t t0 = NowNs();
           int fd = open(path.c_str(), O_WRONLY | O_CLOEXEC);
@@ -381,7 +409,7 @@ int Main(int argc, char** argv) {
       break;
     }
     results.push_back(Measure(&failed, "mkdir_rmdir", 3.0, args.mkdir,
-                              args.rounds, kernel, gpcs, *fs,
+                              args.rounds, kernel, gpcs, floor_side, *fs,
                               [&](const std::string& root, int) -> double {
                                 std::string path = root + "/x";
                                 int64_t t0 = NowNs();
@@ -426,7 +454,8 @@ int Main(int argc, char** argv) {
     std::vector<char> buf(128 << 10);
     results.push_back(Measure(
         &failed, "tasks_read", 1.0, args.read, std::min(args.rounds, args.read),
-        kernel, gpcs, *fs, [&](const std::string& root, int) -> double {
+        kernel, gpcs, /*floor=*/nullptr, *fs,
+        [&](const std::string& root, int) -> double {
           std::string path = root + "/t/tasks";
           int64_t t0 = NowNs();
           ssize_t n = ReadAll(path, buf.data(), buf.size());
@@ -468,6 +497,17 @@ int Main(int argc, char** argv) {
           r.op.c_str(), r.kernel_p50, r.gpc_p50, ratio, r.target,
           ratio <= r.target ? "PASS" : "MISS",
           static_cast<double>(r.requests.total()) / static_cast<double>(r.ops));
+    }
+    // Against a FUSE server that does no work (bench/fuse_floor.h): what
+    // gpc adds to FUSE itself, this hour (issue 14's target: 1.25x).
+    for (const OpResult& r : results) {
+      if (r.floor_p50 <= 0) continue;
+      double ratio = r.gpc_p50 / r.floor_p50;
+      std::printf(
+          "fs_bench %s_vs_floor: floor_us=%.1f gpc_us=%.1f ratio=%.2f "
+          "target=1.25 %s\n",
+          r.op.c_str(), r.floor_p50, r.gpc_p50, ratio,
+          ratio <= 1.25 ? "PASS" : "MISS");
     }
   }
   return rc;
