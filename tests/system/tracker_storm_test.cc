@@ -329,6 +329,61 @@ class TrackerStormTest : public ::testing::Test {
     return why;
   }
 
+  // The storm both fork-storm tests run: kStormParents storm parents
+  // making kStormTasks tasks while kStormMoves moves (of stopped parents)
+  // are made in both worlds, the tracker polled every second move except
+  // during the first `unread_ns` (a starved tracker); then settled and
+  // compared with the kernel.
+  static constexpr int kStormParents = 4;
+  static constexpr uint64_t kStormTasks = 20'000;
+  static constexpr int kStormMoves = 200;
+  struct StormRun {
+    uint64_t created = 0;
+    uint64_t created_unread = 0;  // while the tracker was not polled
+    int moves = 0;
+    size_t polls = 0;
+    double seconds = 0;
+    int rounds = 0;
+    Comparison comparison;
+  };
+  void RunStorm(int64_t unread_ns, StormRun* run) {
+    SharedHolder shared;
+    StormShared* sh = shared.get();
+    ASSERT_NE(sh, nullptr);
+    SpawnParents(sh, kStormParents, 40);
+    ASSERT_FALSE(HasFatalFailure());
+    std::vector<pid_t> parents = reaper_.pids();
+    sh->go.store(1);
+    std::mt19937 rng(static_cast<unsigned>(getpid()));
+    Deadline d(180'000);
+    const int64_t start = storm::NowNs();
+    while (sh->created() < kStormTasks || run->moves < kStormMoves) {
+      ASSERT_FALSE(d.passed()) << "storm too slow: " << sh->created()
+                               << " tasks, " << run->moves << " moves";
+      const bool unread = storm::NowNs() - start < unread_ns;
+      if (unread) run->created_unread = sh->created();
+      // A move per kStormTasks/kStormMoves tasks created.
+      uint64_t due =
+          static_cast<uint64_t>(run->moves) * (kStormTasks / kStormMoves);
+      if (sh->created() < due) {
+        std::this_thread::sleep_for(std::chrono::milliseconds(1));
+        continue;
+      }
+      MoveStopped(parents[rng() % kStormParents], static_cast<int>(rng() % 3));
+      ASSERT_FALSE(HasFatalFailure());
+      ++run->moves;
+      if (!unread && run->moves % 2 == 0) {
+        ASSERT_TRUE(tracker_->Poll(0).ok());
+        ++run->polls;
+      }
+    }
+    run->seconds = static_cast<double>(storm::NowNs() - start) / 1e9;
+    StopAndSettle(sh, kStormParents, /*poll=*/true);
+    ASSERT_FALSE(HasFatalFailure());
+    run->created = sh->created();
+    run->comparison = CatchUpAndCompare(&run->rounds);
+  }
+
   LinuxHost host_;
   KernelHierarchy kernel_;
   std::unique_ptr<Framework> fw_;
@@ -341,76 +396,38 @@ class TrackerStormTest : public ::testing::Test {
 
 TEST_F(TrackerStormTest, ForkStormWithMovesMatchesTheKernel) {
   StartTracker();
-  SharedHolder shared;
-  StormShared* sh = shared.get();
-  ASSERT_NE(sh, nullptr);
-  constexpr int kParents = 4;
-  constexpr uint64_t kTasks = 20'000;
-  constexpr int kMoves = 200;
-  SpawnParents(sh, kParents, 40);
+  StormRun run;
+  RunStorm(/*unread_ns=*/0, &run);
   ASSERT_FALSE(HasFatalFailure());
-  std::vector<pid_t> parents = reaper_.pids();
-  sh->go.store(1);
-
-  std::mt19937 rng(static_cast<unsigned>(getpid()));
-  int moves = 0;
-  size_t polls = 0;
-  Deadline d(120'000);
-  int64_t start = storm::NowNs();
-  while (sh->created() < kTasks || moves < kMoves) {
-    ASSERT_FALSE(d.passed()) << "storm too slow: " << sh->created()
-                             << " tasks, " << moves << " moves";
-    // A move per kTasks/kMoves tasks created; quicker once enough tasks.
-    uint64_t due = static_cast<uint64_t>(moves) * (kTasks / kMoves);
-    if (sh->created() < due) {
-      std::this_thread::sleep_for(std::chrono::milliseconds(1));
-      continue;
-    }
-    pid_t p = parents[rng() % kParents];
-    MoveStopped(p, static_cast<int>(rng() % 3));
-    ASSERT_FALSE(HasFatalFailure());
-    ++moves;
-    if (moves % 2 == 0) {
-      auto n = tracker_->Poll(0);
-      ASSERT_TRUE(n.ok());
-      ++polls;
-    }
-  }
-  double storm_s = static_cast<double>(storm::NowNs() - start) / 1e9;
-  StopAndSettle(sh, kParents, /*poll=*/true);
-  ASSERT_FALSE(HasFatalFailure());
-  int rounds = 0;
-  Comparison c = CatchUpAndCompare(&rounds);
+  const Comparison& c = run.comparison;
   TrackerStats st = tracker_->stats();
   std::printf(
-      "fork storm: created=%llu (forks=%llu threads=%llu) in %.1f s, "
-      "moves=%d polls=%zu, settled alive=%zu, misplaced=%zu (of which "
-      "ambiguous by start tick %zu) dead_in_gpc=%zu (compare rounds=%d) "
-      "events=%llu overflows=%llu seq_missing=%llu drops=%llu resyncs=%llu "
-      "orphan_forks=%llu stale=%llu lag_p99=%.2f ms "
-      "lag_max=%.2f ms\n",
-      (unsigned long long)sh->created(), (unsigned long long)sh->forks.load(),
-      (unsigned long long)sh->threads.load(), storm_s, moves, polls,
-      c.kernel_tasks, c.misplaced, c.ambiguous, c.dead_in_gpc, rounds,
+      "fork storm: created=%llu in %.1f s, moves=%d polls=%zu, settled "
+      "alive=%zu, misplaced=%zu (of which ambiguous by start tick %zu) "
+      "dead_in_gpc=%zu (compare rounds=%d) events=%llu overflows=%llu "
+      "seq_missing=%llu drops=%llu resyncs=%llu orphan_forks=%llu stale=%llu "
+      "lag_p99=%.2f ms lag_max=%.2f ms\n",
+      (unsigned long long)run.created, run.seconds, run.moves, run.polls,
+      c.kernel_tasks, c.misplaced, c.ambiguous, c.dead_in_gpc, run.rounds,
       (unsigned long long)st.events, (unsigned long long)st.overflows,
       (unsigned long long)st.seq_missing, (unsigned long long)st.socket_drops,
       (unsigned long long)st.resyncs, (unsigned long long)st.orphan_forks,
       (unsigned long long)st.stale_events, st.lag_p99_ns / 1e6,
       st.lag_max_ns / 1e6);
-  EXPECT_GE(sh->created(), kTasks);
+  EXPECT_GE(run.created, kStormTasks);
   // Placement within a start tick that holds a move is a documented limit
   // of /proc (docs/differences.md); every other task must be where the
   // kernel has it.
   EXPECT_EQ(c.unexplained(), 0u) << c.detail;
   EXPECT_EQ(c.dead_in_gpc, 0u);
-  EXPECT_GT(c.kernel_tasks, static_cast<size_t>(kParents));
+  EXPECT_GT(c.kernel_tasks, static_cast<size_t>(kStormParents));
 }
 
-// The BPF event source under a starved tracker: for the first 2 s of a
-// 20,000-task storm with moves nobody reads the ring buffer (as a gpcd
-// stopped by SIGSTOP would not), then the tracker catches up. Nothing may
-// be lost, so nothing is rescanned, and every task is where the kernel has
-// it, with no ambiguity left to the start tick.
+// The BPF event source under a starved tracker: for the first 2 s of the
+// same storm nobody reads the ring buffer (as a gpcd stopped by SIGSTOP
+// would not), then the tracker catches up. Nothing may be lost, so nothing
+// is rescanned, and every task is where the kernel has it, with no
+// ambiguity left to the start tick.
 TEST_F(TrackerStormTest, BpfEventsLoseNothingWhileTheTrackerIsStarved) {
   TrackerOptions options;
   options.bpf_events = true;
@@ -418,59 +435,26 @@ TEST_F(TrackerStormTest, BpfEventsLoseNothingWhileTheTrackerIsStarved) {
   if (tracker_->event_source() != BpfEventSource::kDescription) {
     GTEST_SKIP() << tracker_->event_source();
   }
-  SharedHolder shared;
-  StormShared* sh = shared.get();
-  ASSERT_NE(sh, nullptr);
-  constexpr int kParents = 4;
-  constexpr uint64_t kTasks = 20'000;
-  constexpr int kMoves = 200;
   constexpr int64_t kStarvedNs = 2'000'000'000;
-  SpawnParents(sh, kParents, 40);
-  ASSERT_FALSE(HasFatalFailure());
   TrackerStats before = tracker_->stats();
-  std::vector<pid_t> parents = reaper_.pids();
-  sh->go.store(1);
-
-  std::mt19937 rng(static_cast<unsigned>(getpid()));
-  int moves = 0;
-  uint64_t created_while_starved = 0;
-  Deadline d(180'000);
-  const int64_t start = storm::NowNs();
-  while (sh->created() < kTasks || moves < kMoves) {
-    ASSERT_FALSE(d.passed()) << "storm too slow: " << sh->created()
-                             << " tasks, " << moves << " moves";
-    const bool starved = storm::NowNs() - start < kStarvedNs;
-    if (starved) created_while_starved = sh->created();
-    uint64_t due = static_cast<uint64_t>(moves) * (kTasks / kMoves);
-    if (sh->created() < due) {
-      std::this_thread::sleep_for(std::chrono::milliseconds(1));
-      continue;
-    }
-    MoveStopped(parents[rng() % kParents], static_cast<int>(rng() % 3));
-    ASSERT_FALSE(HasFatalFailure());
-    ++moves;
-    if (!starved && moves % 2 == 0) {
-      ASSERT_TRUE(tracker_->Poll(0).ok());
-    }
-  }
-  StopAndSettle(sh, kParents, /*poll=*/true);
+  StormRun run;
+  RunStorm(kStarvedNs, &run);
   ASSERT_FALSE(HasFatalFailure());
-  int rounds = 0;
-  Comparison c = CatchUpAndCompare(&rounds);
+  const Comparison& c = run.comparison;
   TrackerStats st = tracker_->stats();
   std::printf(
       "bpf events, starved %.1f s: created=%llu (%llu while starved), "
       "moves=%d, alive=%zu, misplaced=%zu (ambiguous %zu), dead_in_gpc=%zu, "
       "events=%llu, overflows=%llu, drops=%llu, resyncs=%llu, "
       "lag_p99=%.2f ms\n",
-      kStarvedNs / 1e9, (unsigned long long)sh->created(),
-      (unsigned long long)created_while_starved, moves, c.kernel_tasks,
+      kStarvedNs / 1e9, (unsigned long long)run.created,
+      (unsigned long long)run.created_unread, run.moves, c.kernel_tasks,
       c.misplaced, c.ambiguous, c.dead_in_gpc, (unsigned long long)st.events,
       (unsigned long long)st.overflows, (unsigned long long)st.socket_drops,
       (unsigned long long)st.resyncs, st.lag_p99_ns / 1e6);
-  EXPECT_GE(sh->created(), kTasks);
-  EXPECT_GT(created_while_starved, 1000u) << "the storm did not run while "
-                                             "the tracker was starved";
+  EXPECT_GE(run.created, kStormTasks);
+  EXPECT_GT(run.created_unread, 1000u)
+      << "the storm did not run while the tracker was starved";
   EXPECT_EQ(st.overflows, before.overflows);
   EXPECT_EQ(st.socket_drops, before.socket_drops);
   EXPECT_EQ(st.resyncs, before.resyncs);
