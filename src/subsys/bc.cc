@@ -132,11 +132,17 @@ void BcSubsystem::Allocate(std::vector<Member*>& members, uint64_t pool) {
   }
 }
 
-uint64_t BcSubsystem::Measure(BcState& state) {
+uint64_t BcSubsystem::Measure(BcState& state, const FdCounts* counted) {
   SubsystemApi& fw = framework();
   fw.mu().AssertHeld();
   uint64_t held = 0;
   ForEachProcess(fw, state.container(), 0, [&](pid_t tgid, const TaskKey&) {
+    if (counted != nullptr) {
+      if (auto it = counted->find(tgid); it != counted->end()) {
+        held += it->second;
+        return;
+      }
+    }
     Result<uint64_t> n = host_.CountOpenFiles(tgid);
     if (n.ok()) held += *n;
   });
@@ -413,6 +419,15 @@ class RebalanceJob final : public GatherJob {
 
 }  // namespace
 
+std::vector<pid_t> BcSubsystem::ProcessesOf(const Container& c) {
+  SubsystemApi& fw = framework();
+  fw.mu().AssertHeld();
+  std::vector<pid_t> tgids;
+  ForEachProcess(fw, c, 0,
+                 [&](pid_t tgid, const TaskKey&) { tgids.push_back(tgid); });
+  return tgids;
+}
+
 std::unique_ptr<GatherJob> BcSubsystem::GatherPeriodic(MonoNanos now) {
   SubsystemApi& fw = framework();
   fw.mu().AssertHeld();
@@ -420,10 +435,7 @@ std::unique_ptr<GatherJob> BcSubsystem::GatherPeriodic(MonoNanos now) {
   fw.ForEachContainerLocked(*this, [&](Container& c) {
     fw.mu().AssertHeld();  // (not visible through the lambda)
     if (c.is_root() || c.task_count() == 0) return;
-    RebalanceJob::Target t{c.id(), {}};
-    ForEachProcess(
-        fw, c, 0, [&](pid_t tgid, const TaskKey&) { t.tgids.push_back(tgid); });
-    targets.push_back(std::move(t));
+    targets.push_back(RebalanceJob::Target{c.id(), ProcessesOf(c)});
   });
   if (targets.empty()) return nullptr;
   return std::make_unique<RebalanceJob>(*this, host_, std::move(targets));
@@ -440,9 +452,37 @@ namespace {
 
 BcState& StateOf(const FileContext& ctx) { return ctx.state_as<BcState>(); }
 
-uint64_t ReadHeld(const FileContext& ctx) {
+// bc.numfiles.held's reads of /proc/PID/fd, one per process, made without
+// the framework lock (a container of many processes would hold it long).
+class HeldCountsJob final : public GatherJob {
+ public:
+  HeldCountsJob(Host& host, std::vector<pid_t> tgids)
+      : host_(host), tgids_(std::move(tgids)) {}
+  void Run() override {
+    for (pid_t tgid : tgids_) {
+      if (auto n = host_.CountOpenFiles(tgid); n.ok()) counts_[tgid] = *n;
+    }
+  }
+  const BcSubsystem::FdCounts& counts() const { return counts_; }
+
+ private:
+  Host& host_;
+  std::vector<pid_t> tgids_;
+  BcSubsystem::FdCounts counts_;
+};
+
+std::unique_ptr<GatherJob> GatherHeld(const FileContext& ctx) {
+  ctx.framework.mu().AssertHeld();
   BcState& s = StateOf(ctx);
-  return s.subsystem->Measure(s);
+  return std::make_unique<HeldCountsJob>(
+      ctx.framework.host(), s.subsystem->ProcessesOf(ctx.container));
+}
+
+uint64_t ReadHeld(const FileContext& ctx) {
+  ctx.framework.mu().AssertHeld();
+  BcState& s = StateOf(ctx);
+  const auto* job = static_cast<const HeldCountsJob*>(ctx.gathered);
+  return s.subsystem->Measure(s, job ? &job->counts() : nullptr);
 }
 uint64_t ReadMaxheld(const FileContext& ctx) { return StateOf(ctx).maxheld; }
 uint64_t ReadMinheld(const FileContext& ctx) { return StateOf(ctx).minheld; }
@@ -505,7 +545,8 @@ const ControlFile kFiles[] = {
     {.name = "numfiles.held",
      .enforcement = Enforcement::kAccounted,
      .help = "open descriptors of this container's processes, measured",
-     .read_u64 = ReadHeld},
+     .read_u64 = ReadHeld,
+     .gather = GatherHeld},
     {.name = "numfiles.limit",
      .enforcement = Enforcement::kEnforced,
      .help = "open files of all the processes together (per-process "

@@ -132,8 +132,13 @@ class BcSubsystem : public Subsystem {
   void Rebalance(BcState& state, pid_t skip_tgid = 0,
                  const FdTables* measured = nullptr);
   // Open descriptors of the container's processes now (updates held,
-  // maxheld, minheld).
-  uint64_t Measure(BcState& state);
+  // maxheld, minheld). `counted`: counts read a moment ago without the
+  // lock (bc.numfiles.held's gather), used for the processes still here;
+  // the others are read now.
+  using FdCounts = std::unordered_map<pid_t, uint64_t>;
+  uint64_t Measure(BcState& state, const FdCounts* counted = nullptr);
+  // The processes of `c`, for a gather of their counts.
+  std::vector<pid_t> ProcessesOf(const Container& c);
 
   // Processes holding a budget (tests and benchmarks).
   size_t budgeted_processes() const { return procs_.size(); }

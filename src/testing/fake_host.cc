@@ -385,6 +385,7 @@ Result<CpuTimes> FakeHost::GetCpuTimes(const TaskKey& key) {
 }
 
 Result<uint64_t> FakeHost::CountOpenFiles(pid_t tgid) {
+  if (read_probe_) read_probe_("CountOpenFiles", tgid);
   MutexLock l(mu_);
   FakeTask* t = LiveLocked(tgid);
   if (t == nullptr) return Err(ESRCH, "no process ", tgid);

@@ -73,7 +73,8 @@ class FakeHost : public Host {
   // The CPU the task last ran on, as GetCpuTimes reports it (-1 unknown).
   void SetLastCpu(pid_t tid, int cpu);
   // Called at the start of every per-task read of the machine that the
-  // framework keeps out of its lock (GetCpuTimes, GetAffinity, ListOpenFds),
+  // framework keeps out of its lock (GetCpuTimes, GetAffinity, ListOpenFds,
+  // CountOpenFiles),
   // outside the fake's lock, with the call's name and the task (a test's
   // probe of what the caller holds while it reads). Set it while no other
   // thread uses the fake.

@@ -132,6 +132,31 @@ TEST_F(BcTest, ThePeriodicRebalanceListsDescriptorsWithoutTheFrameworkLock) {
   EXPECT_EQ(ReadNum(c_, "held"), 30u);
 }
 
+TEST_F(BcTest, AHeldReadCountsDescriptorsWithoutTheFrameworkLock) {
+  TaskKey p = ProcessIn(c_, 10);
+  ProcessIn(c_, 5);
+  int stalled = 0;
+  bool raced = false;
+  std::future<bool> other;
+  host_.OnMachineRead([&](std::string_view call, pid_t tid) {
+    if (raced || call != "CountOpenFiles" || tid != p.tid) return;
+    raced = true;
+    other = std::async(std::launch::async, [&] {
+      return fw_->Mkdir(root_, "made_meanwhile", {}, 0755).ok();
+    });
+    // Not get(): under the lock that would never return.
+    if (other.wait_for(std::chrono::seconds(10)) != std::future_status::ready) {
+      ++stalled;
+    }
+  });
+  EXPECT_EQ(ReadNum(c_, "held"), 15u);
+  host_.OnMachineRead(nullptr);
+  ASSERT_TRUE(other.valid());
+  EXPECT_TRUE(other.get());
+  EXPECT_EQ(stalled, 0);
+  EXPECT_EQ(ReadNum(c_, "maxheld"), 15u);
+}
+
 TEST_F(BcTest, LimitForHeadroomCountsFreeNumbers) {
   EXPECT_EQ(BcSubsystem::LimitForHeadroom({}, 0), 0u);
   EXPECT_EQ(BcSubsystem::LimitForHeadroom({}, 5), 5u);
