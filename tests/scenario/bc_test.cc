@@ -5,12 +5,11 @@
 #include <gtest/gtest.h>
 #include <sys/resource.h>
 
-#include <chrono>
-#include <future>
 #include <string>
 #include <vector>
 
 #include "core/framework.h"
+#include "other_thread.h"
 #include "subsys/all_subsystems.h"
 #include "testing/fake_host.h"
 
@@ -109,25 +108,18 @@ TEST_F(BcTest, ThePeriodicRebalanceListsDescriptorsWithoutTheFrameworkLock) {
   ProcessIn(c_, 20);
   // While the periodic pass lists p's descriptors, another thread makes a
   // container: it could not if the pass held the framework lock.
-  int listed = 0;
-  int stalled = 0;
-  std::future<bool> other;
+  OtherThread other;
   host_.OnMachineRead([&](std::string_view call, pid_t tid) {
-    if (call != "ListOpenFds" || tid != p.tid || listed++ > 0) return;
-    other = std::async(std::launch::async, [&] {
-      return fw_->Mkdir(root_, "made_meanwhile", {}, 0755).ok();
-    });
-    // Not get(): under the lock that would never return.
-    if (other.wait_for(std::chrono::seconds(10)) != std::future_status::ready) {
-      ++stalled;
-    }
+    if (call != "ListOpenFds" || tid != p.tid || other.runs() > 0) return;
+    other.Run(
+        [&] { return fw_->Mkdir(root_, "made_meanwhile", {}, 0755).ok(); });
   });
   const uint64_t before = bc_->rebalances();
   Tick();
   host_.OnMachineRead(nullptr);
-  ASSERT_TRUE(other.valid());
-  EXPECT_TRUE(other.get());
-  EXPECT_EQ(stalled, 0);
+  ASSERT_EQ(other.runs(), 1);
+  EXPECT_TRUE(other.AllSucceeded());
+  EXPECT_EQ(other.stalled(), 0);
   EXPECT_EQ(bc_->rebalances(), before + 1);
   EXPECT_EQ(ReadNum(c_, "held"), 30u);
 }
@@ -135,25 +127,17 @@ TEST_F(BcTest, ThePeriodicRebalanceListsDescriptorsWithoutTheFrameworkLock) {
 TEST_F(BcTest, AHeldReadCountsDescriptorsWithoutTheFrameworkLock) {
   TaskKey p = ProcessIn(c_, 10);
   ProcessIn(c_, 5);
-  int stalled = 0;
-  bool raced = false;
-  std::future<bool> other;
+  OtherThread other;
   host_.OnMachineRead([&](std::string_view call, pid_t tid) {
-    if (raced || call != "CountOpenFiles" || tid != p.tid) return;
-    raced = true;
-    other = std::async(std::launch::async, [&] {
-      return fw_->Mkdir(root_, "made_meanwhile", {}, 0755).ok();
-    });
-    // Not get(): under the lock that would never return.
-    if (other.wait_for(std::chrono::seconds(10)) != std::future_status::ready) {
-      ++stalled;
-    }
+    if (other.runs() > 0 || call != "CountOpenFiles" || tid != p.tid) return;
+    other.Run(
+        [&] { return fw_->Mkdir(root_, "made_meanwhile", {}, 0755).ok(); });
   });
   EXPECT_EQ(ReadNum(c_, "held"), 15u);
   host_.OnMachineRead(nullptr);
-  ASSERT_TRUE(other.valid());
-  EXPECT_TRUE(other.get());
-  EXPECT_EQ(stalled, 0);
+  ASSERT_EQ(other.runs(), 1);
+  EXPECT_TRUE(other.AllSucceeded());
+  EXPECT_EQ(other.stalled(), 0);
   EXPECT_EQ(ReadNum(c_, "maxheld"), 15u);
 }
 

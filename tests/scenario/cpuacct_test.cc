@@ -10,6 +10,7 @@
 #include <string>
 #include <vector>
 
+#include "other_thread.h"
 #include "subsys_scenario.h"
 
 namespace gpc {
@@ -257,24 +258,18 @@ TEST_F(CpuacctTest, ReadsAndResetsReadTheMachineWithoutTheFrameworkLock) {
   host_.AddRuntime(u.tid, 2);
   // While the read reads a task's figures, another thread makes a
   // container: it cannot finish if the reader holds the framework lock.
-  int probes = 0;
-  int stalled = 0;
-  std::vector<std::future<bool>> mkdirs;
+  OtherThread other;
   host_.OnMachineRead([&](std::string_view, pid_t) {
-    auto made = std::async(std::launch::async, [this, n = probes++] {
+    other.Run([this, n = other.runs()] {
       return fw_.Mkdir(root_, "during_" + std::to_string(n), {}, 0755).ok();
     });
-    if (made.wait_for(std::chrono::seconds(10)) != std::future_status::ready) {
-      ++stalled;
-    }
-    mkdirs.push_back(std::move(made));
   });
   EXPECT_EQ(Usage(root_), 42u);
   ASSERT_TRUE(fw_.WriteFile(a, "cpuacct.usage", "0", {}).ok());
   host_.OnMachineRead(nullptr);
-  for (auto& made : mkdirs) EXPECT_TRUE(made.get());
-  EXPECT_EQ(probes, 4);  // two tasks, a read and a reset
-  EXPECT_EQ(stalled, 0);
+  EXPECT_EQ(other.runs(), 4);  // two tasks, a read and a reset
+  EXPECT_TRUE(other.AllSucceeded());
+  EXPECT_EQ(other.stalled(), 0);
   EXPECT_EQ(Usage(a), 0u);
   EXPECT_EQ(Usage(root_), 42u);
 }

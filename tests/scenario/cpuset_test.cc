@@ -7,13 +7,12 @@
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
-#include <chrono>
-#include <future>
 #include <mutex>
 #include <string>
 #include <vector>
 
 #include "core/framework.h"
+#include "other_thread.h"
 #include "subsys/all_subsystems.h"
 #include "testing/fake_host.h"
 
@@ -459,26 +458,19 @@ TEST_F(CpusetTest, ThePeriodicCheckReadsAffinitiesWithoutTheFrameworkLock) {
   // While t's mask is read, another thread makes a container (it could not
   // if the check held the lock) and moves u to b, whose attach sets u's
   // mask itself: the check's finding about u is stale and dropped.
-  int stalled = 0;
-  bool raced = false;
-  std::future<bool> other;
+  OtherThread other;
   host_.OnMachineRead([&](std::string_view call, pid_t tid) {
-    if (raced || call != "GetAffinity" || tid != t.tid) return;
-    raced = true;
-    other = std::async(std::launch::async, [&] {
+    if (other.runs() > 0 || call != "GetAffinity" || tid != t.tid) return;
+    other.Run([&] {
       return fw_.Mkdir(root_, "made_meanwhile", {}, 0755).ok() &&
              Attach(b, u.tid) == 0;
     });
-    // Not get(): under the lock that would never return.
-    if (other.wait_for(std::chrono::seconds(10)) != std::future_status::ready) {
-      ++stalled;
-    }
   });
   fw_.RunPeriodic(host_.MonotonicNow());
   host_.OnMachineRead(nullptr);
-  ASSERT_TRUE(other.valid());
-  EXPECT_TRUE(other.get());
-  EXPECT_EQ(stalled, 0);
+  ASSERT_EQ(other.runs(), 1);
+  EXPECT_TRUE(other.AllSucceeded());
+  EXPECT_EQ(other.stalled(), 0);
   EXPECT_EQ(Aff(t.tid), "1-2");
   EXPECT_EQ(R(a, "clamps"), "1\n");  // t only: u left a before the commit
   EXPECT_EQ(R(b, "clamps"), "0\n");
